@@ -1,0 +1,257 @@
+"""turnout.toml: parsed with tomllib, validated by pydantic; every error names key path and line."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from turnout.errors import ConfigError
+
+DEFAULT_FILE = "turnout.toml"
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string like '500ms', '30s', '15m', '24h'."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s or a number of seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration like 30s, 15m or 500ms, got {value!r}")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppConfig(Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class RuntimeConfig(Model):
+    kind: str = "process"
+    command: list[str] = Field(default_factory=list)
+    cwd: str = "."
+    env: dict[str, str] = Field(default_factory=dict)
+    instances: int = Field(default=2, ge=1, le=64)
+    idle_instances: int = Field(default=0, ge=0, le=64)  # scale the retired color down to this
+    ready_timeout: Duration = 30.0
+    stop_grace: Duration = 10.0
+    restart: bool = True
+    hosts: dict[str, list[str]] = Field(default_factory=dict)  # static runtime: color -> host:port
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("command")
+    @classmethod
+    def _placeholders(cls, v: list[str]) -> list[str]:
+        for part in v:
+            for name in re.findall(r"{(\w*)}", part):
+                if name not in {"version", "color", "port", "instance"}:
+                    raise ValueError(f"unknown placeholder {{{name}}}; use {{version}}, {{color}}, {{port}}, {{instance}}")
+        return v
+
+
+class HealthConfig(Model):
+    path: str = "/health/ready"
+    version_path: str = "/version"
+    version_field: str = "version"
+    interval: Duration = 0.2
+    timeout: Duration = 2.0
+    successes: int = Field(default=3, ge=1)
+    deadline: Duration = 30.0  # give up on readiness after this long
+
+
+class RouterConfig(Model):
+    kind: str = "builtin"
+    production: str = "127.0.0.1:8080"
+    test: str = "127.0.0.1:8081"
+    admin: str = "127.0.0.1:8082"  # host:port or unix:/path
+    token: str | None = None  # default: generated and kept in the state folder
+    drain: Duration = 30.0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("production", "test")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError(f"expected host:port, got {v!r}")
+        return v
+
+
+class CheckConfig(Model):
+    """One entry of [[checks]]. `kind` picks the check; its own settings live beside it."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+    name: str | None = None
+    command: str | list[str] | None = None
+    timeout: Duration = 60.0
+    path: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+class DeployConfig(Model):
+    retention: Duration = 1800.0  # how long the old color stays warm for instant rollback
+    verify_timeout: Duration = 10.0  # how long to wait for the router to serve the new split
+    steps: list[int] = Field(default_factory=list)  # canary percentages before the full switch
+
+
+class StateConfig(Model):
+    path: str = ".turnout"  # folder for state.db, logs, agent socket
+
+
+class Config(Model):
+    app: AppConfig
+    runtime: RuntimeConfig = RuntimeConfig()
+    health: HealthConfig = HealthConfig()
+    router: RouterConfig = RouterConfig()
+    checks: list[CheckConfig] = Field(default_factory=list)
+    deploy: DeployConfig = DeployConfig()
+    state: StateConfig = StateConfig()
+    hooks: dict[str, str | list[str]] = Field(default_factory=dict)
+    webhooks: list[str] = Field(default_factory=list)
+    database: dict[str, Any] = Field(default_factory=dict)
+
+    # Where the file lives; relative paths in it are relative to this folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def state_dir(self) -> Path:
+        return (self.base_dir / self.state.path).resolve()
+
+
+def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """Map dotted key paths to the line they are written on (tables, array tables, keys)."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    table: tuple[str | int, ...] = ()
+    arrays: dict[tuple[str | int, ...], int] = {}
+    for no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if m := re.match(r"^\[\[\s*([^\]]+?)\s*\]\]", line):
+            base = tuple(p.strip().strip('"') for p in m.group(1).split("."))
+            arrays[base] = arrays.get(base, -1) + 1
+            table = (*base, arrays[base])
+            lines.setdefault(base, no)
+            lines[table] = no
+        elif m := re.match(r"^\[\s*([^\]]+?)\s*\]", line):
+            table = tuple(p.strip().strip('"') for p in m.group(1).split("."))
+            lines.setdefault(table, no)
+        elif m := re.match(r'^("?[\w.-]+"?(?:\s*\.\s*"?[\w-]+"?)*)\s*=', line):
+            key = tuple(p.strip().strip('"') for p in m.group(1).split("."))
+            lines.setdefault((*table, *key), no)
+    return lines
+
+
+def _locate(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def parse(text: str, *, source: str = DEFAULT_FILE, base_dir: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        lines = _key_lines(text)
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            path = ".".join(str(p) for p in loc) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "missing":
+                msg = "field required"
+            line = _locate(loc, lines)
+            where = f" ({source} line {line})" if line else f" ({source})"
+            problems.append(f"{path}: {msg}{where}")
+        raise ConfigError("; ".join(problems), hint="`turnout check-config` lists every problem") from None
+    return cfg.model_copy(update={"base_dir": base_dir or Path(".")})
+
+
+def find(path: str | Path | None = None) -> Path:
+    """The config file: the given path, else turnout.toml in this folder or a parent."""
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such config file", hint="create one with `turnout init`")
+        return p
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_FILE).is_file():
+            return folder / DEFAULT_FILE
+    raise ConfigError(f"no {DEFAULT_FILE} here or in a parent folder", hint="create one with `turnout init`")
+
+
+def load(path: str | Path | None = None) -> Config:
+    file = find(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    return parse(text, source=str(file), base_dir=file.parent.resolve())
+
+
+STARTER = '''\
+# turnout.toml: one app, two colors (blue and green), one router in front.
+# Durations take 500ms, 30s, 15m, 24h or a number of seconds.
+
+[app]
+name = "{name}"
+
+[runtime]
+kind = "process"            # run instances as local child processes
+# How to start ONE instance. Placeholders: {{version}} {{color}} {{port}} {{instance}}.
+# PORT, TURNOUT_VERSION and TURNOUT_COLOR are also set in its environment.
+command = ["{python}", "examples/app.py", "--port", "{{port}}", "--version", "{{version}}"]
+cwd = "."
+instances = 2               # per color
+idle_instances = 0          # scale the retired color down to this after the retention window
+ready_timeout = "30s"
+stop_grace = "10s"          # SIGTERM, wait this long for in-flight requests, then SIGKILL
+
+[health]
+path = "/health/ready"      # readiness: must answer 2xx `successes` times in a row
+version_path = "/version"   # must report the deployed version (JSON field `version`)
+successes = 3
+interval = "200ms"
+
+[router]
+kind = "builtin"            # the embedded proxy; also: haproxy, envoy, nginx
+production = "127.0.0.1:8080"   # users: always the active color
+test = "127.0.0.1:8081"         # validation: always the idle color
+admin = "127.0.0.1:8082"        # admin API (token in the state folder)
+
+[deploy]
+retention = "30m"           # keep the old color warm this long for instant rollback
+
+# Extra checks run against the test endpoint before the switch.
+# [[checks]]
+# kind = "smoke"
+# command = "pytest tests/smoke --base-url {{test_url}}"
+# timeout = "2m"
+
+[state]
+path = ".turnout"           # state.db (deployments, audit log, lock), logs, agent socket
+'''
