@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -60,7 +60,8 @@ class RuntimeConfig(Model):
         for part in v:
             for name in re.findall(r"{(\w*)}", part):
                 if name not in {"version", "color", "port", "instance"}:
-                    raise ValueError(f"unknown placeholder {{{name}}}; use {{version}}, {{color}}, {{port}}, {{instance}}")
+                    known = "{version}, {color}, {port}, {instance}"
+                    raise ValueError(f"unknown placeholder {{{name}}}; use {known}")
         return v
 
 

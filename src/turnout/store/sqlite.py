@@ -122,8 +122,9 @@ class SqliteStore:
         try:
             row = self._db.execute("SELECT holder, since, purpose, pid FROM locks WHERE app = ?", (app,)).fetchone()
             if row and row[0] != holder and _pid_alive(row[3]):
+                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row[1]))
                 raise LockHeld(
-                    f"{app}: deploy lock held by {row[0]} since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row[1]))}"
+                    f"{app}: deploy lock held by {row[0]} since {since}"
                     f" ({row[2] or 'no purpose given'})", hint="wait for it to finish, or check `turnout status`")
             now = time.time()
             self._db.execute("INSERT OR REPLACE INTO locks (app, holder, since, purpose, pid) VALUES (?, ?, ?, ?, ?)",
