@@ -1,0 +1,1 @@
+"""Checks: one measurement each. Judging counts and limits is analysis' job."""

@@ -1,0 +1,48 @@
+"""The test endpoint must report the version being deployed, from every instance behind it."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+import httpx
+
+from turnout.config import CheckConfig, Config
+from turnout.model import Measurement, Verdict
+from turnout.protocols import Target
+
+
+class VersionCheck:
+    kind: ClassVar[str] = "version"
+
+    def __init__(self, path: str, field: str = "version", timeout: float = 2.0, name: str = "version") -> None:
+        self.name, self.path, self.field, self.timeout = name, path, field, timeout
+
+    @classmethod
+    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
+        return cls(cc.path or cfg.health.version_path, cfg.health.version_field, cfg.health.timeout, cc.label)
+
+    async def measure(self, target: Target) -> Measurement:
+        url = target.url.rstrip("/") + self.path
+        expected = target.release.version
+        # Round-robin behind the router: ask enough times to reach every instance at least twice.
+        rounds = max(4, 2 * len(target.endpoints))
+        seen: dict[str, int] = {}
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as client:
+                for _ in range(rounds):
+                    resp = await client.get(url)
+                    if resp.status_code != 200:
+                        return Measurement(self.name, Verdict.FAIL, f"HTTP {resp.status_code}",
+                                           f"{url} answered HTTP {resp.status_code}")
+                    body = resp.json()
+                    got = str(body.get(self.field)) if isinstance(body, dict) else str(body)
+                    seen[got] = seen.get(got, 0) + 1
+        except httpx.HTTPError as exc:
+            return Measurement(self.name, Verdict.ERROR, None, f"{url} unreachable: {exc or type(exc).__name__}")
+        except ValueError:
+            return Measurement(self.name, Verdict.ERROR, None, f"{url} did not answer JSON")
+        wrong = {v: n for v, n in seen.items() if v != expected}
+        if wrong:
+            return Measurement(self.name, Verdict.FAIL, ", ".join(sorted(wrong)),
+                               f"version mismatch at {url}: expected {expected}, got {wrong}", {"seen": seen})
+        return Measurement(self.name, Verdict.PASS, expected, f"{rounds} answers all report {expected}")

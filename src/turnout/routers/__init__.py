@@ -1,0 +1,1 @@
+"""How traffic is pointed at a color: builtin proxy, HAProxy, Envoy, nginx."""
