@@ -11,9 +11,9 @@ P = Phase
 # ROLLED_BACK) all allow a new DEPLOY; a manual switch or rollback is possible whenever the
 # other color is warm, which the orchestrator checks, so SWITCH is reachable from all of them.
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    P.INITIAL: frozenset({P.DEPLOY, P.SWITCH}),
+    P.INITIAL: frozenset({P.INITIAL, P.DEPLOY, P.SWITCH}),  # INITIAL->INITIAL: first release
     P.DEPLOY: frozenset({P.VALIDATE, P.ABORTED}),
-    P.VALIDATE: frozenset({P.SWITCH, P.ABORTED, P.VALIDATE}),
+    P.VALIDATE: frozenset({P.SWITCH, P.ABORTED, P.VALIDATE, P.DEPLOY}),  # DEPLOY: replace a --no-switch release
     P.SWITCH: frozenset({P.STABILIZE, P.ROLLED_BACK, P.ABORTED, P.SWITCH}),
     P.STABILIZE: frozenset({P.DEPLOY, P.SWITCH, P.ROLLED_BACK, P.INITIAL}),
     P.ABORTED: frozenset({P.DEPLOY, P.SWITCH, P.INITIAL}),

@@ -1,0 +1,5 @@
+import sys
+
+from turnout.agent.server import main
+
+sys.exit(main())

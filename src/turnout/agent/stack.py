@@ -1,0 +1,121 @@
+"""Builds the drivers named in the config and the status report every command shows."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from turnout import registry
+from turnout.config import CheckConfig, Config
+from turnout.errors import ConfigError, TurnoutError
+from turnout.model import Color
+from turnout.orchestrator import Orchestrator, Progress
+from turnout.protocols import Check, Router, Runtime, Store
+from turnout.store import SqliteStore
+
+
+def actor() -> str:
+    """Who is acting, for the audit log: the OS user, and the git identity when there is one."""
+    user = f"{getpass.getuser()}@{socket.gethostname()}"
+    try:
+        email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=2,
+                               check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        email = ""
+    return f"{user} ({email.strip()})" if email.strip() else user
+
+
+def build_checks(cfg: Config) -> list[Check]:
+    """readiness and version always run first; then the [[checks]] in file order."""
+    entries = [CheckConfig(kind="readiness"), CheckConfig(kind="version"), *cfg.checks]
+    checks: list[Check] = []
+    for i, cc in enumerate(entries):
+        key = f"checks[{i - 2}].kind" if i >= 2 else "health"
+        cls = registry.load("turnout.checks", cc.kind, key=key)
+        checks.append(cls.from_config(cc, cfg))
+    return checks
+
+
+@dataclass
+class Stack:
+    cfg: Config
+    store: Store
+    router: Router
+    runtime: Runtime
+    checks: list[Check]
+    actor: str = field(default_factory=actor)
+
+    @classmethod
+    def build(cls, cfg: Config) -> Stack:
+        router_cls = registry.load("turnout.routers", cfg.router.kind, key="router.kind")
+        runtime_cls = registry.load("turnout.runtimes", cfg.runtime.kind, key="runtime.kind")
+        if cfg.runtime.kind == "process" and not cfg.runtime.command:
+            raise ConfigError("runtime.command: field required for the process runtime")
+        if cfg.deploy.steps and not router_cls.can_split:
+            raise ConfigError(f"deploy.steps: the {cfg.router.kind} router cannot split traffic")
+        state = cfg.state_dir()
+        state.mkdir(parents=True, exist_ok=True)
+        return cls(cfg, SqliteStore(state / "state.db"), router_cls.from_config(cfg), runtime_cls.from_config(cfg),
+                   build_checks(cfg))
+
+    def orchestrator(self, progress: Progress | None = None, actor: str | None = None) -> Orchestrator:
+        kwargs = {"progress": progress} if progress else {}
+        return Orchestrator(self.cfg, self.store, self.router, self.runtime, self.checks,
+                            actor=actor or self.actor, **kwargs)
+
+    async def status(self, *, agent: dict[str, Any] | None = None) -> dict[str, Any]:
+        dep = self.store.load(self.cfg.app.name)
+        envs: dict[str, Any] = {}
+        for color in Color:
+            st = await self.runtime.status(color)
+            envs[color.value] = {"version": dep.version_of(color), "running_version": st.version,
+                                 "instances": len(st.instances), "healthy": st.healthy, "warm": dep.warm.get(color),
+                                 "endpoints": [i.endpoint.address for i in st.instances]}
+        router: dict[str, Any] = {"kind": self.router.kind}
+        try:
+            seen = await self.router.observe()
+            router.update(serving=seen.weights.as_dict(), test=seen.test_color.value,
+                          production_url=seen.production_url, test_url=seen.test_url, reachable=True)
+        except TurnoutError as exc:
+            router.update(serving=None, reachable=False, error=str(exc))
+        lock = self.store.lock_info(self.cfg.app.name)
+        drift = router.get("serving") not in (None, dep.weights.as_dict())
+        warm_old = dep.switched_at is not None and dep.warm.get(dep.idle)
+        retire_at = dep.switched_at + self.cfg.deploy.retention if warm_old and dep.switched_at else None
+        return {
+            "app": self.cfg.app.name, "active": dep.active.value, "idle": dep.idle.value, "phase": dep.phase.value,
+            "revision": dep.revision, "environments": envs, "router": router, "stored_weights": dep.weights.as_dict(),
+            "drift": drift, "rollback_ready_until": retire_at,
+            "lock": {"holder": lock.holder, "since": lock.since, "purpose": lock.purpose} if lock else None,
+            "agent": agent or {"running": False},
+        }
+
+    async def close(self) -> None:
+        await self.runtime.close()
+        self.store.close()
+
+
+def agent_paths(cfg: Config) -> tuple[Path, Path]:
+    state = cfg.state_dir()
+    sock = state / "agent.sock"
+    if len(str(sock)) > 100:  # AF_UNIX paths are limited to ~107 bytes
+        digest = hashlib.sha256(str(state).encode()).hexdigest()[:16]
+        sock = Path(tempfile.gettempdir()) / f"turnout-{digest}.sock"
+    return sock, state / "agent.pid"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
