@@ -1,0 +1,95 @@
+"""Config errors name the key path and the line; valid files load with defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from turnout import config
+from turnout.errors import ConfigError
+
+GOOD = """
+[app]
+name = "shop"
+
+[runtime]
+command = ["python", "app.py", "--port", "{port}", "--version", "{version}"]
+instances = 3
+
+[router]
+production = "127.0.0.1:9000"
+test = "127.0.0.1:9001"
+
+[deploy]
+retention = "15m"
+
+[[checks]]
+kind = "smoke"
+command = "curl -f {test_url}/"
+timeout = "30s"
+"""
+
+
+def test_good_file_loads_with_defaults() -> None:
+    cfg = config.parse(GOOD)
+    assert cfg.app.name == "shop"
+    assert cfg.runtime.instances == 3
+    assert cfg.deploy.retention == 900.0
+    assert cfg.checks[0].timeout == 30.0
+    assert cfg.health.path == "/health/ready"
+    assert cfg.router.kind == "builtin"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[app]\nname = 'x'\n[router]\nproduction = 'nope'\n",
+     "router.production: expected host:port, got 'nope' (turnout.toml line 4)"),
+    ("[app]\nname = 'x'\n[runtime]\ninstances = 0\n",
+     "runtime.instances: Input should be greater than or equal to 1 (turnout.toml line 4)"),
+    ("[app]\nname = 'x'\n\n[deploy]\nretention = 'soon'\n",
+     "deploy.retention: expected a duration like 30s, 15m or 500ms, got 'soon' (turnout.toml line 5)"),
+    ("[app]\nname = 'x'\n[router]\nkind = 'builtin'\nsokcet = '/x'\n",
+     "router.sokcet: unknown key (turnout.toml line 5)"),
+    ("[router]\nkind = 'builtin'\n", "app: field required (turnout.toml)"),
+    ("[app]\nname = 'x'\n[runtime]\ncommand = ['run', '{prot}']\n",
+     "runtime.command: unknown placeholder {prot}; use {version}, {color}, {port}, {instance} (turnout.toml line 4)"),
+    ("[app]\nname = 'x'\n[[checks]]\nkind = 'smoke'\n[[checks]]\nkind = 'smoke'\ntimeout = 'x'\n",
+     "checks.1.timeout: expected a duration like 30s, 15m or 500ms, got 'x' (turnout.toml line 7)"),
+    ("[app]\nname = 'bad name!'\n", "app.name: String should match pattern"),
+])
+def test_errors_name_key_path_and_line(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        config.parse(text)
+    assert expected in str(exc.value)
+
+
+def test_invalid_toml_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 2"):
+        config.parse("[app]\nname = \n")
+
+
+def test_all_errors_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as exc:
+        config.parse("[app]\nname = 'x'\n[runtime]\ninstances = -1\nready_timeout = 'x'\n")
+    assert "runtime.instances" in str(exc.value) and "runtime.ready_timeout" in str(exc.value)
+
+
+def test_starter_file_is_valid(tmp_path: Path) -> None:
+    text = config.STARTER.format(name="demo-app", python="python3")
+    cfg = config.parse(text, base_dir=tmp_path)
+    assert cfg.app.name == "demo-app"
+    assert cfg.runtime.command[-1] == "{version}"
+    assert cfg.state_dir() == (tmp_path / ".turnout").resolve()
+
+
+def test_find_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="no turnout.toml"):
+        config.load()
+    with pytest.raises(ConfigError, match="no such config file"):
+        config.load(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(5, 5.0), ("500ms", 0.5), ("2m", 120.0), ("1h", 3600.0), ("1.5s", 1.5)])
+def test_durations(value: object, seconds: float) -> None:
+    assert config.parse_duration(value) == seconds
