@@ -287,3 +287,40 @@ def main() -> None:
         err.print_exception()
         err.print("[red]this is a bug in turnout; please report it with the traceback above[/]")
         sys.exit(70)
+
+
+@main_group.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--requests", "min_requests", default=20_000, show_default=True,
+              help="Keep the load going until at least this many requests went through.")
+@click.option("--concurrency", default=16, show_default=True, help="Keep-alive connections of the load.")
+@click.option("--keep", is_flag=True, help="Keep the temporary folder (config, state, logs).")
+def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool) -> None:
+    """Run a full blue-green cycle under load in a temporary folder, then clean up."""
+    from turnout import demo as demo_mod
+
+    def log(msg: str) -> None:
+        err.print(f"[dim]demo[/] {msg}")
+
+    summary = asyncio.run(demo_mod.run(min_requests=min_requests, concurrency=concurrency, keep=keep, log=log))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        out.print(f"{summary['requests']} requests, {summary['failed']} failed, {summary['switches']} switches, "
+                  f"{summary['rollbacks']} rollbacks; time to full switch ≤ {summary['max_full_switch_ms']} ms; "
+                  f"{summary['rps']} req/s, p99 {summary['p99_ms']} ms")
+    if summary["failed"]:
+        sys.exit(1)
+
+
+@main_group.command()
+@click.argument("url")
+@click.option("--rps", type=float, default=None, help="Target request rate (default: as fast as possible).")
+@click.option("--duration", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option("--concurrency", type=int, default=8, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def load(url: str, rps: float | None, duration: float, concurrency: int, as_json: bool) -> None:
+    """Send bounded keep-alive load to URL and report latency percentiles and errors."""
+    from turnout.checks.loadgen import main_load
+
+    sys.exit(main_load(url, rps, duration, concurrency, as_json))

@@ -1,0 +1,179 @@
+"""`turnout demo`: the whole blue-green story on this machine, under continuous keep-alive load.
+
+v1 starts on blue; load runs the whole time; v2 is deployed to green, validated through the test
+endpoint and switched to; then a rollback and a switch again. Every request the load generator
+sends is counted: connection errors, non-2xx answers and truncated bodies are failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from turnout import config as config_mod
+from turnout.agent.client import AgentClient
+from turnout.checks.loadgen import run_load
+from turnout.errors import TurnoutError
+
+APP = Path(__file__).resolve().parents[2] / "examples" / "app.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def demo_config(folder: Path, *, app: Path = APP, retention: str = "10m", extra: str = "") -> Path:
+    if not app.is_file():
+        raise TurnoutError(f"the example app is not at {app}", hint="run the demo from a source checkout "
+                           "installed with `pip install -e .`")
+    text = f"""
+[app]
+name = "demo"
+
+[runtime]
+command = [{json.dumps(sys.executable)}, {json.dumps(str(app))}, "--port", "{{port}}", "--version", "{{version}}",
+           "--color", "{{color}}"]
+instances = 2
+ready_timeout = "30s"
+stop_grace = "5s"
+
+[health]
+successes = 2
+interval = "100ms"
+
+[router]
+production = "127.0.0.1:{free_port()}"
+test = "127.0.0.1:{free_port()}"
+admin = "127.0.0.1:{free_port()}"
+drain = "5s"
+
+[deploy]
+retention = "{retention}"
+{extra}
+"""
+    path = folder / "turnout.toml"
+    path.write_text(text)
+    config_mod.load(path)  # fail here, not in the agent, if the demo config were wrong
+    return path
+
+
+@dataclass
+class Timeline:
+    """Responses per color after each switch: the time to full switch is the last old-color answer."""
+
+    switches: list[tuple[float, str]] = field(default_factory=list)  # (returned at, old color)
+    last_by_color: dict[str, float] = field(default_factory=dict)
+    full_switch_ms: list[float] = field(default_factory=list)
+    requests: int = 0
+
+    def observe(self, at: float, status: int, color: str | None, error: str | None) -> None:
+        self.requests += 1
+        if color:
+            self.last_by_color[color] = max(at, self.last_by_color.get(color, 0.0))
+
+    def switched(self, old: str) -> None:
+        self.switches.append((time.time(), old))
+
+    def settle(self) -> None:
+        """Called before the next switch: the old color's last answer is final by now."""
+        if self.switches and len(self.full_switch_ms) < len(self.switches):
+            returned, old = self.switches[-1]
+            self.full_switch_ms.append(round((self.last_by_color.get(old, returned) - returned) * 1000, 2))
+
+
+async def run(*, min_requests: int = 20_000, concurrency: int = 16, keep: bool = False,
+              log: Any = print) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="turnout-demo-"))
+    path = demo_config(folder)
+    cfg = config_mod.load(path)
+    client = AgentClient(cfg)
+    timeline = Timeline()
+    counts = {"switches": 0, "rollbacks": 0}
+    steps: list[dict[str, Any]] = []
+
+    def call(op: str, body: dict[str, Any]) -> Any:
+        def on_event(event: dict[str, Any]) -> None:
+            if event.get("step") in ("switch:started", "rollback:started"):
+                timeline.settle()
+            if event.get("step") in ("switch:ok", "rollback:ok"):
+                timeline.switched("blue" if client.status()["active"] == "green" else "green")
+        started = time.monotonic()
+        result = client.call(op, body, on_event=on_event)
+        steps.append({"op": op, **body, "seconds": round(time.monotonic() - started, 2)})
+        return result
+
+    log(f"demo folder {folder}")
+    try:
+        await asyncio.to_thread(client.start_detached, str(path), "1.0.0")
+        status = await asyncio.to_thread(client.status)
+        prod = status["router"]["production_url"]
+        log(f"1.0.0 live on blue behind {prod}; starting keep-alive load ({concurrency} connections)")
+        stop = asyncio.Event()
+        load = asyncio.create_task(run_load(prod, concurrency=concurrency, duration=300, stop=stop,
+                                            max_requests=min_requests * 20, observer=timeline.observe))
+        await asyncio.sleep(1.0)
+        log("deploying 2.0.0 to green: start, validate through the test endpoint, switch")
+        await asyncio.to_thread(call, "/deploy", {"version": "2.0.0"})
+        counts["switches"] += 1
+        await asyncio.sleep(1.5)
+        log("rolling back to blue (1.0.0 is still warm)")
+        await asyncio.to_thread(call, "/rollback", {"reason": "demo rollback"})
+        counts["rollbacks"] += 1
+        await asyncio.sleep(1.5)
+        log("switching to green again")
+        await asyncio.to_thread(call, "/switch", {"to": "green"})
+        counts["switches"] += 1
+        await asyncio.sleep(1.5)
+        deadline = time.monotonic() + 120
+        while not load.done() and time.monotonic() < deadline:
+            # Keep the load going until enough requests went through the whole story.
+            if timeline.requests >= min_requests:
+                break
+            await asyncio.sleep(0.25)
+        timeline.settle()
+        stop.set()
+        result = await load
+        history = await asyncio.to_thread(_history_len, cfg)
+    finally:
+        with contextlib.suppress(TurnoutError):
+            await asyncio.to_thread(client.call, "/down", {})
+        await asyncio.to_thread(_wait_gone, client)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    p99 = result.p99()
+    return {
+        "requests": result.requests, "failed": result.failed, "errors": result.errors,
+        "switches": counts["switches"], "rollbacks": counts["rollbacks"],
+        "max_full_switch_ms": max(timeline.full_switch_ms, default=None),
+        "full_switch_ms": timeline.full_switch_ms, "colors": result.colors,
+        "rps": round(result.rps, 1), "p99_ms": round(p99 * 1000, 2) if p99 is not None else None,
+        "duration_s": round(result.elapsed, 2), "audit_events": history, "steps": steps,
+    }
+
+
+def _history_len(cfg: config_mod.Config) -> int:
+    from turnout.store import SqliteStore
+
+    store = SqliteStore(cfg.state_dir() / "state.db")
+    try:
+        return len(store.history(cfg.app.name, 1000))
+    finally:
+        store.close()
+
+
+def _wait_gone(client: AgentClient, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.pid() and time.monotonic() < deadline:
+        time.sleep(0.1)
