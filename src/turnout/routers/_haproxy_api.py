@@ -1,0 +1,133 @@
+"""HAProxy's Runtime API over its stats socket, and the config turnout generates for an owned HAProxy."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from turnout.errors import RouterError
+from turnout.model import Color, Endpoint
+
+WEIGHTS_MAP = "turnout-weights.map"  # key `green` -> percent of production traffic to green
+TEST_MAP = "turnout-test.map"  # key `test` -> backend the test frontend uses
+SERVING_MASK = 0x01 | 0x02 | 0x20  # srv_admin_state bits for forced/inherited/resolution maintenance
+
+
+def backend(color: Color) -> str:
+    return f"turnout_{color.value}"
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    endpoint: Endpoint
+    serving: bool
+
+
+async def command(socket_path: str, line: str, wait: float = 5.0) -> str:
+    """Send one line (commands may be `;`-separated) and read until HAProxy closes the connection."""
+    async def go() -> str:
+        reader, writer = await asyncio.open_unix_connection(socket_path)
+        try:
+            writer.write(line.encode() + b"\n")
+            await writer.drain()
+            return (await reader.read()).decode(errors="replace")
+        finally:
+            writer.close()
+
+    try:
+        return await asyncio.wait_for(go(), wait)
+    except (OSError, TimeoutError) as exc:
+        raise RouterError(f"HAProxy is not answering on its stats socket {socket_path}: {exc or 'timeout'}",
+                          hint="is HAProxy running? `turnout` restarts an owned one on the next prepare") from None
+
+
+def parse_servers(text: str) -> list[Slot]:
+    """`show servers state <backend>` (format 1: a version line, a `#` header, one row per server)."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    header = next((ln[1:].split() for ln in lines if ln.startswith("#")), None)
+    if not lines or lines[0].strip() != "1" or header is None:
+        raise RouterError(f"unexpected `show servers state` output from HAProxy: {text[:200]!r}")
+    slots = []
+    for ln in lines:
+        if ln.startswith("#") or ln.strip() == "1":
+            continue
+        row = dict(zip(header, ln.split(), strict=False))
+        admin = int(row["srv_admin_state"])
+        endpoint = Endpoint(row["srv_addr"], int(row["srv_port"]))
+        slots.append(Slot(row["srv_name"], endpoint, serving=not admin & SERVING_MASK))
+    return slots
+
+
+def parse_map(text: str) -> dict[str, str]:
+    """`show map <file>` rows look like `0x55d1c0 green 30`."""
+    entries = {}
+    for ln in text.splitlines():
+        parts = ln.split()
+        if len(parts) == 3 and parts[0].startswith("0x"):
+            entries[parts[1]] = parts[2]
+        elif ln.strip():
+            raise RouterError(f"unexpected `show map` output from HAProxy: {text[:200]!r}")
+    return entries
+
+
+def find_maps(text: str) -> dict[str, str]:
+    """`show map` lists loaded map files: `0 (/path/turnout-weights.map) pattern loaded ...`."""
+    found = {}
+    for ln in text.splitlines():
+        if "(" in ln and ")" in ln:
+            path = ln.split("(", 1)[1].split(")", 1)[0]
+            found[Path(path).name] = path
+    return found
+
+
+def render_config(
+    *, production: str, test: str, socket: str, maps_dir: Path, slots: dict[Color, list[Slot]],
+    maxconn: int, threads: int | None, timeout_server: float, server_state_file: str | None = None,
+) -> str:
+    """An owned HAProxy's whole config, or (the frontends and backends part) a snippet for an attached one."""
+    glob = [
+        "global",
+        f"    maxconn {maxconn}",
+        f"    stats socket {socket} mode 600 level admin expose-fd listeners",
+        "    stats timeout 30s",
+    ]
+    if threads:
+        glob.append(f"    nbthread {threads}")
+    if server_state_file:
+        glob.append(f"    server-state-file {server_state_file}")
+    lines = [
+        *glob,
+        "",
+        "defaults",
+        "    mode http",
+        "    option http-keep-alive",
+        "    timeout connect 2s",
+        "    timeout client 60s",
+        f"    timeout server {int(timeout_server * 1000)}ms",
+        "    timeout http-keep-alive 30s",
+        *(["    load-server-state-from-file global"] if server_state_file else []),
+        "",
+        "# Production: the share of requests in the weights map goes to green, the rest to blue.",
+        "frontend turnout_production",
+        f"    bind {production}",
+        f"    http-request set-var(txn.turnout_green) str(green),map_str_int({maps_dir / WEIGHTS_MAP},0)",
+        "    use_backend turnout_green if { rand(100),sub(txn.turnout_green) lt 0 }",
+        "    default_backend turnout_blue",
+        "",
+        "# Test: always the idle color, named in the test map.",
+        "frontend turnout_test",
+        f"    bind {test}",
+        f"    use_backend %[str(test),map({maps_dir / TEST_MAP},turnout_green)]",
+    ]
+    for color in Color:
+        lines += ["", f"backend {backend(color)}", "    balance roundrobin"]
+        for slot in slots[color]:
+            state = "" if slot.serving else " disabled"
+            lines.append(f"    server {slot.name} {slot.endpoint.address}{state}")
+    return "\n".join(lines) + "\n"
+
+
+def render_maps(weights_green: int, test_color: Color) -> tuple[str, str]:
+    return f"green {weights_green}\n", f"test {backend(test_color)}\n"

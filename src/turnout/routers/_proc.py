@@ -1,0 +1,122 @@
+"""Router processes turnout owns, and a tiny HTTP client for their admin APIs.
+
+An owned router runs in its own session (it outlives the turnout command that started it) and
+is found again through a pid file in the driver's folder, so `prepare()` from a later command
+adopts it instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from turnout.errors import RouterError
+from turnout.routers._files import tail
+
+_children: dict[int, subprocess.Popen[bytes]] = {}  # started here: poll() reaps them, so no zombies
+
+
+def alive(pid: int, name: str = "") -> bool:
+    """True if `pid` runs and is not a zombie (and its command line mentions `name`: pids get reused)."""
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    state = stat.rpartition(")")[2].split()[0]
+    return state not in {"Z", "X"} and name in cmdline
+
+
+class OwnedProcess:
+    def __init__(self, folder: Path, name: str) -> None:
+        self.name = name
+        self.pidfile = folder / f"{name}.pid"
+        self.logfile = folder / f"{name}.log"
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if alive(pid, self.name) else None
+
+    def start(self, argv: Sequence[str]) -> int:
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.logfile, "ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+                )
+            except OSError as exc:
+                raise RouterError(f"cannot start {self.name} ({argv[0]}): {exc}",
+                                  hint="run scripts/install-servers.sh") from None
+        _children[proc.pid] = proc
+        self.pidfile.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    async def wait_ready(self, ready: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.pid is None:
+                raise RouterError(f"{self.name} exited while starting:\n{tail(self.logfile)}")
+            if await ready():
+                return
+            await asyncio.sleep(0.02)
+        await self.stop(0)
+        raise RouterError(f"{self.name} did not become ready within {seconds:g}s:\n{tail(self.logfile)}")
+
+    async def stop(self, grace: float, sig: signal.Signals = signal.SIGTERM) -> None:
+        """Signal the whole process group (master and workers), then SIGKILL after `grace` seconds."""
+        pid = self.pid
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + grace
+        while alive(pid, self.name) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        for _ in range(250):  # bounded: SIGKILL is quick
+            if not alive(pid, self.name):
+                break
+            await asyncio.sleep(0.02)
+        _children.pop(pid, None)
+        self.pidfile.unlink(missing_ok=True)
+
+
+async def http(
+    host: str, port: int, method: str, path: str, *, body: bytes = b"", wait: float = 5.0,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """One HTTP/1.0 request, connection closed after: admin calls are rare and must not share state."""
+    async def go() -> tuple[int, bytes]:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+            head = f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+            writer.write(head.encode() + body)
+            await writer.drain()
+            data = await reader.read()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        status_line, _, rest = data.partition(b"\r\n")
+        parts = status_line.split()
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise OSError(f"not an HTTP response: {status_line[:80]!r}")
+        return int(parts[1]), rest.partition(b"\r\n\r\n")[2]
+
+    return await asyncio.wait_for(go(), wait)
