@@ -324,3 +324,7 @@ def load(url: str, rps: float | None, duration: float, concurrency: int, as_json
     from turnout.checks.loadgen import main_load
 
     sys.exit(main_load(url, rps, duration, concurrency, as_json))
+
+
+if __name__ == "__main__":
+    main()

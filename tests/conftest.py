@@ -1,0 +1,78 @@
+"""Shared fixtures: a turnout.toml for the example app on free loopback ports, and a built stack."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from turnout import config as config_mod
+from turnout.agent.stack import Stack
+from turnout.model import Color
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "examples" / "app.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m") -> Path:
+    command = json.dumps([sys.executable, str(APP), "--port", "{port}", "--version", "{version}", "--color", "{color}"])
+    text = f"""
+[app]
+name = "shop"
+
+[runtime]
+command = {command}
+instances = {instances}
+ready_timeout = "20s"
+stop_grace = "5s"
+
+[health]
+successes = 2
+interval = "50ms"
+deadline = "5s"
+
+[router]
+production = "127.0.0.1:{free_port()}"
+test = "127.0.0.1:{free_port()}"
+admin = "127.0.0.1:{free_port()}"
+drain = "5s"
+
+[deploy]
+retention = "{retention}"
+{extra}
+"""
+    path = folder / "turnout.toml"
+    path.write_text(text)
+    return path
+
+
+MakeStack = Callable[..., Stack]
+
+
+@pytest.fixture
+async def make_stack(tmp_path: Path) -> AsyncIterator[MakeStack]:
+    stacks: list[Stack] = []
+
+    def make(extra: str = "", **kw: object) -> Stack:
+        path = write_config(tmp_path, extra, **kw)  # type: ignore[arg-type]
+        stack = Stack.build(config_mod.load(path))
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        for color in Color:
+            await stack.runtime.stop(color, drain=0)
+        await stack.router.release()
+        await stack.close()
