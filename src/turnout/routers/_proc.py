@@ -97,12 +97,17 @@ class OwnedProcess:
 
 
 async def http(
-    host: str, port: int, method: str, path: str, *, body: bytes = b"", wait: float = 5.0,
+    address: str, method: str, path: str, *, body: bytes = b"", wait: float = 5.0,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """One HTTP/1.0 request, connection closed after: admin calls are rare and must not share state."""
+    """One HTTP/1.0 request to `host:port` or `unix:/path`, connection closed after: admin calls are rare."""
     async def go() -> tuple[int, bytes]:
-        reader, writer = await asyncio.open_connection(host, port)
+        if address.startswith("unix:"):
+            reader, writer = await asyncio.open_unix_connection(address.removeprefix("unix:"))
+            host = "localhost"
+        else:
+            host, _, port = address.rpartition(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
         try:
             extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
             head = f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
