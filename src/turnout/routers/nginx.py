@@ -1,7 +1,7 @@
 """nginx driver: a Lua balancer picks the color per request from a shared dict; no reload on a switch.
 
 A plain `nginx -s reload` loses requests on keep-alive connections (the old workers close idle
-connections while a client is already sending the next request; 3–117 lost per reload measured
+connections while a client is already sending the next request; 3-117 lost per reload measured
 here) and can truncate in-flight proxied responses. So the switch never reloads: turnout PUTs the new
 split to a Lua handler on the admin listener, which stores it in a `lua_shared_dict` that every
 worker's `balancer_by_lua` reads on the next request. The same state goes to `state.txt`, which
@@ -107,7 +107,8 @@ class NginxRouter:
                                       headers={"Authorization": f"Bearer {token}"})
         except (OSError, TimeoutError) as exc:
             raise RouterError(f"nginx is not answering on its turnout admin listener {self.admin}: "
-                              f"{exc or 'timeout'}", hint="an owned nginx is started again by the next prepare") from None
+                              f"{exc or 'timeout'}",
+                              hint="an owned nginx is started again by the next prepare") from None
         if status != 200:
             raise RouterError(f"nginx refused {method} /turnout/state: HTTP {status} {data[:200]!r}")
         return data.decode()
