@@ -1,0 +1,3 @@
+from turnout.proxy.app import main
+
+raise SystemExit(main())

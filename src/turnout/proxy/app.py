@@ -1,0 +1,163 @@
+"""CLI, listeners, the timeout sweeper, and SIGTERM drain."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import gc
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from turnout.proxy import admin, state
+from turnout.proxy.downstream import HEAD, IDLE, ClientProtocol, Ctx
+from turnout.proxy.metrics import Metrics, render
+
+log = logging.getLogger("turnout.proxy")
+TICK = 0.25  # sweeper period: timeouts are this coarse
+POOL_IDLE = 4.0  # close pooled upstream connections idle this long (below common 5 s server keep-alives)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m turnout.proxy", description="turnout's builtin blue-green proxy")
+    p.add_argument("--production", required=True, help="host:port of the production listener")
+    p.add_argument("--test", required=True, help="host:port of the test listener (always the idle color)")
+    p.add_argument("--admin", required=True, help="host:port or unix:/path of the admin API")
+    p.add_argument("--token-file", required=True, help="file holding the admin bearer token")
+    p.add_argument("--state-file", required=True, help="JSON routing state, rewritten on every change")
+    p.add_argument("--drain", type=float, default=30.0, help="seconds in-flight requests get after SIGTERM")
+    p.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
+    p.add_argument("--log-file", help="log here instead of stderr")
+    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds to receive a request head")
+    p.add_argument("--idle-timeout", type=float, default=60.0, help="seconds a keep-alive connection may idle")
+    p.add_argument("--connect-timeout", type=float, default=3.0, help="seconds to connect to an upstream")
+    return p.parse_args(argv)
+
+
+class LocalControl:
+    """The admin API's view of the data plane in this same process."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    async def apply(self, weights: tuple[int, int] | None, backends: dict[str, list[str]] | None,
+                    generation: int) -> None:
+        self.ctx.router.apply(weights, backends, generation)  # one assignment: in effect for the next request
+
+    async def view(self) -> dict[str, Any]:
+        r, m = self.ctx.router, self.ctx.metrics
+        return view(r.to_json(), r.snap.test.name, r.healthy(self.ctx.loop.time()), m.inflight())
+
+    async def metrics(self) -> str:
+        s = self.ctx.router.snap
+        return render(self.ctx.metrics, s.weights, s.generation)
+
+
+def view(saved: dict[str, Any], test: str, healthy: dict[str, list[str]], inflight: dict[str, int]) -> dict[str, Any]:
+    return {"weights": saved["weights"], "test": test, "backends": saved["backends"], "healthy": healthy,
+            "inflight": inflight, "generation": saved["generation"], "pid": os.getpid()}
+
+
+def sweep(ctx: Ctx) -> None:
+    """Enforce header/idle timeouts and age out pooled connections, without a timer per request."""
+    now = ctx.now = ctx.loop.time()
+    for c in list(ctx.clients):
+        if now > c.deadline and ((c.state == HEAD and not c.reading_paused) or (c.state == IDLE and c.active is None)):
+            c.timeout()
+    oldest = now - POOL_IDLE
+    for b in ctx.router.registry.values():
+        idle = b.idle
+        while idle and idle[0].idle_since < oldest:
+            idle.pop(0).close()
+    ctx.loop.call_later(TICK, sweep, ctx)
+
+
+async def listen(ctx: Ctx, production: str, test: str) -> list[asyncio.AbstractServer]:
+    servers: list[asyncio.AbstractServer] = []
+    for li, addr in enumerate((production, test)):
+        host, port = admin.split_hostport(addr)
+        try:
+            servers.append(await ctx.loop.create_server(
+                functools.partial(ClientProtocol, ctx, li), host, port, backlog=4096, reuse_address=True))
+        except OSError as err:
+            raise OSError(f"cannot listen on {addr}: {err.strerror or err}") from None
+    return servers
+
+
+async def drain(ctx: Ctx, servers: list[asyncio.AbstractServer], seconds: float) -> None:
+    """Stop accepting; idle connections close now, busy ones after their response (Connection: close)."""
+    for s in servers:
+        s.close()
+    ctx.draining = True
+    for c in list(ctx.clients):
+        if c.active is None and c.state == IDLE:
+            c.transport.close()
+    if ctx.clients:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.drained.wait(), seconds)
+    if ctx.clients:
+        log.warning("drain timeout: closing %d connections with requests in flight", len(ctx.clients))
+    for c in list(ctx.clients):
+        c.transport.abort()
+    for b in ctx.router.registry.values():
+        state.retire(b)
+
+
+async def serve(opts: argparse.Namespace, router: state.Router, token: str) -> int:
+    loop = asyncio.get_running_loop()
+    ctx = Ctx(loop, router, Metrics(), header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout,
+              connect_timeout=opts.connect_timeout)
+    try:
+        servers = await listen(ctx, opts.production, opts.test)
+        api = admin.Admin(LocalControl(ctx), token, opts.state_file, router.to_json())
+        admin_server = await admin.start(api, opts.admin)
+    except (OSError, ValueError) as err:
+        print(f"turnout-proxy: {err}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sweep(ctx)
+    # Long-lived objects won't die: keep the collector from rescanning them while requests churn.
+    gc.collect()
+    gc.freeze()
+    log.info("serving production=%s test=%s admin=%s generation=%d pid=%d", opts.production, opts.test,
+             opts.admin, router.snap.generation, os.getpid())
+    await stop.wait()
+    log.info("SIGTERM: draining for up to %.1fs", opts.drain)
+    await drain(ctx, servers, opts.drain)
+    admin_server.close()
+    log.info("stopped")
+    return 0
+
+
+def run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every platform we serve from
+        return asyncio.run(coro)
+    return int(uvloop.run(coro))
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse_args(argv)
+    logging.basicConfig(filename=opts.log_file, level=logging.INFO,
+                        format="%(asctime)s turnout-proxy[%(process)d] %(levelname)s %(message)s")
+    try:
+        with open(opts.token_file) as f:
+            token = f.read().strip()
+        if not token:
+            raise ValueError(f"token file {opts.token_file} is empty")
+        router = state.Router()
+        state.load(opts.state_file, router)
+        if opts.workers < 1:
+            raise ValueError("--workers must be at least 1")
+    except (OSError, ValueError) as err:
+        print(f"turnout-proxy: {err}", file=sys.stderr)
+        return 2
+    return run(serve(opts, router, token))

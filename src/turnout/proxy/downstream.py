@@ -1,0 +1,414 @@
+"""The client-facing HTTP/1.1 protocol: parse requests, pick a color per request, stream both ways.
+
+One `ClientProtocol` per client connection, one `Exchange` per request. The color is chosen when a request's
+head is complete, from the router snapshot of that moment; nothing about the connection remembers it, so the
+next request on the same keep-alive connection follows the next switch. Pipelined requests queue behind the
+active one and reading pauses until it is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from typing import TYPE_CHECKING
+
+from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
+
+from turnout.proxy.metrics import Metrics, Stats
+from turnout.proxy.state import Backend, ColorSet, Router
+from turnout.proxy.upstream import MAX_HEAD, connect
+
+if TYPE_CHECKING:
+    from turnout.proxy.upstream import UpstreamConn
+
+IDLE, HEAD, BODY = 0, 1, 2
+PENDING_MAX = 256 * 1024  # request body buffered while connecting upstream before we stop reading
+REPLAY_MAX = 64 * 1024  # request bytes kept for one replay on a fresh connection
+# Request headers we drop (hop-by-hop) or treat specially; everything else is forwarded as received.
+SPECIAL = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"upgrade",
+                     b"transfer-encoding", b"x-forwarded-for", b"expect", b"proxy-authorization"))
+# Hop-by-hop response headers, matched on the lowered head; Transfer-Encoding stays (chunks pass through raw).
+_HOP = re.compile(rb"\r\n(connection|keep-alive|proxy-connection|proxy-authenticate|te|trailer|upgrade)[ \t]*:"
+                  rb"([^\r\n]*)")
+_CONN_TOKENS = frozenset((b"close", b"keep-alive", b""))
+REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout",
+           431: b"Request Header Fields Too Large", 502: b"Bad Gateway"}
+
+
+class Ctx:
+    """Everything a connection needs from its process; `now` is a coarse clock updated by the sweeper."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, router: Router, metrics: Metrics, *,
+                 header_timeout: float = 10.0, idle_timeout: float = 60.0, connect_timeout: float = 3.0) -> None:
+        self.loop = loop
+        self.router = router
+        self.metrics = metrics
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+        self.connect_timeout = connect_timeout
+        self.now = loop.time()
+        self.clients: set[ClientProtocol] = set()
+        self.draining = False
+        self.drained = asyncio.Event()  # set when draining and the last client connection is gone
+
+
+class _Reject(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class Exchange:
+    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "connecting", "cs", "expect", "finished",
+                 "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "retried", "sent",
+                 "size", "stats", "t0", "tried", "url", "xff")
+
+    def __init__(self, client: ClientProtocol) -> None:
+        self.client = client
+        self.url = b""
+        self.hdrs: list[bytes] = []
+        self.size = 0
+        self.method = b""
+        self.chunked = False
+        self.expect = False
+        self.xff = b""
+        self.keep_alive = True
+        self.http10 = False
+        self.complete = False  # request fully received
+        self.finished = False  # response accounted for
+        self.aborted = False
+        self.connecting = False
+        self.retried = False
+        self.head = b""
+        self.pending: list[bytes] | None = None  # body received before an upstream connection was ready
+        self.pending_size = 0
+        self.sent: list[bytes] | None = None
+        self.conn: UpstreamConn | None = None
+        self.cs: ColorSet | None = None
+        self.stats: Stats | None = None
+        self.tried: list[Backend] | None = None
+        self.t0 = 0.0
+
+    def send(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is not None:
+            assert conn.transport is not None
+            conn.transport.write(data)
+            sent = self.sent
+            if sent is not None:
+                sent.append(data)
+                if len(sent) > 64 or sum(map(len, sent)) > REPLAY_MAX:
+                    self.sent = None
+        else:
+            if self.pending is None:
+                self.pending = []
+            self.pending.append(data)
+            self.pending_size += len(data)
+            if self.pending_size > PENDING_MAX:
+                self.client.update_reading()
+
+
+def error_response(status: int, msg: bytes, color_line: bytes = b"") -> bytes:
+    body = msg + b"\n"
+    return b"HTTP/1.1 %d %b\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%bConnection: close\r\n\r\n%b" % (
+        status, REASONS.get(status, b"Error"), len(body), color_line, body)
+
+
+def strip_hop(head: bytes, low: bytes) -> bytes:
+    parts = []
+    pos = 0
+    named: list[bytes] = []
+    for m in _HOP.finditer(low):
+        parts.append(head[pos : m.start()])
+        pos = m.end()
+        if m.group(1) == b"connection":
+            named += [t for t in (x.strip() for x in m.group(2).split(b",")) if t not in _CONN_TOKENS]
+    if not parts:
+        return head
+    parts.append(head[pos:])
+    out = b"".join(parts)
+    if named:  # headers that Connection declared hop-by-hop
+        pat = re.compile(rb"\r\n(?:" + b"|".join(re.escape(n) for n in named) + rb")[ \t]*:[^\r\n]*", re.I)
+        out = pat.sub(b"", out)
+    return out
+
+
+class ClientProtocol(asyncio.Protocol):
+    __slots__ = ("active", "broken", "ctx", "cur", "deadline", "head_bytes", "listener", "parser", "queue",
+                 "reading_paused", "state", "stats", "transport", "write_paused", "xff_line", "xff_peer")
+
+    def __init__(self, ctx: Ctx, listener: int) -> None:
+        self.ctx = ctx
+        self.listener = listener  # 0 production, 1 test
+        self.stats = ctx.metrics.stats[listener]
+        self.parser = HttpRequestParser(self)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.state = IDLE
+        self.cur: Exchange | None = None  # being parsed
+        self.active: Exchange | None = None  # being answered
+        self.queue: deque[Exchange] = deque()
+        self.broken = False  # stop reading; close once the active exchange is done
+        self.reading_paused = False
+        self.write_paused = False
+        self.head_bytes = 0
+        self.deadline = ctx.now + ctx.header_timeout
+        self.xff_peer = b""
+        self.xff_line = b""
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.xff_peer = str(peer[0]).encode() if isinstance(peer, tuple) else b"unknown"
+        self.xff_line = b"X-Forwarded-For: " + self.xff_peer + b"\r\n"
+        self.ctx.clients.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        ctx = self.ctx
+        ctx.clients.discard(self)
+        if ctx.draining and not ctx.clients:
+            ctx.drained.set()
+        self.broken = True
+        for ex in (self.active, *self.queue):
+            if ex is not None:
+                ex.aborted = True
+        ex = self.active
+        if ex is not None and not ex.finished:
+            self._account(ex, 0)
+            if ex.conn is not None:
+                ex.conn.abort()
+                ex.conn = None
+        self.active = None
+        self.queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except HttpParserUpgrade as up:
+            # Upgrade requests are served as plain requests (Upgrade/Connection were dropped); go on after them.
+            rest = data[up.args[0]:]
+            if rest:
+                self.data_received(rest)
+            return
+        except HttpParserError as err:
+            ctx = err.__context__
+            self.reject(ctx.status if isinstance(ctx, _Reject) else 400)
+            return
+        if self.state == HEAD:
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD:
+                self.reject(431)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        ex = self.active
+        up = ex.conn if ex is not None else None
+        if up is not None and up.transport is not None and not up.read_paused:
+            up.read_paused = True
+            up.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        ex = self.active
+        up = ex.conn if ex is not None else None
+        if up is not None and up.transport is not None and up.read_paused:
+            up.read_paused = False
+            up.transport.resume_reading()
+
+    # -- httptools callbacks ------------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        ex = Exchange(self)
+        self.cur = ex
+        self.state = HEAD
+        self.head_bytes = 0
+        self.deadline = self.ctx.now + self.ctx.header_timeout
+        if self.active is None:
+            self.active = ex
+        else:
+            self.queue.append(ex)  # pipelined: answer in order, stop reading meanwhile
+            self.update_reading()
+
+    def on_url(self, url: bytes) -> None:
+        ex = self.cur
+        assert ex is not None
+        ex.url += url
+        ex.size += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        ex = self.cur
+        assert ex is not None
+        ex.size += len(name) + len(value) + 4
+        low = name.lower()
+        if low not in SPECIAL:
+            ex.hdrs += (name, b": ", value, b"\r\n")
+        elif low == b"transfer-encoding":
+            ex.chunked = True  # llhttp already refused anything but a final "chunked" and CL+TE together
+        elif low == b"x-forwarded-for":
+            ex.xff = value + b", "
+        elif low == b"expect":
+            ex.expect = value.lower() == b"100-continue"
+
+    def on_headers_complete(self) -> None:
+        ex = self.cur
+        assert ex is not None
+        if ex.size > MAX_HEAD:
+            raise _Reject(431)
+        p = self.parser
+        ex.method = p.get_method()
+        if ex.method == b"CONNECT":
+            raise _Reject(405)
+        ex.http10 = p.get_http_version() == "1.0"
+        ex.keep_alive = p.should_keep_alive() and not ex.http10
+        self.state = BODY
+        if ex is self.active:
+            self.start(ex)
+
+    def on_body(self, body: bytes) -> None:
+        ex = self.cur
+        assert ex is not None
+        if ex.chunked:  # httptools hands us de-chunked data: frame it again for upstream
+            body = b"%x\r\n%b\r\n" % (len(body), body)
+        ex.send(body)
+
+    def on_message_complete(self) -> None:
+        ex = self.cur
+        assert ex is not None
+        ex.complete = True
+        if ex.chunked:
+            ex.send(b"0\r\n\r\n")
+        self.state = IDLE
+        if not ex.keep_alive:
+            self.broken = True  # nothing may follow a "close" request
+            self.update_reading()
+
+    # -- request side ---------------------------------------------------------------------------------------
+    def start(self, ex: Exchange) -> None:
+        """Choose the color (one snapshot read), count the request, and send its head upstream."""
+        ctx = self.ctx
+        router = ctx.router
+        cs = ex.cs = router.production() if self.listener == 0 else router.snap.test
+        st = ex.stats = self.stats[cs.index]
+        st.inflight += 1
+        ex.t0 = ctx.loop.time()
+        if ex.expect and not ex.http10:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        xff = b"X-Forwarded-For: " + ex.xff + self.xff_peer + b"\r\n" if ex.xff else self.xff_line
+        ex.head = b"%b %b %b%b%b%b\r\n" % (
+            ex.method, ex.url, b"HTTP/1.0\r\n" if ex.http10 else b"HTTP/1.1\r\n", b"".join(ex.hdrs), xff,
+            b"Transfer-Encoding: chunked\r\n" if ex.chunked else b"")
+        b = cs.pick(ctx.now)
+        if b is None:
+            self.fail(ex, b"no backend for this color")
+            return
+        connect(ctx, ex, b, ex.head)
+
+    def connect_failed(self, ex: Exchange, b: Backend) -> None:
+        """Nothing was sent: safe to try the next instance of the *same* color."""
+        assert ex.stats is not None and ex.cs is not None
+        ex.stats.errors += 1
+        if ex.tried is None:
+            ex.tried = [b]
+        else:
+            ex.tried.append(b)
+        nb = ex.cs.pick(self.ctx.now, ex.tried)
+        if nb is None:
+            self.fail(ex, b"all instances of this color are down")
+        else:
+            connect(self.ctx, ex, nb, ex.head)
+
+    def update_reading(self) -> None:
+        ex = self.active
+        want = bool(self.queue) or self.broken or (ex is not None and (
+            ex.pending_size > PENDING_MAX or (ex.conn is not None and ex.conn.paused)))
+        if want != self.reading_paused and not self.transport.is_closing():
+            self.reading_paused = want
+            if want:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+    # -- response side ----------------------------------------------------------------------------------------
+    def interim(self, ex: Exchange, head: bytes) -> None:
+        if not ex.http10:
+            self.transport.write(head)
+
+    def response_head(self, ex: Exchange, up: UpstreamConn, head: bytes, rest: bytes) -> None:
+        low = head.lower()
+        close = not ex.keep_alive or not ex.complete or self.ctx.draining or self.broken
+        if (not up.no_body and b"\r\ncontent-length:" not in low and b"\r\ntransfer-encoding:" not in low
+                and up.status not in (204, 304)):
+            up.close_delim = True  # body ends when upstream closes: so must this client connection
+            close = True
+        ex.keep_alive = not close
+        head = strip_hop(head, low)
+        assert ex.cs is not None
+        out = b"%b\r\n%b%b\r\n%b" % (head, ex.cs.color_line, b"Connection: close\r\n" if close else b"", rest)
+        self.transport.write(out)
+
+    def finish(self, ex: Exchange, up: UpstreamConn) -> None:
+        self._account(ex, up.status)
+        ex.conn = None
+        up.release()
+        self.active = None
+        if not ex.keep_alive or self.broken or self.transport.is_closing():
+            self.transport.close()
+            return
+        self._next()
+
+    def _next(self) -> None:
+        if self.queue:
+            nxt = self.active = self.queue.popleft()
+            self.update_reading()
+            if nxt.method:  # head already parsed; otherwise on_headers_complete starts it
+                self.start(nxt)
+        else:
+            self.deadline = self.ctx.now + self.ctx.idle_timeout
+            if self.reading_paused:
+                self.update_reading()
+
+    def _account(self, ex: Exchange, status: int) -> None:
+        ex.finished = True
+        st = ex.stats
+        if st is not None:
+            st.inflight -= 1
+            st.observe(status, self.ctx.loop.time() - ex.t0)
+
+    def fail(self, ex: Exchange, msg: bytes) -> None:
+        """502 before any response byte was sent; the connection closes (the request body may be unread)."""
+        if ex.finished or ex.aborted:
+            return
+        self._account(ex, 502)
+        self.active = None
+        assert ex.cs is not None
+        self.transport.write(error_response(502, msg, ex.cs.color_line))
+        self.transport.close()
+
+    def upstream_failed(self, ex: Exchange, head_sent: bool) -> None:
+        assert ex.stats is not None
+        ex.stats.errors += 1
+        ex.conn = None
+        if head_sent:  # a truncated response can't be fixed: close so the client sees it, never a hang
+            self._account(ex, 0)
+            self.active = None
+            self.transport.close()
+        else:
+            self.fail(ex, b"upstream closed the connection")
+
+    def reject(self, status: int) -> None:
+        """Hostile or broken input: answer if nothing else is being answered, and close."""
+        self.ctx.metrics.rejected[self.listener] += 1
+        self.broken = True
+        if self.active is None or self.active.stats is None:
+            self.active = None
+            self.queue.clear()
+            self.transport.write(error_response(status, REASONS[status]))
+            self.transport.close()
+        else:
+            self.queue.clear()
+            self.update_reading()
+
+    def timeout(self) -> None:
+        if self.state == HEAD:
+            self.reject(408)
+        else:
+            self.transport.close()
