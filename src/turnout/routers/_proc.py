@@ -110,7 +110,8 @@ async def http(
             reader, writer = await asyncio.open_connection(host, int(port))
         try:
             extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-            head = f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+            head = (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+                    f"Content-Length: {len(body)}\r\n{extra}\r\n")
             writer.write(head.encode() + body)
             await writer.drain()
             data = await reader.read()
@@ -118,10 +119,24 @@ async def http(
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
-        status_line, _, rest = data.partition(b"\r\n")
-        parts = status_line.split()
+        head_bytes, _, payload = data.partition(b"\r\n\r\n")
+        parts = head_bytes.split(b"\r\n", 1)[0].split()
         if len(parts) < 2 or not parts[1].isdigit():
-            raise OSError(f"not an HTTP response: {status_line[:80]!r}")
-        return int(parts[1]), rest.partition(b"\r\n\r\n")[2]
+            raise OSError(f"not an HTTP response: {head_bytes[:80]!r}")
+        if b"transfer-encoding: chunked" in head_bytes.lower():
+            payload = _dechunk(payload)
+        return int(parts[1]), payload
 
     return await asyncio.wait_for(go(), wait)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out, pos = [], 0
+    while pos < len(data):
+        line_end = data.index(b"\r\n", pos)
+        size = int(data[pos:line_end].split(b";")[0], 16)
+        if size == 0:
+            break
+        out.append(data[line_end + 2:line_end + 2 + size])
+        pos = line_end + 2 + size + 2
+    return b"".join(out)
