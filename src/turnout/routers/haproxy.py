@@ -55,7 +55,9 @@ def plan(backend: str, current: Sequence[api.Slot], wanted: Sequence[Endpoint]) 
         if slot.serving and slot.endpoint in wanted and slot.endpoint not in keep:
             keep[slot.endpoint] = slot.name
     free = [s for s in current if s.name not in keep.values()]
-    free.sort(key=lambda s: s.endpoint not in wanted)  # reuse a slot that already has the address
+    # Prefer a slot that already has the address, then idle slots: a serving slot is re-pointed only
+    # when no idle one is left (its old instance then stops getting new requests at that moment).
+    free.sort(key=lambda s: (s.endpoint not in wanted, s.serving))
     enable, disable, final = [], [], {s.name: s for s in current}
     for endpoint in (e for e in wanted if e not in keep):
         if not free:
