@@ -126,7 +126,8 @@ class Handler(asyncio.Protocol):
             t.write(jsonr(200, {"version": State.version}))
             return
         if path == "/health/dependencies":
-            t.write(jsonr(200, {k: {"status": v} for k, v in State.deps.items()}))
+            code = 200 if all(v == "healthy" for v in State.deps.values()) else 503  # as examples/app.py
+            t.write(jsonr(code, {k: {"status": v} for k, v in State.deps.items()}))
             return
         if path == "/debug/feature-flags":
             t.write(jsonr(200, State.flags))

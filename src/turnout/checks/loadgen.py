@@ -71,6 +71,11 @@ class LoadResult:
     def error_rate(self) -> float:
         return self.failed / self.requests if self.requests else 0.0
 
+    @property
+    def unreachable(self) -> bool:
+        """Not one connection could be opened: the URL is wrong or nothing listens there."""
+        return self.requests > 0 and self.errors.get("connect", 0) == self.requests
+
     def percentile(self, q: float) -> float | None:
         """Latency (seconds) at quantile q in [0, 1], nearest-rank; None without samples."""
         if not self.latencies:
@@ -124,6 +129,31 @@ class LoadResult:
             lines.append("colors: " + ", ".join(f"{k}={v}" for k, v in sorted(self.colors.items())))
         lines.extend(f"  e.g. {s}" for s in self.error_samples[:3])
         return "\n".join(lines)
+
+    def merge(self, other: LoadResult) -> LoadResult:
+        """Both runs as one (consecutive segments of a soak, or parallel runs on one URL)."""
+        out = LoadResult(url=self.url or other.url, requests=self.requests + other.requests, ok=self.ok + other.ok,
+                         failed=self.failed + other.failed, started=min(self.started, other.started),
+                         ended=max(self.ended, other.ended))
+        for mine, theirs, into in ((self.errors, other.errors, out.errors), (self.colors, other.colors, out.colors),
+                                   (self.color_failures, other.color_failures, out.color_failures)):
+            for k in mine.keys() | theirs.keys():
+                into[k] = mine.get(k, 0) + theirs.get(k, 0)
+        for code in self.statuses.keys() | other.statuses.keys():
+            out.statuses[code] = self.statuses.get(code, 0) + other.statuses.get(code, 0)
+        out.first_seen = {c: min(t for t in (self.first_seen.get(c), other.first_seen.get(c)) if t is not None)
+                          for c in self.first_seen.keys() | other.first_seen.keys()}
+        out.last_seen = {c: max(t for t in (self.last_seen.get(c), other.last_seen.get(c)) if t is not None)
+                         for c in self.last_seen.keys() | other.last_seen.keys()}
+        fails = [t for t in (self.first_failure_at, other.first_failure_at) if t is not None]
+        out.first_failure_at = min(fails) if fails else None
+        lasts = [t for t in (self.last_failure_at, other.last_failure_at) if t is not None]
+        out.last_failure_at = max(lasts) if lasts else None
+        out.error_samples = (self.error_samples + [e for e in other.error_samples if e not in self.error_samples])[:5]
+        out.latencies = array("d", self.latencies)
+        out.latencies.extend(other.latencies[: max(0, MAX_SAMPLES - len(out.latencies))])
+        out.latency_count = self.latency_count + other.latency_count
+        return out
 
     # -- recording (called by the workers) --
 
