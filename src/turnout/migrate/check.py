@@ -1,0 +1,118 @@
+"""Check migration files: static rules, then old-source references, shadow measurements, ignores.
+
+Files are checked in path order and each one's DDL updates the schema the next one sees, so a
+folder of migrations is judged the way it will run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from turnout.errors import UsageError
+from turnout.migrate.catalog import Catalog
+from turnout.migrate.context import CheckOptions, Ignore, Span, apply_ignores, parse_ignores
+from turnout.migrate.findings import FileReport, ObjectRef, Report
+from turnout.migrate.pg_parse import SqlParseError
+from turnout.migrate.refs import SourceTree, apply_references
+from turnout.migrate.rules_pg import PgChecker
+from turnout.migrate.rules_sqlglot import SqlglotChecker, schema_from_sql
+
+DIALECTS = ("postgresql", "mysql", "sqlite")
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*.sql") if q.is_file()))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise UsageError(f"{p}: no such file or folder")
+    return out
+
+
+class Checker:
+    """Holds the schema state across the files of one run."""
+
+    def __init__(self, opts: CheckOptions) -> None:
+        if opts.dialect not in DIALECTS:
+            raise UsageError(f"unknown dialect {opts.dialect!r}; use one of {', '.join(DIALECTS)}")
+        if opts.database and opts.dialect != "postgresql":
+            raise UsageError("--database (the shadow check) needs --dialect postgresql")
+        self.opts = opts
+        self.catalog = Catalog()
+        self.mysql_schema: dict[str, dict[str, tuple[str, bool]]] = {}
+        for schema in opts.schema:
+            text = schema.read_text(encoding="utf-8")
+            if opts.dialect == "postgresql":
+                for table_name, table in Catalog.from_sql(text).tables.items():
+                    self.catalog.tables[table_name] = table
+            else:
+                self.mysql_schema.update(schema_from_sql(text, "sqlite" if opts.dialect == "sqlite" else "mysql"))
+        if opts.database:
+            from turnout.migrate.shadow import load_catalog
+
+            self.catalog.tables.update(load_catalog(opts.database).tables)
+        self.tree: SourceTree | None = None
+        self.spans: dict[str, list[Span]] = {}
+
+    def check_text(self, text: str, path: str = "<stdin>") -> FileReport:
+        report = FileReport(path, self.opts.dialect)
+        try:
+            if self.opts.dialect == "postgresql":
+                res = PgChecker(text, self.opts, self.catalog).run()
+            else:
+                res = SqlglotChecker(text, self.opts.dialect, self.mysql_schema).run()  # type: ignore[assignment]
+        except SqlParseError as exc:
+            report.error = exc.error
+            return report
+        findings = res.findings
+        if self.tree is not None:
+            findings = apply_references(findings, self.tree)
+        report.statements, report.notes = res.statements, list(res.notes)
+        self.spans[path] = res.spans
+        ignores = [i for i in parse_ignores(text) if not (self.opts.database and _shadow_only(i))]
+        ignored = apply_ignores(findings, ignores, res.spans)
+        report.findings = ignored.findings
+        report.notes.extend(ignored.notes)
+        return report
+
+    def check_files(self, files: list[Path]) -> Report:
+        if self.opts.old_source is not None:
+            self.tree = SourceTree.load(self.opts.old_source, exclude=set(files))
+        texts = [(str(f), f.read_text(encoding="utf-8")) for f in files]
+        reports = [self.check_text(text, path) for path, text in texts]
+        if self.opts.database:
+            self._shadow(texts, reports)
+        return Report(reports)
+
+    def _shadow(self, texts: list[tuple[str, str]], reports: list[FileReport]) -> None:
+        from turnout.migrate.shadow import shadow_check
+
+        assert self.opts.database is not None
+        jobs = []
+        for (path, text), rep in zip(texts, reports, strict=True):
+            if rep.error is None:
+                targets: dict[int, tuple[ObjectRef, ...]] = {}
+                for f in rep.findings:
+                    targets[f.line] = targets.get(f.line, ()) + f.objects
+                jobs.append((path, text, targets))
+        results = shadow_check(self.opts.database, jobs)
+        for (path, text), rep in zip(texts, reports, strict=True):
+            if (res := results.get(path)) is None:
+                continue
+            if res.error is not None:
+                rep.error = res.error
+            ignored = apply_ignores(res.findings, [i for i in parse_ignores(text) if _shadow_only(i)],
+                                    self.spans.get(path, []))
+            rep.findings.extend(ignored.findings)
+            rep.notes.extend(ignored.notes)
+
+
+def _shadow_only(ignore: Ignore) -> bool:
+    return all(r.startswith("shadow-") for r in ignore.rules)
+
+
+def check_paths(paths: list[Path], opts: CheckOptions | None = None) -> Report:
+    return Checker(opts or CheckOptions()).check_files(collect(paths))

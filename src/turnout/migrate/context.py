@@ -1,0 +1,111 @@
+"""Context a linter lacks: how the file runs (transactions), the target server, inline ignores.
+
+Ignores need a reason, so a suppression always says why in review:
+
+    -- turnout:ignore drop-column the column has been unused since v41 (checked with --old-source)
+    -- turnout:ignore-file create-index table holds 200 rows
+
+`turnout:ignore` applies to the statement it is in, else to the next one.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from turnout.migrate.findings import Finding
+from turnout.migrate.rules import RULES
+
+
+class TxMode(enum.StrEnum):
+    AUTO = "auto"  # as `turnout migrate` runs it: one transaction unless the file cannot run in one
+    FILE = "file"  # always one transaction per file (Flyway, golang-migrate multi-statement)
+    STATEMENT = "statement"  # autocommit per statement, explicit BEGIN/COMMIT honoured (psql -f)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    dialect: str = "postgresql"
+    pg_version: int = 15  # major version of the target server
+    tx_mode: TxMode = TxMode.AUTO
+    old_source: Path | None = None
+    database: str | None = None  # shadow check against a schema-only copy of this database
+    schema: tuple[Path, ...] = ()
+
+
+_IGNORE = re.compile(r"--\s*turnout:ignore(?P<file>-file)?[ \t]+(?P<rules>[\w-]+(?:[ \t]*,[ \t]*[\w-]+)*)"
+                     r"(?P<reason>[^\n]*)")
+NO_TRANSACTION = re.compile(r"--\s*turnout:no-transaction\b")
+PHASE_HEADER = re.compile(r"--\s*turnout:phase[ \t]+(\w+)")
+
+
+@dataclass(frozen=True)
+class Ignore:
+    line: int
+    rules: frozenset[str]
+    reason: str
+    file_wide: bool
+
+
+@dataclass
+class Span:
+    start: int
+    end: int
+
+
+def parse_ignores(text: str) -> list[Ignore]:
+    out = []
+    for m in _IGNORE.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        rules = frozenset(r.strip() for r in m.group("rules").split(","))
+        out.append(Ignore(line, rules, m.group("reason").strip(), bool(m.group("file"))))
+    return out
+
+
+@dataclass
+class IgnoreResult:
+    findings: list[Finding]
+    notes: list[str] = field(default_factory=list)
+
+
+def apply_ignores(findings: list[Finding], ignores: list[Ignore], spans: list[Span]) -> IgnoreResult:
+    """Mark suppressed findings; an ignore without a reason, or that matches nothing, is reported."""
+    res = IgnoreResult(list(findings))
+    for ig in ignores:
+        unknown = sorted(r for r in ig.rules if r not in RULES and not r.startswith("shadow-"))
+        if unknown:
+            res.notes.append(f"line {ig.line}: turnout:ignore names unknown rule(s) {', '.join(unknown)}")
+        if not ig.reason:
+            res.notes.append(f"line {ig.line}: turnout:ignore {','.join(sorted(ig.rules))} has no reason, "
+                             "so it was not applied (write why after the rule id)")
+            continue
+        lo, hi = (1, 1 << 30) if ig.file_wide else _target(ig.line, spans)
+        hit = False
+        for i, f in enumerate(res.findings):
+            if f.rule in ig.rules and lo <= f.line <= hi and f.ignored is None:
+                res.findings[i] = f.with_(ignored=ig.reason)
+                hit = True
+        if not hit and not unknown:
+            res.notes.append(f"line {ig.line}: turnout:ignore {','.join(sorted(ig.rules))} matched no finding")
+    return res
+
+
+def _target(line: int, spans: list[Span]) -> tuple[int, int]:
+    for s in spans:
+        if s.start <= line <= s.end:
+            return s.start, s.end
+    later = [s for s in spans if s.start > line]
+    return (later[0].start, later[0].end) if later else (0, -1)
+
+
+def line_of(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def declared_phase(text: str) -> str | None:
+    m = PHASE_HEADER.search(text)
+    return m.group(1).lower() if m else None

@@ -1,0 +1,156 @@
+"""PostgreSQL text -> statements with lines, through pglast (PostgreSQL's own grammar).
+
+Also digs the SQL out of DO blocks, which run at migration time (function bodies do not, so they
+are not checked), including dynamic `EXECUTE 'ALTER ...'` / `EXECUTE format('... %I ...', x)`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pglast
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+
+from turnout.migrate.context import line_of
+from turnout.migrate.findings import SqlError
+
+DYNAMIC = "__dyn__"  # stands for the parts of dynamic SQL only known at run time
+
+
+class SqlParseError(Exception):
+    def __init__(self, error: SqlError) -> None:
+        super().__init__(f"line {error.line}, column {error.column}: {error.message}")
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Statement:
+    node: Any
+    line: int
+    column: int
+    end_line: int
+    text: str
+
+
+def statements(text: str) -> list[Statement]:
+    try:
+        raws = parse_sql(text)
+    except ParseError as exc:
+        message, offset = exc.args[0], int(exc.args[1]) if len(exc.args) > 1 else 0
+        line, col = line_of(text, max(offset, 0))
+        raise SqlParseError(SqlError(line, col, str(message))) from None
+    out = []
+    for raw in raws:
+        start = raw.stmt_location or 0
+        end = start + raw.stmt_len if raw.stmt_len else len(text)
+        line, col = line_of(text, start)
+        out.append(Statement(raw.stmt, line, col, line_of(text, max(start, end - 1))[0], text[start:end]))
+    return out
+
+
+def do_block_sql(node: Any, stmt: Statement) -> Iterator[tuple[int, str, bool]]:
+    """(line, sql, is_dynamic) for each SQL statement a plpgsql DO block executes."""
+    body, lang = "", "plpgsql"
+    for arg in node.args or ():
+        if arg.defname == "as":
+            body = arg.arg.sval
+        elif arg.defname == "language":
+            lang = arg.arg.sval
+    if lang.lower() != "plpgsql" or not body:
+        return
+    base = stmt.line + stmt.text[: max(stmt.text.find(body), 0)].count("\n")
+    tag = "$__turnout_do$"
+    try:
+        tree = pglast.parse_plpgsql(f"CREATE FUNCTION __turnout_do() RETURNS void LANGUAGE plpgsql AS {tag}{body}{tag}")
+    except ParseError as exc:
+        raise SqlParseError(SqlError(stmt.line, stmt.column, f"in DO block: {exc.args[0]}")) from None
+    for kind, lineno, query in _walk(tree):
+        line = base + max(lineno, 1) - 1
+        if kind == "static":
+            yield line, query, False
+        elif (sql := dynamic_sql(query)) is not None:
+            yield line, sql, True
+        else:
+            yield line, "", True
+
+
+def _walk(node: Any) -> Iterator[tuple[str, int, str]]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+    elif isinstance(node, dict):
+        if "PLpgSQL_stmt_execsql" in node:
+            s = node["PLpgSQL_stmt_execsql"]
+            yield "static", s.get("lineno", 1), s["sqlstmt"]["PLpgSQL_expr"]["query"]
+        elif "PLpgSQL_stmt_dynexecute" in node:
+            s = node["PLpgSQL_stmt_dynexecute"]
+            yield "dynamic", s.get("lineno", 1), s["query"]["PLpgSQL_expr"]["query"]
+        else:
+            for value in node.values():
+                yield from _walk(value)
+
+
+_FORMAT_SPEC = re.compile(r"%(\d+\$)?([IsL])")
+
+
+def dynamic_sql(expr: str) -> str | None:
+    """The SQL of an EXECUTE expression, with run-time parts replaced by a placeholder name."""
+    try:
+        target = parse_sql(f"SELECT {expr}")[0].stmt.targetList[0].val  # type: ignore[union-attr]
+    except (ParseError, AttributeError, IndexError, TypeError):
+        return None
+    if isinstance(target, ast.FuncCall) and (target.funcname or ())[-1].sval == "format" and target.args:
+        first = _const(target.args[0])
+        if first is None:
+            return None
+        return _FORMAT_SPEC.sub(lambda m: f"'{DYNAMIC}'" if m.group(2) == "L" else DYNAMIC, first)
+    return _concat(target)
+
+
+def _const(node: Any) -> str | None:
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return str(node.val.sval)
+    return None
+
+
+def _concat(node: Any) -> str | None:
+    if (text := _const(node)) is not None:
+        return text
+    if isinstance(node, ast.A_Expr) and node.name and tuple(node.name)[-1].sval == "||":
+        left, right = _concat(node.lexpr), _concat(node.rexpr)
+        if left is None and right is None:
+            return None
+        return (left if left is not None else DYNAMIC) + (right if right is not None else DYNAMIC)
+    return None
+
+
+# Functions whose value is fixed for the statement, so ADD COLUMN ... DEFAULT f() is instant (PG 11+).
+NON_VOLATILE = frozenset({
+    "now", "transaction_timestamp", "statement_timestamp", "current_setting", "lower", "upper", "btrim",
+    "concat", "jsonb_build_object", "jsonb_build_array", "json_build_object", "json_build_array", "to_jsonb",
+    "to_json", "make_interval", "make_date", "date_trunc", "timezone", "length", "abs", "round", "array",
+})
+
+
+def volatile_call(expr: Any) -> str | None:
+    """The first call in `expr` that may be volatile (unknown functions count as volatile)."""
+    found: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.FuncCall):
+            name = (node.funcname or ())[-1].sval
+            if name not in NON_VOLATILE:
+                found.append(name)
+        if isinstance(node, ast.Node):
+            for attr in node:
+                visit(getattr(node, attr))
+        elif isinstance(node, list | tuple):
+            for item in node:
+                visit(item)
+
+    visit(expr)
+    return f"{found[0]}()" if found else None
