@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-
 from tests.migrate.conftest import run_sql
+
 from turnout.errors import ConfigError, MigrationError
 from turnout.migrate import Migrations, Phase, discover, rollback_window_open
 from turnout.migrate.cli import migrate, set_rollback_probe

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from tests.migrate.conftest import PgServer, run_sql
+
 from turnout.migrate import CheckOptions, check_paths
 
 SCHEMA = """
