@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from turnout.config import HealthConfig, RuntimeConfig
-from turnout.errors import RuntimeFailure
+from turnout.errors import ConfigError, RuntimeFailure
 from turnout.model import Color, EnvStatus, Release
 from turnout.protocols import Runtime
 from turnout.runtimes.process import ProcessRuntime
@@ -106,6 +106,16 @@ async def test_early_exit_reports_code_and_log(runtimes: Factory) -> None:
     rt = runtimes(args=("--ready-delay", "soon"))
     with pytest.raises(RuntimeFailure, match=r"exited with code 2 before it was ready(.|\n)*invalid float value"):
         await rt.start(Release("1.0.0"), BLUE)
+
+
+async def test_unstartable_command_and_empty_command(tmp_path: Path) -> None:
+    health = HealthConfig()
+    with pytest.raises(ConfigError, match="runtime.command"):
+        ProcessRuntime(RuntimeConfig(), health, tmp_path, tmp_path)
+    rt = ProcessRuntime(RuntimeConfig(command=["./no-such-server", "{port}"]), health, tmp_path, tmp_path)
+    with pytest.raises(RuntimeFailure, match="cannot start './no-such-server'"):
+        await rt.start(Release("1.0.0"), BLUE)
+    assert await rt.status(BLUE) == EnvStatus(BLUE, None)
 
 
 async def test_crashed_instance_restarts_on_the_same_port(runtimes: Factory) -> None:

@@ -118,10 +118,12 @@ class ProcessRuntime:
             for i, (ok, _) in zip(insts, healthy, strict=True)))
 
     async def recover(self) -> None:
-        for color in Color:
+        async def one(color: Color) -> None:
             async with self._locks[color]:
                 if color not in self._envs:
                     await self._recover(color)
+
+        await asyncio.gather(*(one(c) for c in Color))
 
     async def close(self) -> None:
         tasks = [i.watcher for env in self._envs.values() for i in env.instances.values() if i.watcher]
@@ -245,7 +247,8 @@ class ProcessRuntime:
             return  # the pid now belongs to someone else
         _procs.signal_group(pid, signal.SIGTERM)
         if not await _procs.exited_within(pid, drain):
-            log.warning("pid %d (port %d) still running %gs after SIGTERM: SIGKILL", pid, inst.rec.port, drain)
+            log.log(logging.WARNING if drain else logging.DEBUG,  # drain=0 asks for the kill
+                    "pid %d (port %d) still running %gs after SIGTERM: SIGKILL", pid, inst.rec.port, drain)
             _procs.signal_group(pid, signal.SIGKILL)
             await _procs.exited_within(pid, 5.0)
         self._reap(inst)
