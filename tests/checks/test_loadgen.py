@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING
 
 import pytest
 
+from checks.checks_support import App
 from turnout.checks.loadgen import LoadResult, main_load, run_load
-
-if TYPE_CHECKING:
-    from conftest import App
 
 
 async def test_counts_and_colors(app: App) -> None:

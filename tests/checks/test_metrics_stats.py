@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 import random
-from typing import TYPE_CHECKING
 
 import pytest
 
+from checks.checks_support import App
 from turnout.checks import metrics as m
 from turnout.checks.loadgen import run_load
 from turnout.checks.stats import compare_error_rates, compare_latency, error_rate_within, quantile
 from turnout.model import Verdict
-
-if TYPE_CHECKING:
-    from conftest import App
 
 INF = math.inf
 

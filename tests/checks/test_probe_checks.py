@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import pytest
-from checks_support import check_config, target_at, target_for
 
+from checks.checks_support import App, check_config, target_at, target_for
 from turnout.checks.dependencies import DependenciesCheck
 from turnout.checks.error_rate import ErrorRateCheck
 from turnout.checks.flags import FeatureFlagsCheck
@@ -16,9 +15,6 @@ from turnout.checks.latency import LatencyCheck
 from turnout.checks.loadgen import run_load
 from turnout.errors import ConfigError
 from turnout.model import Verdict
-
-if TYPE_CHECKING:
-    from conftest import App
 
 
 def build(cls: type, entry: str) -> object:

@@ -7,20 +7,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import pytest
-from checks_support import check_config, target_at, target_for
 
-from conftest import FAKEAPP
+from checks.checks_support import FAKEAPP, App, check_config, target_at, target_for
 from turnout.checks.chaos import ChaosCheck, ChaosOptions, pids_listening
 from turnout.checks.traffic import LoadCheck, SmokeTrafficCheck, SoakCheck
 from turnout.errors import ConfigError
 from turnout.model import Verdict
 from turnout.protocols import Target
-
-if TYPE_CHECKING:
-    from conftest import App
 
 
 def test_profiles_defaults_and_overrides() -> None:

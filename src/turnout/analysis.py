@@ -1,0 +1,372 @@
+"""Runs checks on a schedule and judges them; checks only measure (Argo Rollouts' split).
+
+Before the switch, `run_gate` runs each check `count` times, `interval` apart, and `assess`
+judges the series with Argo's limits: more than `failure_limit` FAILs fails it, more than
+`inconclusive_limit` INCONCLUSIVEs makes it inconclusive, more than `consecutive_error_limit`
+ERRORs in a row makes it an error (a broken check, not a bad release: an ERROR is retried and
+does not use up `count`), and `consecutive_success_limit` PASSes in a row pass it early.
+
+After the switch, `watch` probes the live color every `interval` for the stabilize `window` and
+fires the first trigger that judges FAIL: outage (every probe failing N ticks in a row),
+error-rate spike or latency degradation against the baseline measured before the switch. The
+triggers are pure functions of the probe history, so they are table-tested without a network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import Field
+
+from turnout.checks.loadgen import LoadResult, run_load
+from turnout.checks.stats import Comparison, compare_error_rates, compare_latency, error_rate_within
+from turnout.config import Duration, Model
+from turnout.model import Measurement, Verdict
+from turnout.protocols import Check, Target
+
+log = logging.getLogger(__name__)
+DEFAULT_CHECK_TIMEOUT = 600.0
+
+
+# -- policy and the pure judge ---------------------------------------------------------------------------
+
+class Policy(Model):
+    """How often one check is measured and how its series is judged (Argo's metric fields)."""
+
+    count: int = Field(default=1, ge=1)
+    interval: Duration = 0.0
+    initial_delay: Duration = 0.0
+    failure_limit: int = Field(default=0, ge=-1)  # -1: failures never fail the gate
+    inconclusive_limit: int = Field(default=0, ge=-1)
+    consecutive_error_limit: int = Field(default=4, ge=-1)
+    consecutive_success_limit: int = Field(default=0, ge=0)  # 0: off
+    timeout: Duration | None = None  # per measurement; default: the check's own `timeout`, else 600s
+
+
+class AnalysisConfig(Policy):
+    """`[analysis]`: the default policy, and `[analysis.checks.<check name>]` overrides."""
+
+    checks: dict[str, Policy] = {}
+
+    def policy_for(self, name: str) -> Policy:
+        base = self.model_dump(exclude={"checks"})
+        override = self.checks.get(name)
+        return Policy(**{**base, **(override.model_dump(exclude_unset=True) if override else {})})
+
+
+def _trailing(ms: Sequence[Measurement], verdict: Verdict) -> int:
+    n = 0
+    for m in reversed(ms):
+        if m.verdict is not verdict:
+            break
+        n += 1
+    return n
+
+
+def progress(ms: Sequence[Measurement], policy: Policy) -> Verdict | None:
+    """A verdict as soon as the series is decided, else None (keep measuring)."""
+    fails = sum(m.verdict is Verdict.FAIL for m in ms)
+    inconclusive = sum(m.verdict is Verdict.INCONCLUSIVE for m in ms)
+    if policy.failure_limit >= 0 and fails > policy.failure_limit:
+        return Verdict.FAIL
+    if policy.consecutive_error_limit >= 0 and _trailing(ms, Verdict.ERROR) > policy.consecutive_error_limit:
+        return Verdict.ERROR
+    if policy.inconclusive_limit >= 0 and inconclusive > policy.inconclusive_limit:
+        return Verdict.INCONCLUSIVE
+    if policy.consecutive_success_limit and _trailing(ms, Verdict.PASS) >= policy.consecutive_success_limit:
+        return Verdict.PASS
+    return None
+
+
+def done(ms: Sequence[Measurement], policy: Policy) -> bool:
+    """Whether `count` measurements were taken; errors do not count (they are retried)."""
+    return sum(m.verdict is not Verdict.ERROR for m in ms) >= policy.count
+
+
+def assess(ms: Sequence[Measurement], policy: Policy) -> Verdict:
+    """The verdict on a finished series. Unlike Argo, a series without a single PASS never
+    passes: all-inconclusive stays INCONCLUSIVE, all-error stays ERROR (Kayenta's nodata rule)."""
+    decided = progress(ms, policy)
+    if decided is not None:
+        return decided
+    if any(m.verdict is Verdict.PASS for m in ms):
+        return Verdict.PASS
+    if any(m.verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE) for m in ms):
+        return Verdict.INCONCLUSIVE
+    return Verdict.ERROR if ms else Verdict.INCONCLUSIVE
+
+
+# -- the pre-switch gate ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GateResult:
+    verdict: Verdict
+    measurements: list[Measurement]
+    failed_check: str | None = None
+    reason: str = ""
+
+
+async def measure_once(check: Check, target: Target, timeout_s: float) -> Measurement:
+    """One measurement; a check that overruns or crashes is an ERROR measurement, not a crash."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await check.measure(target)
+    except TimeoutError:
+        return Measurement(check.name, Verdict.ERROR, None, f"no result within {timeout_s:g}s")
+    except Exception as exc:  # a bug in one check must not take the deploy down with it
+        log.exception("check %s crashed", check.name)
+        return Measurement(check.name, Verdict.ERROR, None, f"check crashed: {type(exc).__name__}: {exc}")
+
+
+async def run_gate(checks: Sequence[Check], target: Target, policy: Policy | AnalysisConfig,
+                   on_measurement: Callable[[Measurement], None] | None = None) -> GateResult:
+    """Run the checks in order, each per its policy; stop at the first that does not pass."""
+    every: list[Measurement] = []
+    for check in checks:
+        p = policy.policy_for(check.name) if isinstance(policy, AnalysisConfig) else policy
+        limit = p.timeout or float(getattr(check, "timeout", 0) or DEFAULT_CHECK_TIMEOUT)
+        if p.initial_delay:
+            await asyncio.sleep(p.initial_delay)
+        series: list[Measurement] = []
+        while True:
+            m = await measure_once(check, target, limit)
+            series.append(m)
+            every.append(m)
+            if on_measurement is not None:
+                on_measurement(m)
+            verdict = progress(series, p)
+            if verdict is None and done(series, p):
+                verdict = assess(series, p)
+            if verdict is not None:
+                break
+            # an ERROR is retried soon; a regular measurement waits the interval
+            await asyncio.sleep(p.interval if m.verdict is not Verdict.ERROR or p.interval else 0.25)
+        if verdict is not Verdict.PASS:
+            return GateResult(verdict, every, check.name, _reason(check.name, verdict, series, p))
+    return GateResult(Verdict.PASS, every, None, f"{len(checks)} checks passed ({len(every)} measurements)")
+
+
+def _reason(name: str, verdict: Verdict, series: Sequence[Measurement], p: Policy) -> str:
+    last = next((m for m in reversed(series) if m.verdict is verdict), series[-1])
+    if len(series) == 1:
+        return f"{name} {verdict.value}: {last.detail}"
+    tally = ", ".join(f"{sum(m.verdict is v for m in series)} {v.value}" for v in Verdict
+                      if any(m.verdict is v for m in series))
+    return (f"{name} {verdict.value} after {len(series)} measurements ({tally}; failure_limit {p.failure_limit}, "
+            f"inconclusive_limit {p.inconclusive_limit}): {last.detail}")
+
+
+# -- the post-switch watch -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tick:
+    """One probe burst against the live color."""
+
+    at: float  # time.time() when the burst ended
+    requests: int
+    failed: int
+    latencies: tuple[float, ...] = ()
+    first_failure_at: float | None = None
+    sample: str = ""  # one error message, for the human reading why it fired
+
+    @classmethod
+    def of(cls, r: LoadResult) -> Tick:
+        return cls(r.ended, r.requests, r.failed, tuple(r.latencies), r.first_failure_at,
+                   r.error_samples[0] if r.error_samples else "")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The live color's behaviour just before the switch: what the new one is held against."""
+
+    requests: int
+    failed: int
+    latencies: tuple[float, ...]
+
+    @classmethod
+    def of(cls, r: LoadResult) -> Baseline:
+        return cls(r.requests, r.failed, tuple(r.latencies))
+
+
+class Trigger(Protocol):
+    name: ClassVar[str]
+    enabled: bool
+
+    def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement: ...
+
+
+def _recent(ticks: Sequence[Tick], lookback: float) -> list[Tick]:
+    return [t for t in ticks if t.at >= ticks[-1].at - lookback] if ticks else []
+
+
+class OutageTrigger(Model):
+    """Every probe failed for `consecutive` ticks in a row: the live color does not serve at all."""
+
+    name: ClassVar[str] = "outage"
+    enabled: bool = True
+    consecutive: int = Field(default=2, ge=1)
+
+    def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
+        streak = 0
+        for t in reversed(ticks):
+            if not (t.requests and t.failed == t.requests):
+                break
+            streak += 1
+        if streak >= self.consecutive:
+            return Measurement(self.name, Verdict.FAIL, streak, f"every probe failed {streak} times in a row "
+                               f"(last: {ticks[-1].sample})")
+        return Measurement(self.name, Verdict.PASS, streak, f"{streak} all-failed probe bursts in a row")
+
+
+class ErrorRateTrigger(Model):
+    """The error rate against the pre-switch baseline (Fisher's exact test plus `tolerance`), or
+    against `tolerance` alone without a baseline. Judged over the last burst (a sudden spike
+    fires at once, not diluted by the clean bursts before it) and over `lookback` seconds (a
+    smaller sustained rise); either one failing fires."""
+
+    name: ClassVar[str] = "error_rate"
+    enabled: bool = True
+    lookback: Duration = 2.0
+    tolerance: float = Field(default=0.05, ge=0, le=1)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_samples: int = Field(default=10, ge=1)
+
+    def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
+        recent = _recent(ticks, self.lookback)
+        results = [self._compare([ticks[-1]], baseline), self._compare(recent, baseline)] if ticks else []
+        c = next((r for r in results if r.verdict is Verdict.FAIL), results[-1] if results else None)
+        if c is None:
+            return Measurement(self.name, Verdict.INCONCLUSIVE, None, "no probes yet")
+        sample = next((t.sample for t in reversed(recent) if t.sample), "")
+        return Measurement(self.name, c.verdict, c.canary, c.detail + (f" (e.g. {sample})" if sample else ""),
+                           c.as_dict())
+
+    def _compare(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Comparison:
+        failed, total = sum(t.failed for t in ticks), sum(t.requests for t in ticks)
+        if baseline is not None:
+            return compare_error_rates(failed, total, baseline.failed, baseline.requests, alpha=self.alpha,
+                                       tolerance=self.tolerance, min_samples=self.min_samples)
+        return error_rate_within(failed, total, max_rate=self.tolerance, min_samples=self.min_samples)
+
+
+class LatencyTrigger(Model):
+    """Latencies of the last `lookback` seconds significantly slower than the baseline's, by more
+    than `max_increase` of its median and `min_shift` (Mann-Whitney U, Hodges-Lehmann shift)."""
+
+    name: ClassVar[str] = "latency"
+    enabled: bool = True
+    lookback: Duration = 5.0
+    max_increase: float = Field(default=0.5, ge=0)
+    min_shift: Duration = 0.025
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_samples: int = Field(default=50, ge=1)
+
+    def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
+        if baseline is None:
+            return Measurement(self.name, Verdict.INCONCLUSIVE, None, "no baseline to compare latency with")
+        window = [x for t in _recent(ticks, self.lookback) for x in t.latencies]
+        c = compare_latency(window, baseline.latencies, alpha=self.alpha, min_samples=self.min_samples,
+                            max_increase=self.max_increase, min_shift=self.min_shift)
+        return Measurement(self.name, c.verdict, c.canary, c.detail, c.as_dict())
+
+
+class ProbeConfig(Model):
+    path: str = "/"
+    requests: int = Field(default=10, ge=1, le=1000)  # per tick
+    concurrency: int = Field(default=5, ge=1, le=100)
+    timeout: Duration = 1.0
+
+
+class StabilizeConfig(Model):
+    """`[stabilize]`: the post-switch watch."""
+
+    window: Duration = 300.0  # how long to watch the new color after the switch
+    interval: Duration = Field(default=0.25, gt=0)
+    baseline: Duration = 2.0  # how long to probe the live color before the switch
+    probe: ProbeConfig = ProbeConfig()
+    outage: OutageTrigger = OutageTrigger()
+    error_rate: ErrorRateTrigger = ErrorRateTrigger()
+    latency: LatencyTrigger = LatencyTrigger()
+
+    def triggers(self) -> list[Trigger]:
+        return [t for t in (self.outage, self.error_rate, self.latency) if t.enabled]
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    trigger: str | None  # the trigger that fired; None: the window passed quietly
+    measurements: list[Measurement]  # each trigger's last judgement
+    detected_at: float | None = None  # time.time() when it fired
+    first_failure_at: float | None = None  # earliest failing probe in the trigger's lookback
+    reason: str = ""
+    ticks: int = 0
+    probes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"trigger": self.trigger, "detected_at": self.detected_at, "first_failure_at": self.first_failure_at,
+                "reason": self.reason, "ticks": self.ticks, "probes": self.probes,
+                "measurements": [m.as_dict() for m in self.measurements]}
+
+
+async def probe(url: str, cfg: ProbeConfig) -> LoadResult:
+    """One burst of `cfg.requests` requests, bounded by the request timeout."""
+    return await run_load(url, concurrency=cfg.concurrency, duration=cfg.timeout + 1.0,
+                          max_requests=cfg.requests, timeout=cfg.timeout)
+
+
+async def measure_baseline(target: Target, cfg: StabilizeConfig) -> Baseline:
+    """Probe the live color (the production URL, before the switch) at the rate watch() will
+    probe the new one: `probe.requests` per `interval`, for `baseline` seconds."""
+    url = (target.baseline_url or target.url).rstrip("/") + cfg.probe.path
+    r = await run_load(url, concurrency=cfg.probe.concurrency, duration=cfg.baseline, timeout=cfg.probe.timeout,
+                       rps=cfg.probe.requests / cfg.interval)
+    return Baseline.of(r)
+
+
+async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float, window: float,
+                baseline: Baseline | None = None, probe_cfg: ProbeConfig | None = None,
+                stop: asyncio.Event | None = None) -> WatchResult:
+    """Probe `target.url` (the live color) every `interval` for `window` seconds; return as soon
+    as a trigger judges FAIL. ERROR/INCONCLUSIVE judgements never fire: no data is no rollback."""
+    cfg = probe_cfg or ProbeConfig()
+    url = target.url.rstrip("/") + cfg.path
+    lookback = max([getattr(t, "lookback", 0.0) for t in triggers] + [interval * 10])
+    history: deque[Tick] = deque(maxlen=int(lookback / interval) + 2)
+    last: dict[str, Measurement] = {}
+    totals = {"requests": 0, "failed": 0}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + window
+    n = 0
+    while loop.time() < deadline and not (stop is not None and stop.is_set()):
+        started = loop.time()
+        tick = Tick.of(await probe(url, cfg))
+        history.append(tick)
+        n += 1
+        totals["requests"] += tick.requests
+        totals["failed"] += tick.failed
+        seen = list(history)
+        for trigger in triggers:
+            m = trigger.judge(seen, baseline)
+            last[trigger.name] = m
+            if m.verdict is Verdict.FAIL:
+                lb = getattr(trigger, "lookback", interval * getattr(trigger, "consecutive", 1))
+                firsts = [t.first_failure_at for t in _recent(seen, lb) if t.first_failure_at is not None]
+                return WatchResult(trigger.name, list(last.values()), time.time(), min(firsts, default=None),
+                                   f"{trigger.name}: {m.detail}", n, totals)
+        if (pause := started + interval - loop.time()) > 0:
+            if stop is None:
+                await asyncio.sleep(pause)
+            else:
+                try:
+                    async with asyncio.timeout(pause):
+                        await stop.wait()
+                except TimeoutError:
+                    pass
+    return WatchResult(None, list(last.values()), None, None,
+                       f"no trigger fired in {n} probe bursts over {window:g}s", n, totals)
