@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from turnout.proxy import admin, state
-from turnout.proxy.downstream import HEAD, IDLE, ClientProtocol, Ctx
+from turnout.proxy.downstream import HEAD, IDLE, LINGER, ClientProtocol, Ctx
 from turnout.proxy.metrics import Metrics, render
 
 log = logging.getLogger("turnout.proxy")
@@ -67,7 +67,8 @@ def sweep(ctx: Ctx) -> None:
     """Enforce header/idle timeouts and age out pooled connections, without a timer per request."""
     now = ctx.now = ctx.loop.time()
     for c in list(ctx.clients):
-        if now > c.deadline and ((c.state == HEAD and not c.reading_paused) or (c.state == IDLE and c.active is None)):
+        if now > c.deadline and ((c.state == HEAD and not c.reading_paused) or (c.state == IDLE and c.active is None)
+                                 or c.state == LINGER):
             c.timeout()
     oldest = now - POOL_IDLE
     for b in ctx.router.registry.values():

@@ -22,7 +22,9 @@ from turnout.proxy.upstream import MAX_HEAD, connect
 if TYPE_CHECKING:
     from turnout.proxy.upstream import UpstreamConn
 
-IDLE, HEAD, BODY = 0, 1, 2
+IDLE, HEAD, BODY, LINGER = 0, 1, 2, 3
+LINGER_SECONDS = 2.0  # after an error answer, read and drop what the client still sends, then close
+LINGER_BYTES = 1024 * 1024
 PENDING_MAX = 256 * 1024  # request body buffered while connecting upstream before we stop reading
 REPLAY_MAX = 64 * 1024  # request bytes kept for one replay on a fresh connection
 # Request headers we drop (hop-by-hop) or treat specially; everything else is forwarded as received.
@@ -60,8 +62,8 @@ class _Reject(Exception):
 
 class Exchange:
     __slots__ = ("aborted", "chunked", "client", "complete", "conn", "connecting", "cs", "expect", "finished",
-                 "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "retried", "sent",
-                 "size", "stats", "t0", "tried", "url", "xff")
+                 "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "responded", "retried",
+                 "sent", "size", "stats", "t0", "tried", "url", "xff")
 
     def __init__(self, client: ClientProtocol) -> None:
         self.client = client
@@ -79,6 +81,7 @@ class Exchange:
         self.aborted = False
         self.connecting = False
         self.retried = False
+        self.responded = False  # response head sent to the client
         self.head = b""
         self.pending: list[bytes] | None = None  # body received before an upstream connection was ready
         self.pending_size = 0
@@ -134,7 +137,7 @@ def strip_hop(head: bytes, low: bytes) -> bytes:
 
 
 class ClientProtocol(asyncio.Protocol):
-    __slots__ = ("active", "broken", "ctx", "cur", "deadline", "head_bytes", "listener", "parser", "queue",
+    __slots__ = ("active", "broken", "ctx", "cur", "deadline", "head_bytes", "lingered", "listener", "parser", "queue",
                  "reading_paused", "state", "stats", "transport", "write_paused", "xff_line", "xff_peer")
 
     def __init__(self, ctx: Ctx, listener: int) -> None:
@@ -152,6 +155,7 @@ class ClientProtocol(asyncio.Protocol):
         self.write_paused = False
         self.head_bytes = 0
         self.deadline = ctx.now + ctx.header_timeout
+        self.lingered = 0
         self.xff_peer = b""
         self.xff_line = b""
 
@@ -182,6 +186,11 @@ class ClientProtocol(asyncio.Protocol):
         self.queue.clear()
 
     def data_received(self, data: bytes) -> None:
+        if self.state == LINGER:
+            self.lingered += len(data)
+            if self.lingered > LINGER_BYTES:
+                self.transport.close()
+            return
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade as up:
@@ -242,7 +251,10 @@ class ClientProtocol(asyncio.Protocol):
         if low not in SPECIAL:
             ex.hdrs += (name, b": ", value, b"\r\n")
         elif low == b"transfer-encoding":
-            ex.chunked = True  # llhttp already refused anything but a final "chunked" and CL+TE together
+            # llhttp refuses CL+TE together; refuse a non-final "chunked" here, before anything is forwarded
+            if not value.lower().rstrip().endswith(b"chunked"):
+                raise _Reject(400)
+            ex.chunked = True
         elif low == b"x-forwarded-for":
             ex.xff = value + b", "
         elif low == b"expect":
@@ -334,7 +346,7 @@ class ClientProtocol(asyncio.Protocol):
 
     def response_head(self, ex: Exchange, up: UpstreamConn, head: bytes, rest: bytes) -> None:
         low = head.lower()
-        close = not ex.keep_alive or not ex.complete or self.ctx.draining or self.broken
+        close = not ex.keep_alive or self.ctx.draining or self.broken
         if (not up.no_body and b"\r\ncontent-length:" not in low and b"\r\ntransfer-encoding:" not in low
                 and up.status not in (204, 304)):
             up.close_delim = True  # body ends when upstream closes: so must this client connection
@@ -342,6 +354,7 @@ class ClientProtocol(asyncio.Protocol):
         ex.keep_alive = not close
         head = strip_hop(head, low)
         assert ex.cs is not None
+        ex.responded = True
         out = b"%b\r\n%b%b\r\n%b" % (head, ex.cs.color_line, b"Connection: close\r\n" if close else b"", rest)
         self.transport.write(out)
 
@@ -350,7 +363,8 @@ class ClientProtocol(asyncio.Protocol):
         ex.conn = None
         up.release()
         self.active = None
-        if not ex.keep_alive or self.broken or self.transport.is_closing():
+        if not ex.keep_alive or not ex.complete or self.broken or self.ctx.draining or self.transport.is_closing():
+            # (a response that ended before its request did leaves unread body bytes: no way to the next head)
             self.transport.close()
             return
         self._next()
@@ -380,8 +394,25 @@ class ClientProtocol(asyncio.Protocol):
         self._account(ex, 502)
         self.active = None
         assert ex.cs is not None
-        self.transport.write(error_response(502, msg, ex.cs.color_line))
-        self.transport.close()
+        self.close_with(error_response(502, msg, ex.cs.color_line), linger=not ex.complete)
+
+    def close_with(self, data: bytes, linger: bool = True) -> None:
+        """Send a final answer and close. Closing with unread input would make the kernel send a reset that
+        can destroy the answer before the client reads it, so half-close and drain the input for a while."""
+        self.broken = True
+        self.queue.clear()
+        if not linger or self.transport.is_closing():
+            self.transport.write(data)
+            self.transport.close()
+            return
+        self.state = LINGER
+        self.lingered = 0
+        self.deadline = self.ctx.now + LINGER_SECONDS
+        self.transport.write(data)
+        self.transport.write_eof()
+        if self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     def upstream_failed(self, ex: Exchange, head_sent: bool) -> None:
         assert ex.stats is not None
@@ -395,17 +426,27 @@ class ClientProtocol(asyncio.Protocol):
             self.fail(ex, b"upstream closed the connection")
 
     def reject(self, status: int) -> None:
-        """Hostile or broken input: answer if nothing else is being answered, and close."""
+        """Hostile or broken input: answer it (unless a response is already under way) and close."""
         self.ctx.metrics.rejected[self.listener] += 1
         self.broken = True
-        if self.active is None or self.active.stats is None:
-            self.active = None
-            self.queue.clear()
-            self.transport.write(error_response(status, REASONS[status]))
-            self.transport.close()
-        else:
-            self.queue.clear()
-            self.update_reading()
+        self.queue.clear()
+        ex = self.active
+        if ex is not None and ex.stats is not None:
+            if ex.complete:  # the bad bytes came after a good request: let that one finish, then close
+                self.update_reading()
+                return
+            # the body of the request being proxied is broken: that exchange can't finish
+            self._account(ex, status)
+            ex.aborted = True
+            if ex.conn is not None:
+                ex.conn.abort()
+                ex.conn = None
+            if ex.responded:
+                self.active = None
+                self.transport.close()
+                return
+        self.active = None
+        self.close_with(error_response(status, REASONS[status]))
 
     def timeout(self) -> None:
         if self.state == HEAD:
