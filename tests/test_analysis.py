@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from checks.checks_support import App, start_fakeapp
 from turnout.analysis import (
     AnalysisConfig,
     Baseline,
@@ -31,6 +30,8 @@ from turnout.checks.dependencies import DependenciesCheck
 from turnout.checks.flags import FeatureFlagsCheck
 from turnout.model import Color, Endpoint, Measurement, Release, Verdict
 from turnout.protocols import Target
+
+from .checks.checks_support import App, start_fakeapp
 
 P, F, N, E = Verdict.PASS, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.ERROR  # N: inconclusive
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from checks.checks_support import App, refused_port, start_fakeapp
+from .checks_support import App, refused_port, start_fakeapp
 
 
 @pytest.fixture

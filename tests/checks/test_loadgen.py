@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from checks.checks_support import App
 from turnout.checks.loadgen import LoadResult, main_load, run_load
+
+from .checks_support import App
 
 
 async def test_counts_and_colors(app: App) -> None:

@@ -7,11 +7,12 @@ import random
 
 import pytest
 
-from checks.checks_support import App
 from turnout.checks import metrics as m
 from turnout.checks.loadgen import run_load
 from turnout.checks.stats import compare_error_rates, compare_latency, error_rate_within, quantile
 from turnout.model import Verdict
+
+from .checks_support import App
 
 INF = math.inf
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.checks_support import App, check_config, target_at, target_for
 from turnout.checks.dependencies import DependenciesCheck
 from turnout.checks.error_rate import ErrorRateCheck
 from turnout.checks.flags import FeatureFlagsCheck
@@ -15,6 +14,8 @@ from turnout.checks.latency import LatencyCheck
 from turnout.checks.loadgen import run_load
 from turnout.errors import ConfigError
 from turnout.model import Verdict
+
+from .checks_support import App, check_config, target_at, target_for
 
 
 def build(cls: type, entry: str) -> object:

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from checks.checks_support import FAKEAPP, App, check_config, target_at, target_for
 from turnout.checks.chaos import ChaosCheck, ChaosOptions, pids_listening
 from turnout.checks.traffic import LoadCheck, SmokeTrafficCheck, SoakCheck
 from turnout.errors import ConfigError
 from turnout.model import Verdict
 from turnout.protocols import Target
+
+from .checks_support import FAKEAPP, App, check_config, target_at, target_for
 
 
 def test_profiles_defaults_and_overrides() -> None:

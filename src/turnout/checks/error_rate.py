@@ -4,7 +4,8 @@ source = "load" (default) sends the same synthetic traffic to the test endpoint 
 to the production endpoint (live release, the baseline) at the same time, then compares them
 with Fisher's exact test plus a tolerance (checks.stats). source = "metrics" compares the request
 counters both colors already expose over `window`: each color's own /metrics, or one scrape of
-`metrics_url` (the builtin proxy) split by the `color_label`. Without a baseline URL only the
+`metrics_url` (the builtin proxy; or target.extra["metrics_url"], with the bearer header in
+target.extra["metrics_authorization"]) split by the `color_label`. Without a baseline URL only the
 absolute `max` applies. Too few requests on either side is INCONCLUSIVE.
 """
 
@@ -36,6 +37,7 @@ class ErrorRateOptions(Options):
     window: Duration = 10.0
     metrics: RequestMetrics = RequestMetrics()
     metrics_url: str | None = None  # one scrape holding both colors (the builtin proxy's /metrics)
+    metrics_headers: dict[str, str] = {}  # e.g. Authorization for the proxy's admin API
     color_label: str = "color"
 
 
@@ -95,8 +97,13 @@ class ErrorRateCheck:
     async def _by_metrics(self, target: Target) -> tuple[tuple[float, float], tuple[float, float] | None,
                                                          dict[str, Any]]:
         o, spec = self.opts, self.opts.metrics
-        if o.metrics_url:  # one scrape, two colors
-            sources = [[o.metrics_url]]
+        # the orchestrator may point the check at its router's metrics through the target
+        metrics_url = o.metrics_url or target.extra.get("metrics_url")
+        headers = dict(o.metrics_headers)
+        if "metrics_authorization" in target.extra and not headers:
+            headers["Authorization"] = target.extra["metrics_authorization"]
+        if metrics_url:  # one scrape, two colors
+            sources = [[metrics_url]]
             matches = [{o.color_label: target.color.value}, {o.color_label: target.color.other.value}]
         else:
             sources = [[join(u, spec.path) for u in instance_urls(target)]]
@@ -104,16 +111,16 @@ class ErrorRateCheck:
                 sources.append([join(target.baseline_url, spec.path)])
             matches = [{}, {}]
         try:
-            before = await asyncio.gather(*(scrape_all(s) for s in sources))
+            before = await asyncio.gather(*(scrape_all(s, headers=headers) for s in sources))
             await asyncio.sleep(o.window)
-            after = await asyncio.gather(*(scrape_all(s) for s in sources))
+            after = await asyncio.gather(*(scrape_all(s, headers=headers) for s in sources))
             pairs: list[tuple[Scrape, Scrape]] = list(zip(before, after, strict=True))
-            if o.metrics_url:
+            if metrics_url:
                 pairs = [pairs[0], pairs[0]]
             counts = [error_counts(b, a, spec, m) for (b, a), m in zip(pairs, matches, strict=False)]
         except MetricsError as exc:
             raise _Broken(str(exc)) from None
-        has_baseline = bool(o.metrics_url or target.baseline_url)
+        has_baseline = bool(metrics_url or target.baseline_url)
         data = {"canary": {"errors": counts[0][0], "requests": counts[0][1]}}
         if has_baseline:
             data["baseline"] = {"errors": counts[1][0], "requests": counts[1][1]}

@@ -29,14 +29,15 @@ class MetricsError(Exception):
 
 class RequestMetrics(BaseModel):
     """Which series count requests and time them. Defaults fit the example app's /metrics;
-    for the builtin proxy use requests="turnout_proxy_requests_total", status_label="code",
-    duration="turnout_proxy_request_duration_seconds" and match={"color": "green"}."""
+    for the builtin proxy's admin /metrics use requests="turnout_proxy_requests_total",
+    status_label="code", duration="turnout_proxy_request_duration_seconds" and a `match` on
+    {"listener": "production"} or "test" (the colors are told apart by the `color` label)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     path: str = "/metrics"
     requests: str = "http_requests_total"
     status_label: str = "status"
-    error_status: str = r"5\d\d"  # regex over the status label: which answers count as errors
+    error_status: str = r"5(\d\d|xx)"  # regex over the status label: 503 (apps) or 5xx (the proxy)
     duration: str = "http_request_duration_seconds"  # histogram base name (or summary name)
     match: dict[str, str] = {}  # only series whose labels equal these
 
@@ -70,13 +71,15 @@ def parse(text: str, at: float | None = None) -> Scrape:
     return Scrape(time.time() if at is None else at, samples)
 
 
-async def scrape(url: str, *, timeout_s: float = 5.0, client: httpx.AsyncClient | None = None) -> Scrape:
+async def scrape(url: str, *, timeout_s: float = 5.0, client: httpx.AsyncClient | None = None,
+                 headers: Mapping[str, str] | None = None) -> Scrape:
+    """`headers`: e.g. {"Authorization": "Bearer ..."} for the builtin proxy's admin /metrics."""
     try:
         if client is None:
             async with httpx.AsyncClient(timeout=timeout_s) as own:
-                resp = await own.get(url)
+                resp = await own.get(url, headers=headers)
         else:
-            resp = await client.get(url, timeout=timeout_s)
+            resp = await client.get(url, timeout=timeout_s, headers=headers)
     except httpx.HTTPError as exc:
         raise MetricsError(f"cannot scrape {url}: {exc or type(exc).__name__}") from None
     if resp.status_code != 200:
@@ -87,10 +90,12 @@ async def scrape(url: str, *, timeout_s: float = 5.0, client: httpx.AsyncClient 
         raise MetricsError(f"{url}: {exc}") from None
 
 
-async def scrape_all(urls: Sequence[str], *, timeout_s: float = 5.0) -> Scrape:
+async def scrape_all(urls: Sequence[str], *, timeout_s: float = 5.0,
+                     headers: Mapping[str, str] | None = None) -> Scrape:
     """Scrape every instance at once and merge them, each series tagged with `instance=<url>`."""
     async with httpx.AsyncClient(timeout=timeout_s) as client:
-        scrapes = await asyncio.gather(*(scrape(u, timeout_s=timeout_s, client=client) for u in urls))
+        scrapes = await asyncio.gather(*(scrape(u, timeout_s=timeout_s, client=client, headers=headers)
+                                         for u in urls))
     if len(scrapes) == 1:
         return scrapes[0]
     merged: dict[str, list[tuple[Labels, float]]] = {}
