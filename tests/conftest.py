@@ -34,7 +34,7 @@ name = "shop"
 [runtime]
 command = {command}
 instances = {instances}
-ready_timeout = "20s"
+ready_timeout = "5s"
 stop_grace = "5s"
 
 [health]

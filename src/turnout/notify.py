@@ -50,12 +50,13 @@ class Notifier:
                 log.warning("webhook %s failed (attempt %d): %s", url, attempt + 1, exc)
             await asyncio.sleep(0.2)
 
-    async def flush(self, timeout: float = 5.0) -> None:
+    async def flush(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         if self._pending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*self._pending, return_exceptions=True), timeout)
 
-    async def hook(self, name: str, env: Mapping[str, str], timeout: float = 300.0) -> tuple[int, str] | None:
+    async def hook(self, name: str, env: Mapping[str, str],
+                   timeout: float = 300.0) -> tuple[int, str] | None:  # noqa: ASYNC109
         """Run a hook if configured; return (exit code, output tail)."""
         command = self.hooks.get(name)
         if command is None:

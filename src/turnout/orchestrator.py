@@ -106,8 +106,15 @@ class Orchestrator:
             self.progress("start", {"color": target.value, "version": version})
             try:
                 endpoints = await self.runtime.start(release, target)
+            except RuntimeFailure as exc:
+                # Instances that never answer their readiness probe are a failed readiness check.
+                m = Measurement("readiness", Verdict.FAIL, None, str(exc))
+                reason = f"check readiness fail: {exc}"
+                await self._abort(dep, target, reason, [m])
+                raise ValidationFailed(reason, hint=f"nothing was switched; {dep.active.value} still serves") from None
+            try:
                 await self.router.prepare({target: endpoints})
-            except (RuntimeFailure, RouterError) as exc:
+            except RouterError as exc:
                 await self._abort(dep, target, str(exc), ())
                 raise
             dep = self._advance(dep, Phase.VALIDATE, action="validate", outcome="started", to_color=target,

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
-from turnout.agent.stack import agent_paths, pid_alive
+from turnout.agent.stack import agent_paths
 from turnout.config import Config
 from turnout.errors import AgentUnavailable, TurnoutError
+from turnout.store import pid_alive
 
 ERRORS: dict[str, type[TurnoutError]] = {}
 
@@ -64,6 +65,8 @@ class AgentClient:
     def call(self, path: str, body: dict[str, Any] | None = None,
              on_event: Callable[[dict[str, Any]], None] | None = None) -> Any:
         """POST an operation and follow its progress until the result (or raise its error)."""
+        if not self.running():
+            raise AgentUnavailable(f"the turnout agent for {self.cfg.app.name} is not running")
         try:
             with self._client(None) as c, c.stream("POST", path, json=body or {}) as resp:
                 for line in resp.iter_lines():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import os
 import socket
 import subprocess
 import tempfile
@@ -109,13 +108,3 @@ def agent_paths(cfg: Config) -> tuple[Path, Path]:
         digest = hashlib.sha256(str(state).encode()).hexdigest()[:16]
         sock = Path(tempfile.gettempdir()) / f"turnout-{digest}.sock"
     return sock, state / "agent.pid"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

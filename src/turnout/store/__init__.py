@@ -1,5 +1,5 @@
 """State, audit log and deploy lock. SQLite is the embedded default."""
 
-from turnout.store.sqlite import SqliteStore
+from turnout.store.sqlite import SqliteStore, pid_alive
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "pid_alive"]

@@ -47,7 +47,8 @@ def _decode(app: str, revision: int, body: str) -> Deployment:
     )
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """True for a running process; a zombie (killed, not yet reaped by its parent) counts as dead."""
     if not pid:
         return False
     try:
@@ -56,7 +57,11 @@ def _pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs: trust kill(0)
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 class SqliteStore:
@@ -121,7 +126,7 @@ class SqliteStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             row = self._db.execute("SELECT holder, since, purpose, pid FROM locks WHERE app = ?", (app,)).fetchone()
-            if row and row[0] != holder and _pid_alive(row[3]):
+            if row and row[0] != holder and pid_alive(row[3]):
                 since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row[1]))
                 raise LockHeld(
                     f"{app}: deploy lock held by {row[0]} since {since}"
@@ -140,7 +145,7 @@ class SqliteStore:
 
     def lock_info(self, app: str) -> LockInfo | None:
         row = self._db.execute("SELECT holder, since, purpose, pid FROM locks WHERE app = ?", (app,)).fetchone()
-        if not row or not _pid_alive(row[3]):
+        if not row or not pid_alive(row[3]):
             return None
         return LockInfo(row[0], row[1], row[2])
 
