@@ -8,12 +8,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-from tests.migrate.conftest import run_sql
 
 from turnout.errors import ConfigError, MigrationError
 from turnout.migrate import Migrations, Phase, discover, rollback_window_open
 from turnout.migrate.cli import migrate, set_rollback_probe
 from turnout.model import Color, Deployment
+
+from .conftest import run_sql
 
 BASE = "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL, login text);"
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.migrate.conftest import PgServer, run_sql
 
 from turnout.migrate import CheckOptions, check_paths
+
+from .conftest import PgServer, run_sql
 
 SCHEMA = """
 CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL, name varchar(50), age int, legacy_code text);

@@ -97,6 +97,8 @@ class Catalog:
             for elt in node.tableElts or ():
                 if isinstance(elt, ast.ColumnDef):
                     table.columns[str(elt.colname)] = _column(elt)
+                elif isinstance(elt, ast.Constraint) and (nn := not_null_check_column(elt)) is not None:
+                    table.not_null_checks[elt.conname or f"{nn}_not_null"] = (nn, not elt.skip_validation)
         elif isinstance(node, ast.AlterTableStmt) and node.relation is not None:
             self._alter(table_key(node.relation), node.cmds or ())
         elif isinstance(node, ast.RenameStmt) and node.relation is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from turnout.errors import UsageError
 from turnout.migrate.catalog import Catalog
-from turnout.migrate.context import CheckOptions, Ignore, Span, apply_ignores, parse_ignores
+from turnout.migrate.context import CheckOptions, Ignore, Span, apply_ignores, parse_ignores, up_section
 from turnout.migrate.findings import FileReport, ObjectRef, Report
 from turnout.migrate.pg_parse import SqlParseError
 from turnout.migrate.refs import SourceTree, apply_references
@@ -59,6 +59,7 @@ class Checker:
 
     def check_text(self, text: str, path: str = "<stdin>") -> FileReport:
         report = FileReport(path, self.opts.dialect)
+        text = up_section(text)
         try:
             if self.opts.dialect == "postgresql":
                 res = PgChecker(text, self.opts, self.catalog).run()

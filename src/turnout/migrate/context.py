@@ -37,7 +37,10 @@ class CheckOptions:
 
 _IGNORE = re.compile(r"--\s*turnout:ignore(?P<file>-file)?[ \t]+(?P<rules>[\w-]+(?:[ \t]*,[ \t]*[\w-]+)*)"
                      r"(?P<reason>[^\n]*)")
-NO_TRANSACTION = re.compile(r"--\s*turnout:no-transaction\b")
+# turnout's own marker, and the equivalents of goose, dbmate and Atlas
+NO_TRANSACTION = re.compile(r"--\s*(turnout:no-transaction\b|\+goose NO TRANSACTION|migrate:up\b.*transaction:false"
+                            r"|atlas:txmode none)", re.IGNORECASE)
+_DOWN = re.compile(r"^--\s*(\+goose Down|migrate:down)\b.*$", re.IGNORECASE | re.MULTILINE)
 PHASE_HEADER = re.compile(r"--\s*turnout:phase[ \t]+(\w+)")
 
 
@@ -104,6 +107,12 @@ def line_of(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset."""
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def up_section(text: str) -> str:
+    """The SQL a deploy runs: goose/dbmate files carry their rollback after a Down marker."""
+    m = _DOWN.search(text)
+    return text if m is None else text[: m.start()] + "\n" * text.count("\n", m.start())
 
 
 def declared_phase(text: str) -> str | None:

@@ -52,8 +52,16 @@ def statements(text: str) -> list[Statement]:
     return out
 
 
-def do_block_sql(node: Any, stmt: Statement) -> Iterator[tuple[int, str, bool]]:
-    """(line, sql, is_dynamic) for each SQL statement a plpgsql DO block executes."""
+@dataclass(frozen=True)
+class BlockSql:
+    line: int
+    sql: str  # empty when dynamic SQL could not be reconstructed
+    dynamic: bool
+    in_loop: bool  # runs once per loop iteration, all inside the DO block's single transaction
+
+
+def do_block_sql(node: Any, stmt: Statement) -> Iterator[BlockSql]:
+    """Each SQL statement a plpgsql DO block executes."""
     body, lang = "", "plpgsql"
     for arg in node.args or ():
         if arg.defname == "as":
@@ -68,30 +76,32 @@ def do_block_sql(node: Any, stmt: Statement) -> Iterator[tuple[int, str, bool]]:
         tree = pglast.parse_plpgsql(f"CREATE FUNCTION __turnout_do() RETURNS void LANGUAGE plpgsql AS {tag}{body}{tag}")
     except ParseError as exc:
         raise SqlParseError(SqlError(stmt.line, stmt.column, f"in DO block: {exc.args[0]}")) from None
-    for kind, lineno, query in _walk(tree):
+    for kind, lineno, query, in_loop in _walk(tree, False):
         line = base + max(lineno, 1) - 1
         if kind == "static":
-            yield line, query, False
-        elif (sql := dynamic_sql(query)) is not None:
-            yield line, sql, True
+            yield BlockSql(line, query, False, in_loop)
         else:
-            yield line, "", True
+            yield BlockSql(line, dynamic_sql(query) or "", True, in_loop)
 
 
-def _walk(node: Any) -> Iterator[tuple[str, int, str]]:
+_LOOPS = frozenset({"PLpgSQL_stmt_loop", "PLpgSQL_stmt_while", "PLpgSQL_stmt_fori", "PLpgSQL_stmt_fors",
+                    "PLpgSQL_stmt_forc", "PLpgSQL_stmt_foreach_a", "PLpgSQL_stmt_dynfors"})
+
+
+def _walk(node: Any, in_loop: bool) -> Iterator[tuple[str, int, str, bool]]:
     if isinstance(node, list):
         for item in node:
-            yield from _walk(item)
+            yield from _walk(item, in_loop)
     elif isinstance(node, dict):
         if "PLpgSQL_stmt_execsql" in node:
             s = node["PLpgSQL_stmt_execsql"]
-            yield "static", s.get("lineno", 1), s["sqlstmt"]["PLpgSQL_expr"]["query"]
+            yield "static", s.get("lineno", 1), s["sqlstmt"]["PLpgSQL_expr"]["query"], in_loop
         elif "PLpgSQL_stmt_dynexecute" in node:
             s = node["PLpgSQL_stmt_dynexecute"]
-            yield "dynamic", s.get("lineno", 1), s["query"]["PLpgSQL_expr"]["query"]
+            yield "dynamic", s.get("lineno", 1), s["query"]["PLpgSQL_expr"]["query"], in_loop
         else:
-            for value in node.values():
-                yield from _walk(value)
+            for key, value in node.items():
+                yield from _walk(value, in_loop or key in _LOOPS)
 
 
 _FORMAT_SPEC = re.compile(r"%(\d+\$)?([IsL])")

@@ -201,6 +201,12 @@ RULES: dict[str, Rule] = {r.id: r for r in [
        "{kind} on {table} runs in the same transaction as DDL that locked {detail}; the lock is held for "
        "the whole backfill.",
        "commit the DDL first (its own migration)", _BATCH, locks=False),
+    _r("backfill-in-one-transaction", LR, EX,
+       "Batched {kind}s of {table} in a DO block loop all commit together when the block ends, so every row "
+       "stays locked until then.",
+       "run each batch as its own statement from a script or the migration runner, committing in between",
+       "or use a procedure with COMMIT after each batch (PostgreSQL 11+), CALLed outside a transaction",
+       locks=False),
     _r("backfill-unbatched", LR, EX,
        "{kind} of every row of {table} in one statement locks all of them until it commits.",
        _BATCH, "run it outside the schema migration, throttled", locks=False),

@@ -26,6 +26,10 @@ _OBJ_KIND = {OT.OBJECT_VIEW: "view", OT.OBJECT_MATVIEW: "materialized view", OT.
              OT.OBJECT_AGGREGATE: "aggregate", OT.OBJECT_SCHEMA: "schema", OT.OBJECT_TABLE: "table",
              OT.OBJECT_FOREIGN_TABLE: "foreign table"}
 _HEAVY_LOCK = 5  # ShareLock and stronger block writes
+# Migration tools' own version tables: updating them in the DDL transaction is not a backfill.
+BOOKKEEPING = frozenset({"alembic_version", "schema_migrations", "django_migrations", "flyway_schema_history",
+                         "goose_db_version", "schema_version", "knex_migrations", "_prisma_migrations",
+                         "__EFMigrationsHistory", "ar_internal_metadata", "turnout_migrations"})
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
@@ -119,20 +123,24 @@ class PgChecker:
 
     def do_block(self, st: Statement) -> None:
         outer, self.in_tx = self.in_tx, True  # a DO block is one statement: one transaction
-        for line, sql, dynamic in do_block_sql(st.node, st):
-            if not sql:
-                self.res.notes.append(f"line {line}: dynamic SQL in a DO block could not be analysed")
+        for b in do_block_sql(st.node, st):
+            if not b.sql:
+                self.res.notes.append(f"line {b.line}: dynamic SQL in a DO block could not be analysed")
                 continue
             try:
-                nested = parse_sql(sql)
+                nested = parse_sql(b.sql)
             except ParseError as exc:
-                if dynamic:
-                    self.res.notes.append(f"line {line}: dynamic SQL did not parse: {exc.args[0]}")
+                if b.dynamic:
+                    self.res.notes.append(f"line {b.line}: dynamic SQL did not parse: {exc.args[0]}")
                     continue
                 raise
             for raw in nested:
-                self.visit(raw.stmt, line, index=-1)
+                self.visit(raw.stmt, b.line, index=-1)
                 self.catalog.apply(raw.stmt)
+                rel = getattr(raw.stmt, "relation", None)
+                if b.in_loop and isinstance(raw.stmt, ast.UpdateStmt | ast.DeleteStmt) and not self.new(rel):
+                    self.add("backfill-in-one-transaction", b.line, table=_name(rel),
+                             kind=type(raw.stmt).__name__.removesuffix("Stmt").upper())
         self.in_tx = outer
 
     # -- dispatch ---------------------------------------------------------------------------------
@@ -276,12 +284,14 @@ class PgChecker:
             self.add("domain-constraint", line, obj=_qualname(node.typeName))
 
     # -- data changes -----------------------------------------------------------------------------
-    def _dml(self, kind: str, rel: Any, where: Any, line: int) -> None:
+    def _dml(self, kind: str, rel: Any, where: Any, line: int, *, reads_existing: bool = False) -> None:
+        held = sorted(t for t, mode in self.locks.items() if mode >= _HEAVY_LOCK)
+        if rel.relname in BOOKKEEPING:
+            return
+        if self.in_tx and held and (reads_existing or not self.new(rel)):
+            self.add("backfill-in-ddl-transaction", line, kind=kind, table=_name(rel), detail=", ".join(held))
         if self.new(rel):
             return
-        held = sorted(t for t, mode in self.locks.items() if mode >= _HEAVY_LOCK)
-        if self.in_tx and held:
-            self.add("backfill-in-ddl-transaction", line, kind=kind, table=_name(rel), detail=", ".join(held))
         if kind == "UPDATE" and (where is None or isinstance(where, ast.NullTest)):
             self.add("backfill-unbatched", line, kind=kind, table=_name(rel))
 
@@ -296,7 +306,9 @@ class PgChecker:
     def v_InsertStmt(self, node: Any, line: int, index: int) -> None:
         sel = node.selectStmt
         if isinstance(sel, ast.SelectStmt) and sel.fromClause:
-            self._dml("INSERT ... SELECT", node.relation, True, line)
+            sources = [r for r in sel.fromClause if isinstance(r, ast.RangeVar)]
+            self._dml("INSERT ... SELECT", node.relation, True, line,
+                      reads_existing=any(not self.new(r) for r in sources))
 
     # -- ALTER TABLE ------------------------------------------------------------------------------
     def v_AlterTableStmt(self, node: Any, line: int, index: int) -> None:
@@ -388,7 +400,9 @@ class PgChecker:
             self.add("drop-not-null", line, table=table, column=cmd.name)
 
     def a_AT_ColumnDefault(self, cmd: Any, key: str, table: str, line: int) -> None:
-        if cmd.def_ is None and (key, cmd.name) not in self.added:
+        col = self.catalog.column(key, cmd.name)
+        # a column added in this file is unknown to the old version: only NOT NULL makes its INSERTs fail
+        if cmd.def_ is None and ((key, cmd.name) not in self.added or (col is not None and col.not_null)):
             self.add("drop-default", line, table=table, column=cmd.name)
 
     def a_AT_DropIdentity(self, cmd: Any, key: str, table: str, line: int) -> None:

@@ -1,0 +1,3 @@
+-- expect: safe
+-- INSTANT on MySQL 8.0.12+
+ALTER TABLE users ADD COLUMN is_verified TINYINT(1) NOT NULL DEFAULT 0, ALGORITHM=INSTANT;

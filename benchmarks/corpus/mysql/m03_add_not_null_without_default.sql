@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+ALTER TABLE orders ADD COLUMN tenant_id BIGINT NOT NULL;

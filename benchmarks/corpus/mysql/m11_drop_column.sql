@@ -1,0 +1,2 @@
+-- expect: destructive
+ALTER TABLE users DROP COLUMN legacy_id;

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE products ADD FULLTEXT INDEX ft_products_title (title);

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE orders ADD COLUMN shipped_at DATETIME NULL, ALGORITHM=COPY;

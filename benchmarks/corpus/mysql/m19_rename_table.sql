@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+RENAME TABLE order_items TO line_items;

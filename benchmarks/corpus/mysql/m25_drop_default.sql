@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+ALTER TABLE orders ALTER COLUMN currency DROP DEFAULT;

@@ -1,0 +1,2 @@
+-- expect: safe
+ALTER TABLE orders ALTER COLUMN currency SET DEFAULT 'USD';

@@ -1,0 +1,2 @@
+-- expect: destructive
+DELETE FROM sessions;

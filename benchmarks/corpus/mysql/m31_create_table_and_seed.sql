@@ -1,0 +1,7 @@
+-- expect: safe
+CREATE TABLE coupons (
+  code VARCHAR(32) NOT NULL PRIMARY KEY,
+  percent_off INT NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+INSERT INTO coupons (code, percent_off) VALUES ('WELCOME10', 10);

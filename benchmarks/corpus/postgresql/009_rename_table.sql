@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+ALTER TABLE order_items RENAME TO line_items;

@@ -1,0 +1,2 @@
+-- expect: destructive
+DROP TABLE IF EXISTS sessions;

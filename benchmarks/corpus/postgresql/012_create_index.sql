@@ -1,0 +1,2 @@
+-- expect: lock_risk
+CREATE INDEX orders_user_id_idx ON orders (user_id);

@@ -1,0 +1,2 @@
+-- expect: safe
+ALTER TABLE order_items ADD CONSTRAINT order_items_qty_positive CHECK (qty > 0) NOT VALID;

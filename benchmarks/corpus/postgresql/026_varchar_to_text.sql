@@ -1,0 +1,2 @@
+-- expect: safe
+ALTER TABLE products ALTER COLUMN description TYPE text;

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE users ALTER COLUMN settings TYPE jsonb USING settings::jsonb;

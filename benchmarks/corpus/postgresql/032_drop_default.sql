@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+ALTER TABLE users ALTER COLUMN status DROP DEFAULT;

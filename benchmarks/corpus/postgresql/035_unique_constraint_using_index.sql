@@ -1,0 +1,3 @@
+-- expect: safe
+CREATE UNIQUE INDEX CONCURRENTLY users_email_uidx ON users (email);
+ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_uidx;

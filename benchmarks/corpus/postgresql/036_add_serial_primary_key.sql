@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE page_views ADD COLUMN id bigserial PRIMARY KEY;

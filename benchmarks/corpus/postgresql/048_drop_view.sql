@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+DROP VIEW active_users;

@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+DROP FUNCTION IF EXISTS users_sync_username();

@@ -1,0 +1,2 @@
+-- expect: safe
+ALTER TYPE order_status ADD VALUE IF NOT EXISTS 'refunded' AFTER 'shipped';

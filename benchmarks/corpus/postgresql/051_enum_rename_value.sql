@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+ALTER TYPE order_status RENAME VALUE 'shipped' TO 'dispatched';

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+REFRESH MATERIALIZED VIEW daily_revenue;

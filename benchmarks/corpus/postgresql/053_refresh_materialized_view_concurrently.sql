@@ -1,0 +1,2 @@
+-- expect: safe
+REFRESH MATERIALIZED VIEW CONCURRENTLY daily_revenue;

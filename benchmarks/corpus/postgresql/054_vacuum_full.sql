@@ -1,0 +1,2 @@
+-- expect: lock_risk
+VACUUM (FULL, ANALYZE) orders;

@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+ALTER TABLE billing.invoices RENAME COLUMN "DueDate" TO due_date;

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+DROP INDEX orders_status_idx;

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+REINDEX INDEX orders_status_idx;

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE events DETACH PARTITION events_2024;

@@ -1,0 +1,4 @@
+-- expect: destructive
+ALTER TABLE users
+    ADD COLUMN locale text DEFAULT 'en',
+    DROP COLUMN login;

@@ -1,0 +1,2 @@
+-- expect: destructive
+DROP SCHEMA legacy CASCADE;

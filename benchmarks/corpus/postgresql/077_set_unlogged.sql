@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE sessions SET UNLOGGED;

@@ -1,0 +1,3 @@
+-- expect: backward_incompatible, lock_risk
+ALTER TABLE orders ADD COLUMN region text;
+ALTER TABLE orders ALTER COLUMN region SET NOT NULL;

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE users ADD COLUMN referral_code text UNIQUE;

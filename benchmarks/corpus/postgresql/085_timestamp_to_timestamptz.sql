@@ -1,0 +1,2 @@
+-- expect: lock_risk
+ALTER TABLE users ALTER COLUMN last_seen_at TYPE timestamptz;

@@ -1,0 +1,2 @@
+-- expect: lock_risk
+CLUSTER orders USING orders_pkey;

@@ -1,0 +1,2 @@
+-- expect: backward_incompatible
+DROP SEQUENCE IF EXISTS invoice_number_seq;
