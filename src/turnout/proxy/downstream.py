@@ -118,16 +118,21 @@ def error_response(status: int, msg: bytes, color_line: bytes = b"") -> bytes:
 
 
 def strip_hop(head: bytes, low: bytes) -> bytes:
+    """Drop hop-by-hop headers (and any that Connection names) from a raw head; `low` is head.lower()."""
+    m = _HOP.search(low)
+    if m is None:
+        return head
     parts = []
     pos = 0
     named: list[bytes] = []
-    for m in _HOP.finditer(low):
+    while m is not None:
         parts.append(head[pos : m.start()])
         pos = m.end()
         if m.group(1) == b"connection":
-            named += [t for t in (x.strip() for x in m.group(2).split(b",")) if t not in _CONN_TOKENS]
-    if not parts:
-        return head
+            value = m.group(2).strip()
+            if value not in _CONN_TOKENS:
+                named += [t for t in (x.strip() for x in value.split(b",")) if t not in _CONN_TOKENS]
+        m = _HOP.search(low, pos)
     parts.append(head[pos:])
     out = b"".join(parts)
     if named:  # headers that Connection declared hop-by-hop
@@ -298,7 +303,7 @@ class ClientProtocol(asyncio.Protocol):
         """Choose the color (one snapshot read), count the request, and send its head upstream."""
         ctx = self.ctx
         router = ctx.router
-        cs = ex.cs = router.production() if self.listener == 0 else router.snap.test
+        cs = ex.cs = router.snap.test if self.listener else router.snap.fixed or router.production()
         st = ex.stats = self.stats[cs.index]
         st.inflight += 1
         ex.t0 = ctx.loop.time()
@@ -359,15 +364,22 @@ class ClientProtocol(asyncio.Protocol):
         self.transport.write(out)
 
     def finish(self, ex: Exchange, up: UpstreamConn) -> None:
-        self._account(ex, up.status)
+        ex.finished = True
+        st = ex.stats
+        assert st is not None
+        st.inflight -= 1
+        ctx = self.ctx
+        st.observe(up.status, ctx.loop.time() - ex.t0)
         ex.conn = None
         up.release()
         self.active = None
-        if not ex.keep_alive or not ex.complete or self.broken or self.ctx.draining or self.transport.is_closing():
+        if not ex.keep_alive or not ex.complete or self.broken or ctx.draining or self.transport.is_closing():
             # (a response that ended before its request did leaves unread body bytes: no way to the next head)
             self.transport.close()
-            return
-        self._next()
+        elif self.queue or self.reading_paused:
+            self._next()
+        else:
+            self.deadline = ctx.now + ctx.idle_timeout
 
     def _next(self) -> None:
         if self.queue:

@@ -54,7 +54,11 @@ class UpstreamConn(asyncio.Protocol):
     # -- lifecycle ---------------------------------------------------------------------------------
     def attach(self, ex: Exchange, reused: bool, data: bytes) -> None:
         """Send `ex`'s head (plus any body already received) on this connection."""
-        self.reset()
+        # reset() inlined: this runs once per request
+        self.got = self.done = self.keep_alive = self.close_delim = False
+        self.in_head = True
+        self.head_buf = b""
+        self.status = 0
         self.ex = ex
         self.reused = reused
         self.no_body = ex.method == b"HEAD"
