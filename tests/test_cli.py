@@ -77,12 +77,18 @@ def test_up_deploy_status_history_down(project: Path) -> None:
     st = status(project)
     assert st["active"] == "green" and st["router"]["serving"] == {"blue": 0, "green": 100}
     assert httpx.get(st["router"]["production_url"] + "/version").json()["version"] == "2.0"
-    res = turnout(project, "deploy", "3.0+broken")
-    assert res.returncode == 4 and "check readiness fail" in res.stderr
     assert turnout(project, "rollback", "--reason", "test").returncode == 0
     assert status(project)["active"] == "blue"
+    assert turnout(project, "switch").returncode == 0
+    res = turnout(project, "deploy", "3.0+broken")  # replaces blue, the rollback target, and fails
+    assert res.returncode == 4 and "check readiness fail" in res.stderr
+    st = status(project)
+    assert st["active"] == "green" and st["environments"]["blue"]["instances"] == 0
+    res = turnout(project, "rollback")
+    assert res.returncode == 6 and "blue runs no release" in res.stderr and "turnout deploy" in res.stderr
     events = json.loads(turnout(project, "history", "--json").stdout)
-    assert [e["action"] for e in events if e["outcome"] == "ok"][-1] == "rollback"
+    assert [e["action"] for e in events if e["outcome"] == "ok"][-2:] == ["rollback", "switch"]
+    assert [e["outcome"] for e in events][-1] == "refused"
     assert all({"at", "actor", "action", "outcome", "from", "to", "versions", "reason"} <= e.keys() for e in events)
     assert turnout(project, "down").returncode == 0
     assert status(project)["agent"]["running"] is False

@@ -107,7 +107,7 @@ async def test_rollback_refused_when_old_color_scaled_down(make_stack: MakeStack
     orch, prod, _ = await started(make_stack)
     await orch.deploy("2.0")
     await orch.scale_down(Color.BLUE)
-    with pytest.raises(NotReady, match="blue was scaled down") as exc:
+    with pytest.raises(NotReady, match=r"blue \(1.0\) was scaled down") as exc:
         await orch.rollback()
     assert "turnout deploy 1.0" in exc.value.hint
     assert await version_at(prod) == "2.0"

@@ -162,7 +162,7 @@ class Orchestrator:
         finally:
             self._advance(self.current(), Phase.ABORTED, action="deploy", outcome="failed", to_color=target,
                           reason=reason, measurements=measurements, target=None,
-                          warm={**dep.warm, target: False})
+                          warm={**dep.warm, target: False}, versions={**dep.versions, target: None})
 
     async def validate(self) -> list[Measurement]:
         """Re-run the checks against the idle color (test endpoint); switches nothing."""
@@ -196,9 +196,12 @@ class Orchestrator:
         status = await self.runtime.status(target)
         if version is None or not dep.warm.get(target) or not status.instances:
             self._record(action, "refused", f"{target.value} is not warm")
-            previous = f" `turnout deploy {version}`" if version else ""
-            raise NotReady(f"cannot {action}: {target.value} was scaled down or never started",
-                           hint=f"redeploy the release you want on it{previous}")
+            if version is None:
+                raise NotReady(f"cannot {action}: {target.value} runs no release",
+                               hint="deploy one with `turnout deploy VERSION`")
+            raise NotReady(f"cannot {action}: {target.value} ({version}) was scaled down",
+                           hint=f"warm it up with `turnout warm {target.value}`, "
+                                f"or redeploy the previous version: `turnout deploy {version}`")
         if status.healthy == 0:
             self._record(action, "refused", f"{target.value} has no healthy instance")
             raise NotReady(f"cannot {action}: no instance of {target.value} ({version}) is healthy",
