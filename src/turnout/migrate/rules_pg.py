@@ -88,6 +88,7 @@ class PgChecker:
         self.res = PgResult()
         self.created: set[str] = set()  # tables and other objects created in this file
         self.added: set[tuple[str, str]] = set()
+        self.made_not_null: set[tuple[str, str]] = set()
         self.in_tx = False
         self.locks: dict[str, int] = {}  # table -> strongest lock mode held in the current transaction
         self.stmts: list[Statement] = []
@@ -386,6 +387,7 @@ class PgChecker:
         col = self.catalog.column(key, cmd.name)
         if col is not None and col.not_null:
             return
+        self.made_not_null.add((key, cmd.name))
         t = self.catalog.tables.get(key)
         checks = [v for c, v in (t.not_null_checks.values() if t else ()) if c == cmd.name]
         if not checks:
@@ -437,7 +439,8 @@ class PgChecker:
         t = self.catalog.tables.get(key)
         check = t.not_null_checks.get(cmd.name) if t else None
         col = self.catalog.column(key, check[0]) if check else None
-        if not (col and col.not_null):  # a NOT NULL CHECK made redundant by SET NOT NULL guards nothing
+        redundant = check is not None and ((col is not None and col.not_null) or (key, check[0]) in self.made_not_null)
+        if not redundant:  # a NOT NULL CHECK made redundant by SET NOT NULL guards nothing
             self.add("drop-constraint", line, obj=cmd.name, table=table)
 
     def a_AT_SetLogged(self, cmd: Any, key: str, table: str, line: int) -> None:

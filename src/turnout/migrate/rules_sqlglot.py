@@ -148,12 +148,12 @@ class SqlglotChecker:
         if m := re.match(r"RENAME TABLE (.+)", text, re.IGNORECASE | re.DOTALL):
             pairs = [tuple(p.strip().strip("`") for p in re.split(r"\s+TO\s+", x, flags=re.I))
                      for x in m.group(1).split(",")]
-            sources, targets = {p[0] for p in pairs}, {p[-1] for p in pairs}
+            if {p[0] for p in pairs} & {p[-1] for p in pairs}:
+                return  # `a TO a_old, a_new TO a`: an atomic swap, the old name keeps working
             for src, *rest in pairs:
-                if src not in targets and src not in self.created:  # `a TO a_old, a_new TO a` is a swap
+                if src not in self.created:
                     self.add("rename-table", line, table=src, new=rest[-1] if rest else "?",
                              objects=(ObjectRef(src, None, "rename"),))
-            del sources
         elif re.match(r"ALTER TABLE \S+ CONVERT TO CHARACTER SET", upper):
             self.add("mysql-table-copy", line, detail="CONVERT TO CHARACTER SET", table=upper.split()[2].strip("`"))
         elif re.match(r"CREATE (FULLTEXT|SPATIAL) INDEX", upper):
