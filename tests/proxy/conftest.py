@@ -135,6 +135,9 @@ class Upstream:
             writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(out)}\r\nConnection: close\r\n"
                          f"Keep-Alive: timeout=5\r\nX-Hop: 1\r\nConnection: x-hop\r\n{tag}\r\n".encode() + out)
             return False
+        if path == "/hang":  # never answers
+            await asyncio.sleep(30)
+            return False
         if path.startswith("/status/"):
             code = int(path.rsplit("/", 1)[1])
             writer.write(f"HTTP/1.1 {code} Whatever\r\nContent-Length: 0\r\n{tag}\r\n".encode())
@@ -171,11 +174,20 @@ def upstreams() -> Iterator[Upstreams]:
     for u in ups.all():
         asyncio.run_coroutine_threadsafe(u.start(), loop).result(5)
     yield ups
-    for u in ups.all():
-        assert u.server is not None
-        loop.call_soon_threadsafe(u.server.close)
+
+    async def shutdown() -> None:
+        for u in ups.all():
+            assert u.server is not None
+            u.server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(shutdown(), loop).result(5)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
+    loop.close()
 
 
 @pytest.fixture(autouse=True)

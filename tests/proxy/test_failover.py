@@ -32,6 +32,17 @@ async def test_all_instances_down_502(start_proxy: StartProxy, upstreams: Upstre
     assert (await get(p.production)).status == 200
 
 
+async def test_upstream_that_never_answers_504(start_proxy: StartProxy, upstreams: Upstreams) -> None:
+    p = await start_proxy("--upstream-timeout", "0.5")
+    await p.backends(blue=[upstreams.blue[0].addr], green=[upstreams.green[0].addr])
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    resp = await get(p.production, "/hang")
+    assert resp.status == 504 and resp.color == "blue"
+    assert 0.4 < loop.time() - t0 < 2
+    assert (await get(p.production)).status == 200
+
+
 async def test_pooled_connection_closed_by_upstream_is_retried(start_proxy: StartProxy,
                                                                upstreams: Upstreams) -> None:
     """Upstream drops idle keep-alive connections after 50 ms; requests sent right then must not fail."""

@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--header-timeout", type=float, default=10.0, help="seconds to receive a request head")
     p.add_argument("--idle-timeout", type=float, default=60.0, help="seconds a keep-alive connection may idle")
     p.add_argument("--connect-timeout", type=float, default=3.0, help="seconds to connect to an upstream")
+    p.add_argument("--upstream-timeout", type=float, default=60.0,
+                   help="seconds from request start to the upstream's response head (else 504)")
     return p.parse_args(argv)
 
 
@@ -66,10 +68,15 @@ def view(saved: dict[str, Any], test: str, healthy: dict[str, list[str]], inflig
 def sweep(ctx: Ctx) -> None:
     """Enforce header/idle timeouts and age out pooled connections, without a timer per request."""
     now = ctx.now = ctx.loop.time()
+    waited = now - ctx.upstream_timeout
     for c in list(ctx.clients):
         if now > c.deadline and ((c.state == HEAD and not c.reading_paused) or (c.state == IDLE and c.active is None)
                                  or c.state == LINGER):
             c.timeout()
+        ex = c.active
+        if ex is not None and ex.conn is not None and ex.conn.in_head and ex.t0 < waited and ex.stats is not None:
+            ex.stats.errors += 1
+            c.fail(ex, b"upstream did not answer in time", 504)
     oldest = now - POOL_IDLE
     for b in ctx.router.registry.values():
         idle = b.idle
@@ -112,7 +119,7 @@ async def drain(ctx: Ctx, servers: list[asyncio.AbstractServer], seconds: float)
 async def serve(opts: argparse.Namespace, router: state.Router, token: str) -> int:
     loop = asyncio.get_running_loop()
     ctx = Ctx(loop, router, Metrics(), header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout,
-              connect_timeout=opts.connect_timeout)
+              connect_timeout=opts.connect_timeout, upstream_timeout=opts.upstream_timeout)
     try:
         servers = await listen(ctx, opts.production, opts.test)
         api = admin.Admin(LocalControl(ctx), token, opts.state_file, router.to_json())

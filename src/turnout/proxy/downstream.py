@@ -35,20 +35,22 @@ _HOP = re.compile(rb"\r\n(connection|keep-alive|proxy-connection|proxy-authentic
                   rb"([^\r\n]*)")
 _CONN_TOKENS = frozenset((b"close", b"keep-alive", b""))
 REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout",
-           431: b"Request Header Fields Too Large", 502: b"Bad Gateway"}
+           431: b"Request Header Fields Too Large", 502: b"Bad Gateway", 504: b"Gateway Timeout"}
 
 
 class Ctx:
     """Everything a connection needs from its process; `now` is a coarse clock updated by the sweeper."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, router: Router, metrics: Metrics, *,
-                 header_timeout: float = 10.0, idle_timeout: float = 60.0, connect_timeout: float = 3.0) -> None:
+                 header_timeout: float = 10.0, idle_timeout: float = 60.0, connect_timeout: float = 3.0,
+                 upstream_timeout: float = 60.0) -> None:
         self.loop = loop
         self.router = router
         self.metrics = metrics
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
+        self.upstream_timeout = upstream_timeout  # request start to response head
         self.now = loop.time()
         self.clients: set[ClientProtocol] = set()
         self.draining = False
@@ -399,14 +401,17 @@ class ClientProtocol(asyncio.Protocol):
             st.inflight -= 1
             st.observe(status, self.ctx.loop.time() - ex.t0)
 
-    def fail(self, ex: Exchange, msg: bytes) -> None:
-        """502 before any response byte was sent; the connection closes (the request body may be unread)."""
+    def fail(self, ex: Exchange, msg: bytes, status: int = 502) -> None:
+        """502/504 before any response byte was sent; the connection closes (the request body may be unread)."""
         if ex.finished or ex.aborted:
             return
-        self._account(ex, 502)
+        self._account(ex, status)
         self.active = None
+        if ex.conn is not None:
+            ex.conn.abort()
+            ex.conn = None
         assert ex.cs is not None
-        self.close_with(error_response(502, msg, ex.cs.color_line), linger=not ex.complete)
+        self.close_with(error_response(status, msg, ex.cs.color_line), linger=not ex.complete)
 
     def close_with(self, data: bytes, linger: bool = True) -> None:
         """Send a final answer and close. Closing with unread input would make the kernel send a reset that
