@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pglast
-from pglast import ast, parse_sql
+from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 
 from turnout.migrate.context import line_of
 from turnout.migrate.findings import SqlError
 
 DYNAMIC = "__dyn__"  # stands for the parts of dynamic SQL only known at run time
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
 class SqlParseError(Exception):
@@ -164,3 +165,43 @@ def volatile_call(expr: Any) -> str | None:
 
     visit(expr)
     return f"{found[0]}()" if found else None
+
+
+def ident(name: str) -> str:
+    if name == DYNAMIC:
+        return "<dynamic>"
+    return name if _PLAIN.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def rel_name(rel: Any) -> str:
+    return ".".join(ident(n) for n in (rel.schemaname, rel.relname) if n)
+
+
+def qualname(obj: Any) -> str:
+    if isinstance(obj, list | tuple):
+        return ".".join(qualname(o) for o in obj)
+    if isinstance(obj, ast.String):
+        return ident(str(obj.sval))
+    if isinstance(obj, ast.ObjectWithArgs):
+        return qualname(obj.objname)
+    if isinstance(obj, ast.TypeName):
+        return qualname(obj.names)
+    return str(obj)
+
+
+def non_transactional(node: Any) -> str | None:
+    if isinstance(node, ast.IndexStmt) and node.concurrent:
+        return "CREATE INDEX CONCURRENTLY"
+    if isinstance(node, ast.DropStmt) and node.concurrent:
+        return "DROP INDEX CONCURRENTLY"
+    if isinstance(node, ast.ReindexStmt) and any(p.defname == "concurrently" for p in node.params or ()):
+        return "REINDEX CONCURRENTLY"
+    if isinstance(node, ast.VacuumStmt) and node.is_vacuumcmd:
+        return "VACUUM"
+    if isinstance(node, ast.CreatedbStmt | ast.DropdbStmt):
+        return "CREATE/DROP DATABASE"
+    if isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            if cmd.subtype == enums.AlterTableType.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
+                return "DETACH PARTITION CONCURRENTLY"
+    return None

@@ -30,8 +30,7 @@ from turnout.errors import MigrationError
 from turnout.migrate.check import Checker
 from turnout.migrate.context import NO_TRANSACTION, CheckOptions, declared_phase
 from turnout.migrate.findings import FileReport, Phase, Verdict
-from turnout.migrate.pg_parse import SqlParseError, statements
-from turnout.migrate.rules_pg import non_transactional
+from turnout.migrate.pg_parse import SqlParseError, non_transactional, statements
 from turnout.migrate.settings import DatabaseSettings
 from turnout.migrate.shadow import load_catalog
 from turnout.model import Deployment
