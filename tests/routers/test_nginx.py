@@ -46,3 +46,21 @@ def test_state_text_round_trip() -> None:
     assert (weights, test) == (Weights(70, 30), Color.GREEN)
     assert [e.port for e in peers[Color.BLUE]] == [1, 2]
     assert peers[Color.GREEN] == ()
+
+
+def test_options_are_validated() -> None:
+    import pytest
+
+    from turnout.config import AppConfig, Config, RouterConfig
+    from turnout.errors import ConfigError
+
+    def make(options: dict[str, object]) -> NginxRouter:
+        return NginxRouter.from_config(Config(app=AppConfig(name="x"), router=RouterConfig(kind="nginx",
+                                                                                            options=options)))
+
+    assert make({"workers": 1}).options.workers == 1
+    assert make({}).options.workers == "auto"
+    with pytest.raises(ConfigError, match=r"^router.options.workers"):
+        make({"workers": "many"})
+    with pytest.raises(ConfigError, match=r"^router.options.reload: unknown key"):
+        make({"reload": True})

@@ -18,7 +18,7 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,7 @@ class NginxOptions(BaseModel):
     dir: str | None = None  # config, Lua module, state, logs (default: <state>/nginx)
     binary: str = "nginx"
     modules: str = "/usr/lib/nginx/modules"  # where ndk_http_module.so and ngx_http_lua_module.so live
-    workers: int | str = Field(default="auto", pattern=r"^(auto|\d+)$")
+    workers: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
     keepalive: int = Field(default=64, ge=1, le=4096)  # idle upstream connections kept per worker
     timeout_server: Duration = 60.0
 
