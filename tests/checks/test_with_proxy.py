@@ -114,4 +114,4 @@ async def test_watch_through_the_proxy_fires_after_a_bad_switch(proxy: tuple[Pro
     switched = time.time()
     r = await watch(cfg.triggers(), target, interval=cfg.interval, window=5, baseline=base, probe_cfg=cfg.probe)
     assert r.trigger == ErrorRateTrigger.name and r.ticks == 1
-    assert r.detected_at is not None and r.detected_at - switched < 0.5
+    assert r.detected_at is not None and r.detected_at - switched < 1.0
