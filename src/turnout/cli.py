@@ -63,6 +63,9 @@ def _print_event(event: dict[str, Any]) -> None:
         return
     elif step == "start":
         err.print(f"→ starting {event['version']} on {event['color']}")
+    elif step.endswith(":ok") and step.split(":")[0] in ("switch", "rollback"):
+        ms = event["measurements"][0]["value"] if event.get("measurements") else "?"
+        err.print(f"[green]⇄[/] {event['from']} → {event['to']}: router serves it ({ms} ms)")
     else:
         reason = f": {event['reason']}" if event.get("reason") else ""
         err.print(f"· {step}{reason}")

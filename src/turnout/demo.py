@@ -8,6 +8,7 @@ sends is counted: connection errors, non-2xx answers and truncated bodies are fa
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import shutil
@@ -15,6 +16,7 @@ import socket
 import sys
 import tempfile
 import time
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,26 +73,37 @@ retention = "{retention}"
 
 @dataclass
 class Timeline:
-    """Responses per color after each switch: the time to full switch is the last old-color answer."""
+    """When each color answered, and when each switch started and reached the router.
 
-    switches: list[tuple[float, str]] = field(default_factory=list)  # (returned at, old color)
-    last_by_color: dict[str, float] = field(default_factory=dict)
-    full_switch_ms: list[float] = field(default_factory=list)
+    Time to full switch = the old color's last answer before the next switch began, minus the
+    moment the router served the new color (negative: the old color's last answer came first).
+    """
+
+    answers: dict[str, array[float]] = field(default_factory=dict)
+    starts: list[float] = field(default_factory=list)
+    switches: list[tuple[float, str]] = field(default_factory=list)  # (routed at, old color)
     requests: int = 0
 
     def observe(self, at: float, status: int, color: str | None, error: str | None) -> None:
         self.requests += 1
         if color:
-            self.last_by_color[color] = max(at, self.last_by_color.get(color, 0.0))
+            self.answers.setdefault(color, array("d")).append(at)
 
-    def switched(self, old: str) -> None:
-        self.switches.append((time.time(), old))
+    def on_event(self, event: dict[str, Any]) -> None:
+        step = event.get("step")
+        if step in ("switch:started", "rollback:started"):
+            self.starts.append(event["at"])
+        elif step in ("switch:ok", "rollback:ok"):
+            self.switches.append((event["measurements"][0]["data"]["routed_at"], event["from"]))
 
-    def settle(self) -> None:
-        """Called before the next switch: the old color's last answer is final by now."""
-        if self.switches and len(self.full_switch_ms) < len(self.switches):
-            returned, old = self.switches[-1]
-            self.full_switch_ms.append(round((self.last_by_color.get(old, returned) - returned) * 1000, 2))
+    def full_switch_ms(self) -> list[float]:
+        result = []
+        for i, (routed_at, old) in enumerate(self.switches):
+            until = self.starts[i + 1] if i + 1 < len(self.starts) else float("inf")
+            times = self.answers.get(old, array("d"))
+            last = times[bisect.bisect_left(times, until) - 1] if times else routed_at
+            result.append(round((last - routed_at) * 1000, 2))
+        return result
 
 
 async def run(*, min_requests: int = 20_000, concurrency: int = 16, keep: bool = False,
@@ -104,13 +117,8 @@ async def run(*, min_requests: int = 20_000, concurrency: int = 16, keep: bool =
     steps: list[dict[str, Any]] = []
 
     def call(op: str, body: dict[str, Any]) -> Any:
-        def on_event(event: dict[str, Any]) -> None:
-            if event.get("step") in ("switch:started", "rollback:started"):
-                timeline.settle()
-            if event.get("step") in ("switch:ok", "rollback:ok"):
-                timeline.switched("blue" if client.status()["active"] == "green" else "green")
         started = time.monotonic()
-        result = client.call(op, body, on_event=on_event)
+        result = client.call(op, body, on_event=timeline.on_event)
         steps.append({"op": op, **body, "seconds": round(time.monotonic() - started, 2)})
         return result
 
@@ -142,7 +150,6 @@ async def run(*, min_requests: int = 20_000, concurrency: int = 16, keep: bool =
             if timeline.requests >= min_requests:
                 break
             await asyncio.sleep(0.25)
-        timeline.settle()
         stop.set()
         result = await load
         history = await asyncio.to_thread(_history_len, cfg)
@@ -153,11 +160,11 @@ async def run(*, min_requests: int = 20_000, concurrency: int = 16, keep: bool =
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
     p99 = result.p99()
+    full_switch = timeline.full_switch_ms()
     return {
         "requests": result.requests, "failed": result.failed, "errors": result.errors,
         "switches": counts["switches"], "rollbacks": counts["rollbacks"],
-        "max_full_switch_ms": max(timeline.full_switch_ms, default=None),
-        "full_switch_ms": timeline.full_switch_ms, "colors": result.colors,
+        "max_full_switch_ms": max(full_switch, default=None), "full_switch_ms": full_switch, "colors": result.colors,
         "rps": round(result.rps, 1), "p99_ms": round(p99 * 1000, 2) if p99 is not None else None,
         "duration_s": round(result.elapsed, 2), "audit_events": history, "steps": steps,
     }

@@ -17,7 +17,7 @@ from typing import Any
 from turnout import phases
 from turnout.config import Config
 from turnout.errors import NotReady, RollbackFailed, RouterError, RuntimeFailure, TurnoutError, ValidationFailed
-from turnout.model import AuditEvent, Color, Deployment, Measurement, Phase, Release, RouteState, Verdict, Weights
+from turnout.model import AuditEvent, Color, Deployment, Measurement, Phase, Release, Verdict, Weights
 from turnout.protocols import Check, Router, Runtime, Store, Target
 
 log = logging.getLogger("turnout")
@@ -51,7 +51,9 @@ class Orchestrator:
             from_color=from_color, to_color=to_color, reason=reason,
             versions={c.value: v for c, v in saved.versions.items()},
             measurements=[m.as_dict() for m in measurements]))
-        self.progress(f"{action}:{outcome}", {"phase": phase.value, "reason": reason})
+        self.progress(f"{action}:{outcome}", {
+            "at": time.time(), "phase": phase.value, "reason": reason, "from": from_color.value if from_color else None,
+            "to": to_color.value if to_color else None, "measurements": [m.as_dict() for m in measurements]})
         return saved
 
     def _record(self, action: str, outcome: str, reason: str = "", **extra: Any) -> None:
@@ -214,7 +216,7 @@ class Orchestrator:
                             reason=reason, target=target)
         started = time.monotonic()
         try:
-            await self._route_and_verify(Weights.all_to(target))
+            routed = await self._route_and_verify(Weights.all_to(target))
         except TurnoutError as exc:
             # Put traffic back where it was; if that fails too, say so loudly.
             try:
@@ -228,18 +230,23 @@ class Orchestrator:
             raise
         ms = round((time.monotonic() - started) * 1000, 2)
         final = Phase.ROLLED_BACK if action == "rollback" else Phase.STABILIZE
+        timing = Measurement("switch_ms", Verdict.PASS, ms, data={"routed_at": routed})
         return self._advance(self.current(), final, action=action, outcome="ok", from_color=source, to_color=target,
-                             reason=reason, measurements=[Measurement("switch_ms", Verdict.PASS, ms)],
+                             reason=reason, measurements=[timing],
                              active=target, weights=Weights.all_to(target), target=None, switched_at=time.time())
 
-    async def _route_and_verify(self, weights: Weights) -> RouteState:
-        """Ask the router for a split and poll it until it really serves it (never trust route())."""
+    async def _route_and_verify(self, weights: Weights) -> float:
+        """Ask the router for a split and poll it until it really serves it (never trust route()).
+
+        Returns the wall-clock moment route() returned: the switch command's end, for timing.
+        """
         await self.router.route(weights)
+        routed_at = time.time()
         deadline = time.monotonic() + self.cfg.deploy.verify_timeout
         while True:
             state = await self.router.observe()
             if state.weights == weights:
-                return state
+                return routed_at
             if time.monotonic() > deadline:
                 raise RouterError(f"router still serves {state.weights.as_dict()} after "
                                   f"{self.cfg.deploy.verify_timeout:.0f}s, asked for {weights.as_dict()}")

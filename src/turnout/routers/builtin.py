@@ -51,6 +51,7 @@ class BuiltinRouter:
         self.token_file = self.dir / "proxy.token"
         self.pid_file = self.dir / "proxy.pid"
         self._token = token
+        self._pooled: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
     @classmethod
     def from_config(cls, cfg: Config) -> Self:
@@ -77,6 +78,13 @@ class BuiltinRouter:
             self._token = self.token_file.read_text().strip()
         return self._token
 
+    def _shared(self) -> httpx.AsyncClient:
+        """One pooled client per event loop: a new httpx client costs milliseconds a switch can't spare."""
+        loop = asyncio.get_running_loop()
+        if self._pooled is None or self._pooled[0] is not loop:
+            self._pooled = (loop, self._client())
+        return self._pooled[1]
+
     def _client(self, timeout: float = 5.0) -> httpx.AsyncClient:
         if self.admin.startswith("unix:"):
             transport = httpx.AsyncHTTPTransport(uds=self.admin.removeprefix("unix:"))
@@ -88,8 +96,7 @@ class BuiltinRouter:
 
     async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         try:
-            async with self._client() as client:
-                resp = await client.request(method, path, json=body)
+            resp = await self._shared().request(method, path, json=body)
         except httpx.HTTPError as exc:
             raise RouterError(f"builtin proxy admin API at {self.admin} is not reachable: {exc or type(exc).__name__}",
                               hint="is the agent running? `turnout up --detach`") from None
