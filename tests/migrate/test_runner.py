@@ -89,6 +89,21 @@ def test_expand_applies_and_tracks_contract_waits_for_retention(tmp_path: Path, 
     assert applied(app_db)[-1] == ("0003_drop_login.sql", "contract")
 
 
+def test_explicit_transaction_in_file(tmp_path: Path, app_db: str) -> None:
+    write(tmp_path, {"expand/0001.sql": "BEGIN;\nALTER TABLE users ADD COLUMN a int;\nCOMMIT;\n"
+                                        "BEGIN;\nALTER TABLE users ADD COLUMN b int;\nCOMMIT;\n"})
+    assert [m.name for m in Migrations(tmp_path, app_db).apply_expand()] == ["0001.sql"]
+    assert {"a", "b"} <= columns(app_db)
+
+
+def test_from_config(tmp_path: Path, app_db: str) -> None:
+    from turnout.config import load
+
+    assert Migrations.from_config(load(_config(tmp_path, app_db))) is not None
+    (tmp_path / "turnout.toml").write_text('[app]\nname = "shop"\n')
+    assert Migrations.from_config(load(tmp_path / "turnout.toml")) is None
+
+
 def test_unsafe_expand_is_refused_before_anything_runs(tmp_path: Path, app_db: str) -> None:
     write(tmp_path, {
         "expand/0001_ok.sql": "ALTER TABLE users ADD COLUMN nickname text;\n",

@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from turnout.config import Config
 from turnout.errors import MigrationError
 from turnout.migrate.check import Checker
 from turnout.migrate.context import NO_TRANSACTION, CheckOptions, declared_phase
@@ -100,6 +101,11 @@ class Migrations:
     @classmethod
     def from_settings(cls, s: DatabaseSettings) -> Migrations:
         return cls(s.folder, s.url, lock_timeout=s.lock_timeout, table=s.table)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Migrations | None:
+        """The app's migrations, or None when turnout.toml has no [database] table."""
+        return cls.from_settings(DatabaseSettings.from_config(cfg)) if cfg.database else None
 
     def migrations(self) -> list[Migration]:
         return discover(self.folder)
