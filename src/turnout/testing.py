@@ -247,6 +247,16 @@ class RouterContract:
         await router.prepare({Color.BLUE: backends.endpoints[Color.BLUE], Color.GREEN: old_green})
         assert set((await router.observe()).backends[Color.GREEN]) == set(old_green)
 
+    async def test_prepare_one_color_leaves_the_other(self, router: Any, client: httpx.AsyncClient,
+                                                      backends: ColorBackends) -> None:
+        new_green = backends.add(Color.GREEN)
+        await router.prepare({Color.GREEN: [new_green]})  # what a deploy to the idle color does
+        state = await router.observe()
+        assert state.backends[Color.GREEN] == (new_green,)
+        assert set(state.backends[Color.BLUE]) == set(backends.endpoints[Color.BLUE])
+        assert set(await colors(client, state.production_url, 6, "/whoami")) == {
+            f"blue {e.port}" for e in backends.endpoints[Color.BLUE]}
+
     async def test_in_flight_request_drains(self, router: Any, client: httpx.AsyncClient) -> None:
         state = await router.observe()
 

@@ -64,7 +64,8 @@ def resolve(endpoint: Endpoint) -> Endpoint:
 
 
 def resolve_all(backends: Mapping[Color, Sequence[Endpoint]]) -> dict[Color, tuple[Endpoint, ...]]:
-    return {color: tuple(resolve(e) for e in backends.get(color, ())) for color in Color}
+    """Only the colors given: `prepare({green: [...]})` changes green and leaves blue as it is."""
+    return {Color(color): tuple(dict.fromkeys(resolve(e) for e in eps)) for color, eps in backends.items()}
 
 
 def tail(path: Path, lines: int = 15) -> str:

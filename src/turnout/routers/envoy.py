@@ -69,14 +69,14 @@ class EnvoyRouter:
         return self.process.pid
 
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
-        wanted = {c: tuple(dict.fromkeys(eps)) for c, eps in resolve_all(backends).items()}
+        wanted = resolve_all(backends)
         if self.process.pid is None or not await self._ready():
             await self._start(wanted)
             return
         # Only colors whose served instances differ: Envoy ignores an unchanged assignment (same
         # hash) and would keep reporting the old version, so waiting for it would time out.
         served = await self._served_endpoints()
-        changed = [c for c in Color if set(served.get(c, ())) != set(wanted[c])]
+        changed = [c for c in wanted if set(served.get(c, ())) != set(wanted[c])]
         if not changed:
             return
         version = str(time.time_ns())
@@ -196,8 +196,9 @@ class EnvoyRouter:
         atomic_write(folder / "bootstrap.json", conf.bootstrap(folder, self.admin))
         atomic_write(folder / "lds.json", conf.listeners(folder, self.production, self.test))
         atomic_write(folder / "cds.json", conf.clusters(folder))
-        for color in Color:
-            atomic_write(folder / f"eds-{color}.json", conf.endpoints("1", color, wanted[color]))
+        for color in Color:  # a color not given keeps the instances it had before a restart
+            if color in wanted or not (folder / f"eds-{color}.json").exists():
+                atomic_write(folder / f"eds-{color}.json", conf.endpoints("1", color, wanted.get(color, ())))
         timeout = self.options.timeout_server
         # Routes survive a crash: a restarted Envoy serves the split turnout last applied.
         if not (folder / "rds-production.json").exists() or not (folder / "rds-test.json").exists():

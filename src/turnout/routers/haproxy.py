@@ -111,6 +111,9 @@ class HAProxyRouter:
         state = {}
         for color in Color:
             current = api.parse_servers(await self._cmd(f"show servers state {api.backend(color)}"))
+            if color not in wanted:  # not given: leave it as it is
+                state[color] = current
+                continue
             commands, state[color] = plan(api.backend(color), current, wanted[color])
             for line in commands:
                 out = await self._cmd(line)
@@ -193,7 +196,7 @@ class HAProxyRouter:
         await self.process.stop(0)  # a leftover that no longer answers its socket
         slots = {}
         for color in Color:
-            endpoints = list(dict.fromkeys(wanted[color]))
+            endpoints = list(wanted.get(color, ()))
             slots[color] = [api.Slot(f"s{i + 1}", endpoints[i] if i < len(endpoints) else EMPTY, i < len(endpoints))
                             for i in range(self.options.slots)]
         # Maps survive a crash: a restarted HAProxy serves the split turnout last applied.

@@ -80,7 +80,7 @@ class NginxRouter:
         wanted = resolve_all(backends)
         if self.process.pid is None or not await self._answers():
             await self._start()
-        peers = {f"peers_{c}": ",".join(dict.fromkeys(e.address for e in wanted[c])) for c in Color}
+        peers = {f"peers_{c}": ",".join(e.address for e in eps) for c, eps in wanted.items()}
         await self._put(state_body(**peers))
 
     async def route(self, weights: Weights) -> None:
