@@ -9,6 +9,7 @@ import time
 import pytest
 
 from turnout.checks.loadgen import LoadResult, main_load, run_load
+from turnout.errors import UsageError
 
 from .checks_support import App
 
@@ -113,3 +114,5 @@ def test_main_load_json(app: App, capsys: pytest.CaptureFixture[str]) -> None:
     assert out["failed"] == 0 and 10 <= out["requests"] <= 16 and out["colors"] == {"blue": out["requests"]}
     assert main_load(f"{app.url}/status/500", 50, 0.1, 1, False) == 1
     assert "failed" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="expected an http"):
+        main_load("localhost:8080", None, 1, 1, False)

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from turnout.checks.loadresult import LoadResult
+from turnout.errors import UsageError
 
 __all__ = ["LoadResult", "Observer", "main_load", "run_load"]  # LoadResult lives in loadresult.py
 
@@ -260,9 +261,13 @@ def _runner() -> asyncio.Runner:
 
 
 def main_load(url: str, rps: float | None, duration: float, concurrency: int, json_out: bool) -> int:
-    """`turnout load`: print a summary (or JSON); exit 0 when every request succeeded, else 1."""
-    with _runner() as runner:
-        result = runner.run(run_load(url, concurrency=concurrency, duration=duration, rps=rps or None))
+    """`turnout load`: print a summary (or JSON); exit 0 when every request succeeded, else 1.
+    Raises UsageError for a bad URL, concurrency or duration."""
+    try:
+        with _runner() as runner:
+            result = runner.run(run_load(url, concurrency=concurrency, duration=duration, rps=rps or None))
+    except ValueError as exc:  # bad URL or bounds: the CLI prints one line, not a traceback
+        raise UsageError(str(exc)) from None
     if json_out:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
