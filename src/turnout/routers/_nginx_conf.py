@@ -138,7 +138,7 @@ def render_config(
         f"daemon off;\n"
         f"worker_processes {workers};\n"
         f"pid {folder / 'nginx-master.pid'};\n"
-        f"error_log {folder / 'error.log'} warn;\n"
+        f"error_log stderr warn;  # into nginx.log, where turnout reads why a start failed\n"
         f"events {{ worker_connections 4096; }}\n"
         f"http {{\n"
         f"    access_log off;\n"

@@ -211,3 +211,10 @@ class EnvoyRouter:
             argv += ["--concurrency", str(self.options.concurrency)]
         self.process.start(argv)
         await self.process.wait_ready(self._ready, 20.0)
+        # Envoy goes LIVE even when a listener cannot bind (LDS just rejects it): check both serve.
+        listeners = json.loads(await self._admin("GET", "/listeners?format=json")).get("listener_statuses", [])
+        missing = set(conf.LISTENERS) - {item.get("name") for item in listeners}
+        if missing:
+            await self.process.stop(0)
+            raise RouterError(f"Envoy started without its {', '.join(sorted(missing))} listener while starting "
+                              f"({self.production}, {self.test}):\n{tail(self.process.logfile, 5)}")

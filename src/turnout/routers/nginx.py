@@ -143,7 +143,7 @@ class NginxRouter:
             folder=self.folder, production=self.production, test=self.test, admin=self.admin,
             workers=str(self.options.workers), keepalive=self.options.keepalive,
             timeout_server=self.options.timeout_server, lua_modules=modules))
-        argv = [binary, "-p", str(self.folder), "-e", str(self.folder / "error.log"), "-c", str(conf)]
+        argv = [binary, "-p", str(self.folder), "-e", "stderr", "-c", str(conf)]
         check = subprocess.run([*argv, "-t", "-q"], capture_output=True, text=True, check=False)
         if check.returncode != 0:
             raise RouterError(f"nginx rejected the generated config {conf}: {check.stderr.strip()}")
