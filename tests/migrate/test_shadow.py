@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from turnout.errors import MigrationError
 from turnout.migrate import CheckOptions, check_paths
 
 from .conftest import PgServer, run_sql
@@ -101,3 +103,22 @@ def test_source_is_untouched_and_shadow_dropped(tmp_path: Path, source: str, pos
     with psycopg.connect(postgres.url()) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'turnout_shadow_%'").fetchall()
     assert left == []
+
+
+def test_cli_with_database_and_unreadable_files(tmp_path: Path, source: str) -> None:
+    from click.testing import CliRunner
+
+    from turnout.migrate.cli import migrate
+
+    (tmp_path / "a.sql").write_text("ALTER TABLE users ALTER COLUMN age TYPE bigint; -- turnout:ignore "
+                                    "shadow-rewrite users is small\n")
+    (tmp_path / "b.bin").write_bytes(b"\xff\xfe ALTER")
+    res = CliRunner().invoke(migrate, ["check", "--database", source, "--format", "json", str(tmp_path / "a.sql")])
+    [f] = json.loads(res.output)["files"]
+    assert {(x["rule"], x.get("ignored")) for x in f["findings"]} == {
+        ("column-type-rewrite", None), ("shadow-rewrite", "users is small")}
+    res = CliRunner().invoke(migrate, ["check", str(tmp_path / "b.bin")])
+    assert res.exit_code == 2 and "cannot read" in res.output
+    bad_url = "postgresql://nobody@127.0.0.1:1/x"
+    res = CliRunner().invoke(migrate, ["check", "--database", bad_url, str(tmp_path / "a.sql")])
+    assert isinstance(res.exception, MigrationError) and "cannot read the schema" in str(res.exception)

@@ -11,7 +11,7 @@ from pathlib import Path
 from turnout.errors import UsageError
 from turnout.migrate.catalog import Catalog
 from turnout.migrate.context import CheckOptions, Ignore, Span, apply_ignores, parse_ignores, up_section
-from turnout.migrate.findings import FileReport, ObjectRef, Report
+from turnout.migrate.findings import FileReport, ObjectRef, Report, SqlError
 from turnout.migrate.pg_parse import SqlParseError
 from turnout.migrate.refs import SourceTree, apply_references
 from turnout.migrate.rules_pg import PgChecker
@@ -82,31 +82,37 @@ class Checker:
     def check_files(self, files: list[Path]) -> Report:
         if self.opts.old_source is not None:
             self.tree = SourceTree.load(self.opts.old_source, exclude=set(files))
-        texts = [(str(f), f.read_text(encoding="utf-8")) for f in files]
-        reports = [self.check_text(text, path) for path, text in texts]
+        checked: list[tuple[FileReport, str]] = []
+        reports = []
+        for f in files:
+            try:
+                text = f.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reports.append(FileReport(str(f), self.opts.dialect, error=SqlError(1, 1, f"cannot read: {exc}")))
+                continue
+            reports.append(self.check_text(text, str(f)))
+            checked.append((reports[-1], text))
         if self.opts.database:
-            self._shadow(texts, reports)
+            self._shadow([(rep, text) for rep, text in checked if rep.error is None])
         return Report(reports)
 
-    def _shadow(self, texts: list[tuple[str, str]], reports: list[FileReport]) -> None:
+    def _shadow(self, checked: list[tuple[FileReport, str]]) -> None:
         from turnout.migrate.shadow import shadow_check
 
         assert self.opts.database is not None
         jobs = []
-        for (path, text), rep in zip(texts, reports, strict=True):
-            if rep.error is None:
-                targets: dict[int, tuple[ObjectRef, ...]] = {}
-                for f in rep.findings:
-                    targets[f.line] = targets.get(f.line, ()) + f.objects
-                jobs.append((path, text, targets))
+        for rep, text in checked:
+            targets: dict[int, tuple[ObjectRef, ...]] = {}
+            for f in rep.findings:
+                targets[f.line] = targets.get(f.line, ()) + f.objects
+            jobs.append((rep.path, up_section(text), targets))
         results = shadow_check(self.opts.database, jobs)
-        for (path, text), rep in zip(texts, reports, strict=True):
-            if (res := results.get(path)) is None:
-                continue
+        for rep, text in checked:
+            res = results[rep.path]
             if res.error is not None:
                 rep.error = res.error
             ignored = apply_ignores(res.findings, [i for i in parse_ignores(text) if _shadow_only(i)],
-                                    self.spans.get(path, []))
+                                    self.spans.get(rep.path, []))
             rep.findings.extend(ignored.findings)
             rep.notes.extend(ignored.notes)
 

@@ -54,8 +54,11 @@ def pg_tool(name: str) -> str:
 
 
 def load_catalog(url: str) -> Catalog:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return Catalog.from_rows(conn.execute(COLUMNS_SQL).fetchall(), conn.execute(CHECKS_SQL).fetchall())
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            return Catalog.from_rows(conn.execute(COLUMNS_SQL).fetchall(), conn.execute(CHECKS_SQL).fetchall())
+    except psycopg.Error as exc:
+        raise MigrationError(f"cannot read the schema of the database: {str(exc).strip()}") from None
 
 
 @contextmanager
