@@ -75,7 +75,7 @@ def test_all_errors_reported_at_once() -> None:
 
 
 def test_starter_file_is_valid(tmp_path: Path) -> None:
-    text = config.STARTER.format(name="demo-app", python="python3")
+    text = config.STARTER.format(name="demo-app", python="python3", app="app.py")
     cfg = config.parse(text, base_dir=tmp_path)
     assert cfg.app.name == "demo-app"
     assert cfg.runtime.command[-1] == "{version}"

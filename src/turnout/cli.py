@@ -25,8 +25,8 @@ from turnout.errors import ConfigError, TurnoutError
 from turnout.model import Color
 from turnout.store import SqliteStore
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+out = Console(highlight=False, emoji=False)
 COLORS = click.Choice([c.value for c in Color])
 
 
@@ -85,7 +85,10 @@ def init(name: str | None, force: bool) -> None:
     if target.exists() and not force:
         raise ConfigError(f"{target} exists already", hint="use --force to overwrite it")
     app = name or "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path.cwd().name) or "app"
-    target.write_text(config_mod.STARTER.format(name=app, python=sys.executable))
+    from turnout.demo import APP
+
+    example = str(APP) if APP.is_file() else "app.py"
+    target.write_text(config_mod.STARTER.format(name=app, python=sys.executable, app=example))
     out.print(f"wrote {target}; check it with `turnout check-config`")
 
 

@@ -225,7 +225,7 @@ name = "{name}"
 kind = "process"            # run instances as local child processes
 # How to start ONE instance. Placeholders: {{version}} {{color}} {{port}} {{instance}}.
 # PORT, TURNOUT_VERSION and TURNOUT_COLOR are also set in its environment.
-command = ["{python}", "examples/app.py", "--port", "{{port}}", "--version", "{{version}}"]
+command = ["{python}", "{app}", "--port", "{{port}}", "--version", "{{version}}"]
 cwd = "."
 instances = 2               # per color
 idle_instances = 0          # scale the retired color down to this after the retention window
