@@ -39,7 +39,7 @@ async def test_upstream_that_never_answers_504(start_proxy: StartProxy, upstream
     t0 = loop.time()
     resp = await get(p.production, "/hang")
     assert resp.status == 504 and resp.color == "blue"
-    assert 0.4 < loop.time() - t0 < 2
+    assert 0.2 < loop.time() - t0 < 2  # the sweeper's clock is coarse (0.25 s)
     assert (await get(p.production)).status == 200
 
 

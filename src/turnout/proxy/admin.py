@@ -91,6 +91,9 @@ class Admin:
             status, payload = err.status, {"error": str(err)}
         except (ValueError, UnicodeDecodeError):
             status, payload, keep = 400, {"error": "malformed request"}, False
+        except Exception as err:  # a bug must not take the admin API down with it
+            log.exception("admin request failed")
+            status, payload, keep = 500, {"error": f"internal error: {err!r}"}, False
         data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
         extra = 'WWW-Authenticate: Bearer realm="turnout-proxy"\r\n' if status == 401 else ""
         if not keep:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import functools
 import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
 from turnout.proxy import admin, state
 from turnout.proxy.downstream import HEAD, IDLE, LINGER, ClientProtocol, Ctx
+from turnout.proxy.master import Master
 from turnout.proxy.metrics import Metrics, render
 
 log = logging.getLogger("turnout.proxy")
@@ -74,7 +77,8 @@ def sweep(ctx: Ctx) -> None:
                                  or c.state == LINGER):
             c.timeout()
         ex = c.active
-        if ex is not None and ex.conn is not None and ex.conn.in_head and ex.t0 < waited and ex.stats is not None:
+        if (ex is not None and ex.complete and ex.t_sent < waited and ex.conn is not None and ex.conn.in_head
+                and ex.stats is not None):
             ex.stats.errors += 1
             c.fail(ex, b"upstream did not answer in time", 504)
     oldest = now - POOL_IDLE
@@ -85,15 +89,31 @@ def sweep(ctx: Ctx) -> None:
     ctx.loop.call_later(TICK, sweep, ctx)
 
 
-async def listen(ctx: Ctx, production: str, test: str) -> list[asyncio.AbstractServer]:
-    servers: list[asyncio.AbstractServer] = []
-    for li, addr in enumerate((production, test)):
-        host, port = admin.split_hostport(addr)
+def bind(addr: str) -> socket.socket:
+    """Bind a listener up front, so a taken port is a one-line error before anything starts."""
+    host, port = admin.split_hostport(addr)
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT only; a live listener still wins
         try:
-            servers.append(await ctx.loop.create_server(
-                functools.partial(ClientProtocol, ctx, li), host, port, backlog=4096, reuse_address=True))
-        except OSError as err:
-            raise OSError(f"cannot listen on {addr}: {err.strerror or err}") from None
+            sock.bind(sockaddr)
+            sock.listen(4096)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as err:
+        reason = "address already in use" if err.errno == errno.EADDRINUSE else err.strerror or str(err)
+        raise OSError(f"cannot listen on {addr}: {reason}") from None
+    sock.setblocking(False)
+    return sock
+
+
+async def listen_on(ctx: Ctx, socks: list[socket.socket]) -> list[asyncio.AbstractServer]:
+    servers: list[asyncio.AbstractServer] = []
+    for li, sock in enumerate(socks):
+        servers.append(await ctx.loop.create_server(functools.partial(ClientProtocol, ctx, li), sock=sock,
+                                                    backlog=4096))
     return servers
 
 
@@ -116,29 +136,43 @@ async def drain(ctx: Ctx, servers: list[asyncio.AbstractServer], seconds: float)
         state.retire(b)
 
 
-async def serve(opts: argparse.Namespace, router: state.Router, token: str) -> int:
+async def serve(opts: argparse.Namespace, router: state.Router, token: str, socks: list[socket.socket]) -> int:
     loop = asyncio.get_running_loop()
-    ctx = Ctx(loop, router, Metrics(), header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout,
-              connect_timeout=opts.connect_timeout, upstream_timeout=opts.upstream_timeout)
+    saved = router.to_json()
+    timeouts = {"header_timeout": opts.header_timeout, "idle_timeout": opts.idle_timeout,
+                "connect_timeout": opts.connect_timeout, "upstream_timeout": opts.upstream_timeout}
+    control: admin.Control
+    if opts.workers > 1:
+        control = master = Master({**timeouts, "drain": opts.drain, "log_file": opts.log_file}, socks, saved,
+                                  opts.workers)
+    else:
+        ctx = Ctx(loop, router, Metrics(), **timeouts)
+        control = LocalControl(ctx)
     try:
-        servers = await listen(ctx, opts.production, opts.test)
-        api = admin.Admin(LocalControl(ctx), token, opts.state_file, router.to_json())
-        admin_server = await admin.start(api, opts.admin)
+        admin_server = await admin.start(admin.Admin(control, token, opts.state_file, saved), opts.admin)
     except (OSError, ValueError) as err:
-        print(f"turnout-proxy: {err}", file=sys.stderr)
+        print(f"turnout-proxy: cannot listen on {opts.admin}: {getattr(err, 'strerror', None) or err}",
+              file=sys.stderr)
         return 2
+    if opts.workers > 1:
+        await master.start()
+    else:
+        servers = await listen_on(ctx, socks)
+        sweep(ctx)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    sweep(ctx)
     # Long-lived objects won't die: keep the collector from rescanning them while requests churn.
     gc.collect()
     gc.freeze()
-    log.info("serving production=%s test=%s admin=%s generation=%d pid=%d", opts.production, opts.test,
-             opts.admin, router.snap.generation, os.getpid())
+    log.info("serving production=%s test=%s admin=%s workers=%d generation=%d pid=%d", opts.production, opts.test,
+             opts.admin, opts.workers, router.snap.generation, os.getpid())
     await stop.wait()
     log.info("SIGTERM: draining for up to %.1fs", opts.drain)
-    await drain(ctx, servers, opts.drain)
+    if opts.workers > 1:
+        await master.stop(opts.drain)
+    else:
+        await drain(ctx, servers, opts.drain)
     admin_server.close()
     log.info("stopped")
     return 0
@@ -165,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         state.load(opts.state_file, router)
         if opts.workers < 1:
             raise ValueError("--workers must be at least 1")
+        socks = [bind(opts.production), bind(opts.test)]
     except (OSError, ValueError) as err:
         print(f"turnout-proxy: {err}", file=sys.stderr)
         return 2
-    return run(serve(opts, router, token))
+    return run(serve(opts, router, token, socks))

@@ -65,7 +65,7 @@ class _Reject(Exception):
 class Exchange:
     __slots__ = ("aborted", "chunked", "client", "complete", "conn", "connecting", "cs", "expect", "finished",
                  "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "responded", "retried",
-                 "sent", "size", "stats", "t0", "tried", "url", "xff")
+                 "sent", "size", "stats", "t0", "t_sent", "tried", "url", "xff")
 
     def __init__(self, client: ClientProtocol) -> None:
         self.client = client
@@ -93,6 +93,7 @@ class Exchange:
         self.stats: Stats | None = None
         self.tried: list[Backend] | None = None
         self.t0 = 0.0
+        self.t_sent = 0.0  # when the request was fully received (coarse clock): the upstream timeout starts here
 
     def send(self, data: bytes) -> None:
         conn = self.conn
@@ -293,6 +294,7 @@ class ClientProtocol(asyncio.Protocol):
         ex = self.cur
         assert ex is not None
         ex.complete = True
+        ex.t_sent = self.ctx.now
         if ex.chunked:
             ex.send(b"0\r\n\r\n")
         self.state = IDLE

@@ -174,8 +174,12 @@ class UpstreamConn(asyncio.Protocol):
                 buf = buf[i + 4 :]
             self.head_buf = b""
             self.in_head = False
-            if self.no_body:
-                self.status = int(head[9:12])
+            if self.no_body:  # HEAD: the parser was not fed (it can't know there is no body), read the status here
+                code = head[9:12]
+                if not head.startswith(b"HTTP/1.") or not code.isdigit():
+                    self.close()
+                    return
+                self.status = int(code)
                 self.done = True
                 low = head[:200].lower()
                 self.keep_alive = head.startswith(b"HTTP/1.1") and b"connection: close" not in low
