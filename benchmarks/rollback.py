@@ -38,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from turnout.analysis import StabilizeConfig, measure_baseline, watch
+from turnout.analysis import StabilizeConfig, measure_baseline, triggers_for, watch
 from turnout.checks.loadgen import run_load
 from turnout.model import Color, Endpoint, Release, Weights
 from turnout.protocols import Target
@@ -110,7 +110,7 @@ async def trial(scenario: str, interval: float, workdir: Path) -> dict[str, Any]
         elif scenario == "late-errors":
             late = asyncio.ensure_future(post(f"http://127.0.0.1:{p_green}/admin/fault", {"error_rate": 1.0},
                                               after=random.uniform(0.5, 1.0)))
-        result = await watch(cfg.triggers(), target, interval=cfg.interval, window=30, baseline=baseline,
+        result = await watch(triggers_for(cfg), target, interval=cfg.interval, window=30, baseline=baseline,
                              probe_cfg=cfg.probe)
         detected = time.time()
         await router.route(Weights.all_to(Color.BLUE))  # the rollback

@@ -24,6 +24,7 @@ from turnout.analysis import (
     measure_baseline,
     progress,
     run_gate,
+    triggers_for,
     watch,
 )
 from turnout.checks.dependencies import DependenciesCheck
@@ -206,7 +207,7 @@ def test_stabilize_config() -> None:
     cfg = StabilizeConfig.model_validate({"window": "10m", "interval": "250ms", "latency": {"enabled": False},
                                           "error_rate": {"tolerance": 0.1}})
     assert cfg.window == 600 and cfg.interval == 0.25
-    assert [t.name for t in cfg.triggers()] == ["outage", "error_rate"]
+    assert [t.name for t in triggers_for(cfg)] == ["outage", "error_rate"]
     with pytest.raises(ValueError, match="consecutiv"):
         StabilizeConfig.model_validate({"outage": {"consecutiv": 3}})
 
@@ -225,7 +226,7 @@ async def watch_with(app: App, triggers: Any, baseline: Baseline | None = None, 
 async def test_watch_quiet_window(app: App) -> None:
     base = await measure_baseline(target_of(app), FAST)
     assert 45 <= base.requests <= 51 and base.failed == 0  # 10 per 100 ms for 500 ms
-    r = await watch_with(app, FAST.triggers(), base, window=0.5)
+    r = await watch_with(app, triggers_for(FAST), base, window=0.5)
     assert r.trigger is None and 3 <= r.ticks <= 6 and r.probes["failed"] == 0
     assert [m.check for m in r.measurements] == ["outage", "error_rate", "latency"]
 
@@ -240,7 +241,7 @@ async def test_watch_fires_on_error_spike_switched_on_at_run_time(app: App) -> N
         app.fault(error_rate=1.0)
 
     loop.call_later(0.35, fault)
-    r = await watch_with(app, FAST.triggers(), base)
+    r = await watch_with(app, triggers_for(FAST), base)
     assert r.trigger == "error_rate" and "worse than baseline" in r.reason and "HTTP 503" in r.reason
     assert r.detected_at is not None and r.first_failure_at is not None
     assert switched[0] <= r.first_failure_at <= r.detected_at
@@ -256,7 +257,7 @@ async def test_watch_fires_on_outage(app: App) -> None:
 async def test_watch_fires_on_latency(app: App) -> None:
     base = await measure_baseline(target_of(app), FAST)
     app.fault(latency_ms=40)
-    r = await watch_with(app, [FAST.outage, FAST.error_rate, FAST.latency], base)
+    r = await watch_with(app, triggers_for(FAST.model_copy(update={"latency": FAST.latency})), base)
     assert r.trigger == "latency" and r.reason.startswith("latency: slower: median"), r.reason
     assert 3 <= r.ticks <= 8  # 30 samples at 10 per burst
 
@@ -264,5 +265,5 @@ async def test_watch_fires_on_latency(app: App) -> None:
 async def test_watch_stops_on_event(app: App) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.2, stop.set)
-    r = await watch(FAST.triggers(), target_of(app), interval=0.1, window=30, stop=stop)
+    r = await watch(triggers_for(FAST), target_of(app), interval=0.1, window=30, stop=stop)
     assert r.trigger is None and r.ticks <= 4

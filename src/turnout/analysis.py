@@ -22,11 +22,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from pydantic import Field
-
 from turnout.checks.loadgen import LoadResult, run_load
 from turnout.checks.stats import Comparison, compare_error_rates, compare_latency, error_rate_within
-from turnout.config import Duration, Model
+from turnout.config import (
+    AnalysisConfig,
+    ErrorRateSettings,
+    LatencySettings,
+    OutageSettings,
+    Policy,
+    ProbeConfig,
+    StabilizeConfig,
+)
 from turnout.model import Measurement, Verdict
 from turnout.protocols import Check, Target
 
@@ -35,30 +41,6 @@ DEFAULT_CHECK_TIMEOUT = 600.0
 
 
 # -- policy and the pure judge ---------------------------------------------------------------------------
-
-class Policy(Model):
-    """How often one check is measured and how its series is judged (Argo's metric fields)."""
-
-    count: int = Field(default=1, ge=1)
-    interval: Duration = 0.0
-    initial_delay: Duration = 0.0
-    failure_limit: int = Field(default=0, ge=-1)  # -1: failures never fail the gate
-    inconclusive_limit: int = Field(default=0, ge=-1)
-    consecutive_error_limit: int = Field(default=4, ge=-1)
-    consecutive_success_limit: int = Field(default=0, ge=0)  # 0: off
-    timeout: Duration | None = None  # per measurement; default: the check's own `timeout`, else 600s
-
-
-class AnalysisConfig(Policy):
-    """`[analysis]`: the default policy, and `[analysis.checks.<check name>]` overrides."""
-
-    checks: dict[str, Policy] = {}
-
-    def policy_for(self, name: str) -> Policy:
-        base = self.model_dump(exclude={"checks"})
-        override = self.checks.get(name)
-        return Policy(**{**base, **(override.model_dump(exclude_unset=True) if override else {})})
-
 
 def _trailing(ms: Sequence[Measurement], verdict: Verdict) -> int:
     n = 0
@@ -205,12 +187,8 @@ def _recent(ticks: Sequence[Tick], lookback: float) -> list[Tick]:
     return [t for t in ticks if t.at >= ticks[-1].at - lookback] if ticks else []
 
 
-class OutageTrigger(Model):
-    """Every probe failed for `consecutive` ticks in a row: the live color does not serve at all."""
-
+class OutageTrigger(OutageSettings):
     name: ClassVar[str] = "outage"
-    enabled: bool = True
-    consecutive: int = Field(default=2, ge=1)
 
     def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
         streak = 0
@@ -224,18 +202,8 @@ class OutageTrigger(Model):
         return Measurement(self.name, Verdict.PASS, streak, f"{streak} all-failed probe bursts in a row")
 
 
-class ErrorRateTrigger(Model):
-    """The error rate against the pre-switch baseline (Fisher's exact test plus `tolerance`), or
-    against `tolerance` alone without a baseline. Judged over the last burst (a sudden spike
-    fires at once, not diluted by the clean bursts before it) and over `lookback` seconds (a
-    smaller sustained rise); either one failing fires."""
-
+class ErrorRateTrigger(ErrorRateSettings):
     name: ClassVar[str] = "error_rate"
-    enabled: bool = True
-    lookback: Duration = 2.0
-    tolerance: float = Field(default=0.05, ge=0, le=1)
-    alpha: float = Field(default=0.01, gt=0, lt=1)
-    min_samples: int = Field(default=10, ge=1)
 
     def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
         recent = _recent(ticks, self.lookback)
@@ -255,17 +223,8 @@ class ErrorRateTrigger(Model):
         return error_rate_within(failed, total, max_rate=self.tolerance, min_samples=self.min_samples)
 
 
-class LatencyTrigger(Model):
-    """Latencies of the last `lookback` seconds significantly slower than the baseline's, by more
-    than `max_increase` of its median and `min_shift` (Mann-Whitney U, Hodges-Lehmann shift)."""
-
+class LatencyTrigger(LatencySettings):
     name: ClassVar[str] = "latency"
-    enabled: bool = True
-    lookback: Duration = 5.0
-    max_increase: float = Field(default=0.5, ge=0)
-    min_shift: Duration = 0.025
-    alpha: float = Field(default=0.01, gt=0, lt=1)
-    min_samples: int = Field(default=50, ge=1)
 
     def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
         if baseline is None:
@@ -274,28 +233,6 @@ class LatencyTrigger(Model):
         c = compare_latency(window, baseline.latencies, alpha=self.alpha, min_samples=self.min_samples,
                             max_increase=self.max_increase, min_shift=self.min_shift)
         return Measurement(self.name, c.verdict, c.canary, c.detail, c.as_dict())
-
-
-class ProbeConfig(Model):
-    path: str = "/"
-    requests: int = Field(default=10, ge=1, le=1000)  # per tick
-    concurrency: int = Field(default=5, ge=1, le=100)
-    timeout: Duration = 1.0
-
-
-class StabilizeConfig(Model):
-    """`[stabilize]`: the post-switch watch."""
-
-    window: Duration = 300.0  # how long to watch the new color after the switch
-    interval: Duration = Field(default=0.25, gt=0)
-    baseline: Duration = 2.0  # how long to probe the live color before the switch
-    probe: ProbeConfig = ProbeConfig()
-    outage: OutageTrigger = OutageTrigger()
-    error_rate: ErrorRateTrigger = ErrorRateTrigger()
-    latency: LatencyTrigger = LatencyTrigger()
-
-    def triggers(self) -> list[Trigger]:
-        return [t for t in (self.outage, self.error_rate, self.latency) if t.enabled]
 
 
 @dataclass(frozen=True)
@@ -370,3 +307,10 @@ async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float,
                     pass
     return WatchResult(None, list(last.values()), None, None,
                        f"no trigger fired in {n} probe bursts over {window:g}s", n, totals)
+
+
+def triggers_for(cfg: StabilizeConfig) -> list[Trigger]:
+    """The enabled triggers of a [stabilize] section, ready to judge."""
+    built: list[Trigger] = [OutageTrigger(**cfg.outage.model_dump()), ErrorRateTrigger(**cfg.error_rate.model_dump()),
+                            LatencyTrigger(**cfg.latency.model_dump())]
+    return [t for t in built if t.enabled]

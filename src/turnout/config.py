@@ -108,6 +108,84 @@ class CheckConfig(Model):
         return self.name or self.kind
 
 
+
+# -- [analysis] and [stabilize]: how checks are judged (the judging itself is in analysis.py) --------
+
+class Policy(Model):
+    """How often one check is measured and how its series is judged (Argo's metric fields)."""
+
+    count: int = Field(default=1, ge=1)
+    interval: Duration = 0.0
+    initial_delay: Duration = 0.0
+    failure_limit: int = Field(default=0, ge=-1)  # -1: failures never fail the gate
+    inconclusive_limit: int = Field(default=0, ge=-1)
+    consecutive_error_limit: int = Field(default=4, ge=-1)
+    consecutive_success_limit: int = Field(default=0, ge=0)  # 0: off
+    timeout: Duration | None = None  # per measurement; default: the check's own `timeout`, else 600s
+
+
+class AnalysisConfig(Policy):
+    """`[analysis]`: the default policy, and `[analysis.checks.<check name>]` overrides."""
+
+    checks: dict[str, Policy] = {}
+
+    def policy_for(self, name: str) -> Policy:
+        base = self.model_dump(exclude={"checks"})
+        override = self.checks.get(name)
+        return Policy(**{**base, **(override.model_dump(exclude_unset=True) if override else {})})
+
+
+class OutageSettings(Model):
+    """Every probe failed for `consecutive` ticks in a row: the live color does not serve at all."""
+
+    enabled: bool = True
+    consecutive: int = Field(default=2, ge=1)
+
+
+class ErrorRateSettings(Model):
+    """The error rate against the pre-switch baseline (Fisher's exact test plus `tolerance`), or
+    against `tolerance` alone without a baseline. Judged over the last burst (a sudden spike
+    fires at once, not diluted by the clean bursts before it) and over `lookback` seconds (a
+    smaller sustained rise); either one failing fires."""
+
+    enabled: bool = True
+    lookback: Duration = 2.0
+    tolerance: float = Field(default=0.05, ge=0, le=1)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_samples: int = Field(default=10, ge=1)
+
+
+class LatencySettings(Model):
+    """Latencies of the last `lookback` seconds significantly slower than the baseline's, by more
+    than `max_increase` of its median and `min_shift` (Mann-Whitney U, Hodges-Lehmann shift)."""
+
+    enabled: bool = True
+    lookback: Duration = 5.0
+    max_increase: float = Field(default=0.5, ge=0)
+    min_shift: Duration = 0.025
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_samples: int = Field(default=50, ge=1)
+
+
+class ProbeConfig(Model):
+    path: str = "/"
+    requests: int = Field(default=10, ge=1, le=1000)  # per tick
+    concurrency: int = Field(default=5, ge=1, le=100)
+    timeout: Duration = 1.0
+
+
+class StabilizeConfig(Model):
+    """`[stabilize]`: the post-switch watch."""
+
+    window: Duration = 300.0  # how long to watch the new color after the switch
+    interval: Duration = Field(default=0.25, gt=0)
+    baseline: Duration = 2.0  # how long to probe the live color before the switch
+    probe: ProbeConfig = ProbeConfig()
+    outage: OutageSettings = OutageSettings()
+    error_rate: ErrorRateSettings = ErrorRateSettings()
+    latency: LatencySettings = LatencySettings()
+
+
 class DeployConfig(Model):
     retention: Duration = 1800.0  # how long the old color stays warm for instant rollback
     verify_timeout: Duration = 10.0  # how long to wait for the router to serve the new split
@@ -125,6 +203,8 @@ class Config(Model):
     router: RouterConfig = RouterConfig()
     checks: list[CheckConfig] = Field(default_factory=list)
     deploy: DeployConfig = DeployConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    stabilize: StabilizeConfig = StabilizeConfig()
     state: StateConfig = StateConfig()
     hooks: dict[str, str | list[str]] = Field(default_factory=dict)
     webhooks: list[str] = Field(default_factory=list)

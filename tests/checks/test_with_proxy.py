@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from turnout.analysis import ErrorRateTrigger, StabilizeConfig, measure_baseline, watch
+from turnout.analysis import ErrorRateTrigger, StabilizeConfig, measure_baseline, triggers_for, watch
 from turnout.checks.error_rate import ErrorRateCheck
 from turnout.checks.loadgen import run_load
 from turnout.model import Color, Release, Verdict
@@ -112,6 +112,6 @@ async def test_watch_through_the_proxy_fires_after_a_bad_switch(proxy: tuple[Pro
     green.fault(error_rate=1.0)
     p.route(0)
     switched = time.time()
-    r = await watch(cfg.triggers(), target, interval=cfg.interval, window=5, baseline=base, probe_cfg=cfg.probe)
+    r = await watch(triggers_for(cfg), target, interval=cfg.interval, window=5, baseline=base, probe_cfg=cfg.probe)
     assert r.trigger == ErrorRateTrigger.name and r.ticks == 1
     assert r.detected_at is not None and r.detected_at - switched < 1.0
