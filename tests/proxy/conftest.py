@@ -106,6 +106,13 @@ class Upstream:
             writer.write(b"0\r\n\r\n")
             return True
         body = b"".join([p async for p in read_body(reader, h)])
+        if path == "/ws" and h.get("upgrade"):  # switch protocols, then echo raw bytes until EOF
+            writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {h['upgrade']}\r\nConnection: Upgrade\r\n"
+                         f"{tag}\r\nhello from {self.color}\n".encode())
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+            return False
         if path == "/slow":  # chunked, `chunks` pieces spread over `seconds`
             n, secs = int(q.get("chunks", "10")), float(q.get("seconds", "1"))
             writer.write(f"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n{tag}\r\n".encode())

@@ -22,7 +22,7 @@ from turnout.proxy.upstream import MAX_HEAD, connect
 if TYPE_CHECKING:
     from turnout.proxy.upstream import UpstreamConn
 
-IDLE, HEAD, BODY, LINGER = 0, 1, 2, 3
+IDLE, HEAD, BODY, LINGER, TUNNEL = 0, 1, 2, 3, 4
 LINGER_SECONDS = 2.0  # after an error answer, read and drop what the client still sends, then close
 LINGER_BYTES = 1024 * 1024
 PENDING_MAX = 256 * 1024  # request body buffered while connecting upstream before we stop reading
@@ -65,7 +65,7 @@ class _Reject(Exception):
 class Exchange:
     __slots__ = ("aborted", "chunked", "client", "complete", "conn", "connecting", "cs", "expect", "finished",
                  "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "responded", "retried",
-                 "sent", "size", "stats", "t0", "t_sent", "tried", "url", "xff")
+                 "sent", "size", "stats", "t0", "t_sent", "tried", "upgrade", "url", "xff")
 
     def __init__(self, client: ClientProtocol) -> None:
         self.client = client
@@ -75,6 +75,7 @@ class Exchange:
         self.method = b""
         self.chunked = False
         self.expect = False
+        self.upgrade = b""  # Upgrade header value of a real upgrade request (e.g. websocket)
         self.xff = b""
         self.keep_alive = True
         self.http10 = False
@@ -146,7 +147,7 @@ def strip_hop(head: bytes, low: bytes) -> bytes:
 
 class ClientProtocol(asyncio.Protocol):
     __slots__ = ("active", "broken", "ctx", "cur", "deadline", "head_bytes", "lingered", "listener", "parser", "queue",
-                 "reading_paused", "state", "stats", "transport", "write_paused", "xff_line", "xff_peer")
+                 "reading_paused", "state", "stats", "transport", "tunnel", "write_paused", "xff_line", "xff_peer")
 
     def __init__(self, ctx: Ctx, listener: int) -> None:
         self.ctx = ctx
@@ -159,6 +160,7 @@ class ClientProtocol(asyncio.Protocol):
         self.active: Exchange | None = None  # being answered
         self.queue: deque[Exchange] = deque()
         self.broken = False  # stop reading; close once the active exchange is done
+        self.tunnel: UpstreamConn | None = None  # after a 101: bytes flow both ways unparsed
         self.reading_paused = False
         self.write_paused = False
         self.head_bytes = 0
@@ -181,6 +183,8 @@ class ClientProtocol(asyncio.Protocol):
         if ctx.draining and not ctx.clients:
             ctx.drained.set()
         self.broken = True
+        if self.tunnel is not None:
+            self.tunnel.close()
         for ex in (self.active, *self.queue):
             if ex is not None:
                 ex.aborted = True
@@ -194,7 +198,11 @@ class ClientProtocol(asyncio.Protocol):
         self.queue.clear()
 
     def data_received(self, data: bytes) -> None:
-        if self.state == LINGER:
+        if self.state >= LINGER:
+            if self.state == TUNNEL:
+                assert self.tunnel is not None and self.tunnel.transport is not None
+                self.tunnel.transport.write(data)
+                return
             self.lingered += len(data)
             if self.lingered > LINGER_BYTES:
                 self.transport.close()
@@ -202,9 +210,12 @@ class ClientProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade as up:
-            # Upgrade requests are served as plain requests (Upgrade/Connection were dropped); go on after them.
             rest = data[up.args[0]:]
-            if rest:
+            ex = self.cur
+            if ex is not None and ex.upgrade:
+                if rest:  # early tunnel bytes: the upstream reads them after its 101
+                    ex.send(rest)
+            elif rest:  # not a real upgrade (e.g. CONNECT refused): parse on
                 self.data_received(rest)
             return
         except HttpParserError as err:
@@ -218,6 +229,8 @@ class ClientProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        if self.tunnel is not None and self.tunnel.transport is not None:
+            self.tunnel.transport.pause_reading()
         ex = self.active
         up = ex.conn if ex is not None else None
         if up is not None and up.transport is not None and not up.read_paused:
@@ -226,6 +239,8 @@ class ClientProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self.tunnel is not None and self.tunnel.transport is not None:
+            self.tunnel.transport.resume_reading()
         ex = self.active
         up = ex.conn if ex is not None else None
         if up is not None and up.transport is not None and up.read_paused:
@@ -267,6 +282,8 @@ class ClientProtocol(asyncio.Protocol):
             ex.xff = value + b", "
         elif low == b"expect":
             ex.expect = value.lower() == b"100-continue"
+        elif low == b"upgrade":
+            ex.upgrade = value
 
     def on_headers_complete(self) -> None:
         ex = self.cur
@@ -279,6 +296,11 @@ class ClientProtocol(asyncio.Protocol):
             raise _Reject(405)
         ex.http10 = p.get_http_version() == "1.0"
         ex.keep_alive = p.should_keep_alive() and not ex.http10
+        if ex.upgrade:
+            if p.should_upgrade():  # Upgrade + Connection: upgrade. After it: a tunnel, or a close
+                ex.keep_alive = False
+            else:
+                ex.upgrade = b""
         self.state = BODY
         if ex is self.active:
             self.start(ex)
@@ -316,7 +338,8 @@ class ClientProtocol(asyncio.Protocol):
         xff = b"X-Forwarded-For: " + ex.xff + self.xff_peer + b"\r\n" if ex.xff else self.xff_line
         ex.head = b"%b %b %b%b%b%b\r\n" % (
             ex.method, ex.url, b"HTTP/1.0\r\n" if ex.http10 else b"HTTP/1.1\r\n", b"".join(ex.hdrs), xff,
-            b"Transfer-Encoding: chunked\r\n" if ex.chunked else b"")
+            b"Transfer-Encoding: chunked\r\n" if ex.chunked
+            else b"Connection: Upgrade\r\nUpgrade: " + ex.upgrade + b"\r\n" if ex.upgrade else b"")
         b = cs.pick(ctx.now)
         if b is None:
             self.fail(ex, b"no backend for this color")
@@ -366,6 +389,33 @@ class ClientProtocol(asyncio.Protocol):
         ex.responded = True
         out = b"%b\r\n%b%b\r\n%b" % (head, ex.cs.color_line, b"Connection: close\r\n" if close else b"", rest)
         self.transport.write(out)
+
+    def start_tunnel(self, ex: Exchange, up: UpstreamConn, head: bytes, rest: bytes) -> None:
+        """101 Switching Protocols: from here on both connections are one byte pipe on this color."""
+        if not ex.upgrade:  # switched protocols unasked: the upstream is broken
+            up.ex = None
+            up.close()
+            ex.conn = None
+            self.fail(ex, b"upstream switched protocols unasked")
+            return
+        ex.finished = True
+        st = ex.stats
+        assert st is not None and ex.cs is not None
+        st.inflight -= 1
+        st.observe(101, self.ctx.loop.time() - ex.t0)
+        ex.conn = None
+        self.active = None
+        up.ex = None
+        up.peer = self
+        self.tunnel = up
+        self.state = TUNNEL
+        self.broken = False
+        self.transport.write(b"%b\r\n%b\r\n%b" % (head, ex.cs.color_line, rest))
+        if self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        if self.write_paused and up.transport is not None:
+            up.transport.pause_reading()
 
     def finish(self, ex: Exchange, up: UpstreamConn) -> None:
         ex.finished = True

@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from httptools import HttpParserError, HttpResponseParser
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from turnout.proxy.state import DOWN_SECONDS, Backend
 
 if TYPE_CHECKING:
-    from turnout.proxy.downstream import Ctx, Exchange
+    from turnout.proxy.downstream import ClientProtocol, Ctx, Exchange
 
 MAX_HEAD = 64 * 1024
 MAX_IDLE = 512  # pooled connections per backend; more are closed when released
@@ -25,7 +25,7 @@ MAX_IDLE = 512  # pooled connections per backend; more are closed when released
 
 class UpstreamConn(asyncio.Protocol):
     __slots__ = ("backend", "close_delim", "closed", "ctx", "done", "ex", "got", "head_buf", "idle_since",
-                 "in_head", "keep_alive", "no_body", "parser", "paused", "read_paused", "reused", "status",
+                 "in_head", "keep_alive", "no_body", "parser", "paused", "peer", "read_paused", "reused", "status",
                  "transport")
 
     def __init__(self, ctx: Ctx, backend: Backend) -> None:
@@ -34,6 +34,7 @@ class UpstreamConn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = HttpResponseParser(self)
         self.ex: Exchange | None = None
+        self.peer: ClientProtocol | None = None  # set once this connection is a tunnel (after a 101)
         self.closed = False
         self.paused = False  # this socket's write buffer is full: the client's reads are paused for it
         self.read_paused = False  # the client's write buffer is full: our reads are paused for it
@@ -113,6 +114,9 @@ class UpstreamConn(asyncio.Protocol):
         self.closed = True
         ex = self.ex
         if ex is None:
+            if self.peer is not None:
+                self.peer.transport.close()
+                return
             with contextlib.suppress(ValueError):
                 self.backend.idle.remove(self)
             return
@@ -134,28 +138,38 @@ class UpstreamConn(asyncio.Protocol):
         return None  # let the transport close; connection_lost decides what it meant
 
     def pause_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.transport.pause_reading()
+            return
         self.paused = True
         if self.ex is not None:
             self.ex.client.update_reading()
 
     def resume_writing(self) -> None:
+        if self.peer is not None:
+            self.peer.transport.resume_reading()
+            return
         self.paused = False
         if self.ex is not None:
             self.ex.client.update_reading()
 
     def data_received(self, data: bytes) -> None:
         ex = self.ex
-        if ex is None:  # bytes on an idle connection: upstream is confused, don't reuse it
-            self.close()
+        if ex is None:
+            if self.peer is not None:  # tunnel
+                self.peer.transport.write(data)
+            else:  # bytes on an idle connection: upstream is confused, don't reuse it
+                self.close()
             return
         self.got = True
         if not self.no_body:
             try:
                 self.parser.feed_data(data)
-            except HttpParserError:
-                self.keep_alive = False
-                self.close()
-                return
+            except (HttpParserError, HttpParserUpgrade):
+                if self.status != 101:  # 101 ends HTTP on this connection: handled below
+                    self.keep_alive = False
+                    self.close()
+                    return
         client = ex.client
         if self.in_head:
             buf = self.head_buf + data if self.head_buf else data
@@ -174,6 +188,9 @@ class UpstreamConn(asyncio.Protocol):
                 buf = buf[i + 4 :]
             self.head_buf = b""
             self.in_head = False
+            if head[9:12] == b"101":
+                client.start_tunnel(ex, self, head, buf[i + 4 :])
+                return
             if self.no_body:  # HEAD: the parser was not fed (it can't know there is no body), read the status here
                 code = head[9:12]
                 if not head.startswith(b"HTTP/1.") or not code.isdigit():
