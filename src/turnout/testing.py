@@ -314,9 +314,10 @@ class RouterContract:
         with pytest.raises(RouterError):
             await router.observe()
         if self.restartable:
-            await router.prepare(backends.endpoints)
+            await router.prepare({Color.GREEN: backends.endpoints[Color.GREEN]})  # blue not given: kept
             after = await router.observe()
             assert (after.weights, after.test_color) == (before.weights, before.test_color)
+            assert set(after.backends[Color.BLUE]) == set(before.backends[Color.BLUE])
             assert set(await colors(client, after.production_url, 5)) == {"blue"}
 
     async def test_every_call_is_idempotent(self, router: Any, backends: ColorBackends,

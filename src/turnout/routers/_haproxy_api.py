@@ -129,5 +129,18 @@ def render_config(
     return "\n".join(lines) + "\n"
 
 
+def slots_in_config(text: str) -> dict[Color, list[Slot]]:
+    """The server slots an owned HAProxy's generated config lists per color (what a restart serves)."""
+    found: dict[Color, list[Slot]] = {c: [] for c in Color}
+    color = None
+    for line in text.splitlines():
+        parts = line.split()
+        if parts[:1] == ["backend"]:
+            color = next((c for c in Color if parts[1:2] == [backend(c)]), None)
+        elif parts[:1] == ["server"] and color is not None and len(parts) >= 3:
+            found[color].append(Slot(parts[1], Endpoint.parse(parts[2]), "disabled" not in parts[3:]))
+    return found
+
+
 def render_maps(weights_green: int, test_color: Color) -> tuple[str, str]:
     return f"green {weights_green}\n", f"test {backend(test_color)}\n"

@@ -194,9 +194,21 @@ class HAProxyRouter:
         if binary is None:
             raise RouterError(f"{self.options.binary} not found", hint="run scripts/install-servers.sh")
         await self.process.stop(0)  # a leftover that no longer answers its socket
+        cfg = self._write_files(wanted)
+        check = subprocess.run([binary, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise RouterError(f"HAProxy rejected the generated config {cfg}: {(check.stderr or check.stdout).strip()}")
+        self.process.start([binary, "-W", "-S", self.master_socket, "-f", str(cfg)])
+        await self.process.wait_ready(self._answers)
+
+    def _write_files(self, wanted: dict[Color, tuple[Endpoint, ...]]) -> Path:
+        """Config and maps for a (re)start; a color not given keeps the instances the old config had."""
+        cfg = self.folder / "haproxy.cfg"
+        before = api.slots_in_config(cfg.read_text()) if cfg.exists() else {}
         slots = {}
         for color in Color:
-            endpoints = list(wanted.get(color, ()))
+            endpoints = list(wanted[color] if color in wanted else
+                             (s.endpoint for s in before.get(color, []) if s.serving))
             slots[color] = [api.Slot(f"s{i + 1}", endpoints[i] if i < len(endpoints) else EMPTY, i < len(endpoints))
                             for i in range(self.options.slots)]
         # Maps survive a crash: a restarted HAProxy serves the split turnout last applied.
@@ -204,13 +216,8 @@ class HAProxyRouter:
             text_w, text_t = api.render_maps(0, Color.GREEN)
             atomic_write(self.folder / api.WEIGHTS_MAP, text_w)
             atomic_write(self.folder / api.TEST_MAP, text_t)
-        cfg = self.folder / "haproxy.cfg"
         atomic_write(cfg, self._render(slots))
         for sock in (self.socket, self.master_socket):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(sock)
-        check = subprocess.run([binary, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True, check=False)
-        if check.returncode != 0:
-            raise RouterError(f"HAProxy rejected the generated config {cfg}: {(check.stderr or check.stdout).strip()}")
-        self.process.start([binary, "-W", "-S", self.master_socket, "-f", str(cfg)])
-        await self.process.wait_ready(self._answers)
+        return cfg
