@@ -158,7 +158,7 @@ def median(values: list[float]) -> float:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     names = [n for n in args.only.split(",") if n] if args.only else list(ROUTERS)
-    rounds, seconds = (1, 2.0) if args.quick else (3, 10.0)
+    rounds, seconds = (1, 2.0) if args.quick else (5, 6.0)
     cycles, gap = 10, (0.08 if args.quick else 0.5)
     folder = Path(tempfile.mkdtemp(prefix="turnout-bench-"))
     bench = Bench(folder, args.quick)
@@ -183,6 +183,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results[name] = {"rps": round(median([x["rps"] for x in s])),
                              "p50_ms": round(median([x["p50_us"] for x in s]) / 1000, 3),
                              "p99_ms": round(median([x["p99_us"] for x in s]) / 1000, 3),
+                             "rps_range": [round(min(x["rps"] for x in s)), round(max(x["rps"] for x in s))],
+                             "p99_ms_range": [min(x["p99_us"] for x in s) / 1000, max(x["p99_us"] for x in s) / 1000],
                              "failed_throughput": sum(x["failed"] for x in s),
                              "failed": None, "full_switch_ms_max": None, "route_ms_median": None}
         for name, router in routers.items():
@@ -222,14 +224,18 @@ def met(key: str, value: float) -> bool:
 def table(data: dict[str, Any]) -> str:
     r = data["routers"]
     hap = r.get("haproxy", {}).get("rps")
-    lines = ["| path | req/s | p50 ms | p99 ms | vs HAProxy | failed (10 switch+rollback) | full switch max ms "
-             "| route() ms |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| path | req/s median (min-max) | p50 ms | p99 ms median (min-max) | vs HAProxy "
+             "| failed (10 switch+rollback) | full switch max ms | route() ms |", "|---|---|---|---|---|---|---|---|"]
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else str(v)
+
     for name, x in r.items():
         ratio = f"{x['rps'] / hap:.2f}" if hap else "-"
-        def fmt(v: Any) -> str:
-            return "-" if v is None else str(v)
-        lines.append(f"| {name} | {x['rps']:,} | {x['p50_ms']} | {x['p99_ms']} | {ratio} | {fmt(x['failed'])} "
-                     f"| {fmt(x['full_switch_ms_max'])} | {fmt(x['route_ms_median'])} |")
+        lo, hi = x["rps_range"]
+        p_lo, p_hi = x["p99_ms_range"]
+        lines.append(f"| {name} | {x['rps']:,} ({lo:,}-{hi:,}) | {x['p50_ms']} | {x['p99_ms']} ({p_lo:g}-{p_hi:g}) "
+                     f"| {ratio} | {fmt(x['failed'])} | {fmt(x['full_switch_ms_max'])} | {fmt(x['route_ms_median'])} |")
     lines += ["", "| goal | value | met |", "|---|---|---|"]
     lines += [f"| {k} | {v} | {'yes' if met(k, v) else 'NO'} |" for k, v in data["goals"].items()]
     m = data["method"]
@@ -247,6 +253,10 @@ def main() -> None:
     for tool in ("wrk", "nginx", "haproxy", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: run scripts/install-servers.sh")
+    others = subprocess.run(["pgrep", "-x", "wrk"], check=False, capture_output=True, text=True).stdout.split()
+    if others:  # two benchmarks on two cores measure each other
+        print(f"warning: other wrk processes are running ({', '.join(others)}): numbers will be off",
+              file=sys.stderr)
     started = time.monotonic()
     data = asyncio.run(run(args))
     data["elapsed_s"] = round(time.monotonic() - started, 1)
