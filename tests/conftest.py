@@ -37,6 +37,9 @@ instances = {instances}
 ready_timeout = "5s"
 stop_grace = "5s"
 
+[stabilize]
+window = "0s"
+
 [health]
 successes = 2
 interval = "50ms"

@@ -177,7 +177,7 @@ class ProbeConfig(Model):
 class StabilizeConfig(Model):
     """`[stabilize]`: the post-switch watch."""
 
-    window: Duration = 300.0  # how long to watch the new color after the switch
+    window: Duration = 60.0  # how long to watch the new color after the switch; 0 turns the watch off
     interval: Duration = Field(default=0.25, gt=0)
     baseline: Duration = 2.0  # how long to probe the live color before the switch
     probe: ProbeConfig = ProbeConfig()
@@ -190,6 +190,7 @@ class DeployConfig(Model):
     retention: Duration = 1800.0  # how long the old color stays warm for instant rollback
     verify_timeout: Duration = 10.0  # how long to wait for the router to serve the new split
     steps: list[int] = Field(default_factory=list)  # canary percentages before the full switch
+    step_window: Duration = 10.0  # how long each canary step is watched before the next one
 
 
 class StateConfig(Model):

@@ -12,7 +12,8 @@
     ├── RuntimeFailure              exit 8   instances would not start or stay up
     ├── RollbackFailed              exit 9   switching back did not take
     ├── AgentUnavailable            exit 10  the local agent is not running
-    └── MigrationError              exit 11  unparseable or unsafe SQL, migration run failed
+    ├── MigrationError              exit 11  unparseable or unsafe SQL, migration run failed
+    └── AutoRolledBack              exit 12  the release went live, a trigger fired, traffic went back
 """
 
 from __future__ import annotations
@@ -75,3 +76,7 @@ class AgentUnavailable(TurnoutError):
 
 class MigrationError(TurnoutError):
     exit_code = 11
+
+
+class AutoRolledBack(TurnoutError):
+    exit_code = 12

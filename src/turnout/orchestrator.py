@@ -1,8 +1,14 @@
 """The only module that knows the order of steps: deploy, validate, switch, rollback, resume, retire.
 
-Every state change goes through `_advance`: it checks the phase table, saves (compare-and-swap)
-and appends the audit event, so state, audit and log never drift. Intent is saved before the
-router is touched and the outcome after, so `resume` can finish or undo a step cut short by a crash.
+Every state change goes through `_advance`: it checks the phase table, saves (compare-and-swap),
+appends the audit event and notifies webhooks, so state, audit and notifications never drift.
+Intent is saved before the router is touched and the outcome after, so `resume` can finish or undo
+a step cut short by a crash.
+
+    deploy: lock → pre-deploy hook → DEPLOY (expand migrations, start release on the idle color)
+      → VALIDATE (checks on the test endpoint, judged by analysis) → [pause: promote/abort]
+      → SWITCH (canary steps with a watch between them, then 100 %) → STABILIZE
+      → unlock → watch the live color; a trigger → route back (ROLLED_BACK)
 """
 
 from __future__ import annotations
@@ -14,10 +20,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from turnout import phases
+from turnout import analysis, phases
 from turnout.config import Config
-from turnout.errors import NotReady, RollbackFailed, RouterError, RuntimeFailure, TurnoutError, ValidationFailed
+from turnout.errors import (
+    AutoRolledBack,
+    LockHeld,
+    MigrationError,
+    NotReady,
+    RollbackFailed,
+    RouterError,
+    RuntimeFailure,
+    TurnoutError,
+    ValidationFailed,
+)
+from turnout.migrate import Migrations
 from turnout.model import AuditEvent, Color, Deployment, Measurement, Phase, Release, Verdict, Weights
+from turnout.notify import Notifier
 from turnout.protocols import Check, Router, Runtime, Store, Target
 
 log = logging.getLogger("turnout")
@@ -30,12 +48,17 @@ def _quiet(step: str, data: dict[str, Any]) -> None:
 
 class Orchestrator:
     def __init__(self, cfg: Config, store: Store, router: Router, runtime: Runtime, checks: Sequence[Check],
-                 *, actor: str, progress: Progress = _quiet) -> None:
+                 *, actor: str, progress: Progress = _quiet, notifier: Notifier | None = None,
+                 migrations: Migrations | None = None, stop_watch: asyncio.Event | None = None) -> None:
         self.cfg, self.store, self.router, self.runtime = cfg, store, router, runtime
         self.checks = list(checks)
         self.actor = actor
         self.progress = progress
+        self.notifier = notifier
+        self.migrations = migrations
+        self.stop_watch = stop_watch  # set by whoever starts the next operation: ends a running watch
         self.app = cfg.app.name
+        self.holder = f"{actor} [{id(self):x}]"  # unique per operation, so two ops never share the lock
 
     # -- bookkeeping ------------------------------------------------------------------------------
     def current(self) -> Deployment:
@@ -46,29 +69,46 @@ class Orchestrator:
                  to_color: Color | None = None, **changes: Any) -> Deployment:
         phases.check(dep.phase, phase)
         saved = self.store.save(replace(dep, phase=phase, **changes))
-        self.store.append(AuditEvent(
-            app=self.app, action=action, outcome=outcome, actor=self.actor, phase=phase,
-            from_color=from_color, to_color=to_color, reason=reason,
-            versions={c.value: v for c, v in saved.versions.items()},
-            measurements=[m.as_dict() for m in measurements]))
-        self.progress(f"{action}:{outcome}", {
-            "at": time.time(), "phase": phase.value, "reason": reason, "from": from_color.value if from_color else None,
-            "to": to_color.value if to_color else None, "measurements": [m.as_dict() for m in measurements]})
+        self._audit(saved, action, outcome, reason, [m.as_dict() for m in measurements], from_color=from_color,
+                    to_color=to_color)
         return saved
 
-    def _record(self, action: str, outcome: str, reason: str = "", **extra: Any) -> None:
+    def _record(self, action: str, outcome: str, reason: str = "", measurements: Sequence[dict[str, Any]] = ()
+                ) -> None:
         """An audit event that changes no state (refusals, drift, measurements)."""
-        dep = self.current()
-        self.store.append(AuditEvent(app=self.app, action=action, outcome=outcome, actor=self.actor,
-                                     phase=dep.phase, reason=reason,
-                                     versions={c.value: v for c, v in dep.versions.items()}, **extra))
-        self.progress(f"{action}:{outcome}", {"reason": reason})
+        self._audit(self.current(), action, outcome, reason, list(measurements))
+
+    def _audit(self, dep: Deployment, action: str, outcome: str, reason: str, measurements: list[dict[str, Any]],  # noqa: PLR0917
+               from_color: Color | None = None, to_color: Color | None = None) -> None:
+        event = self.store.append(AuditEvent(
+            app=self.app, action=action, outcome=outcome, actor=self.actor, phase=dep.phase, from_color=from_color,
+            to_color=to_color, reason=reason, versions={c.value: v for c, v in dep.versions.items()},
+            measurements=measurements))
+        payload = {"event": f"{action}:{outcome}", **event.as_dict(), "active": dep.active.value}
+        self.progress(f"{action}:{outcome}", payload)
+        if self.notifier:
+            self.notifier.event(payload)
 
     def _lock(self, purpose: str) -> None:
-        self.store.acquire_lock(self.app, self.actor, purpose)
+        self.store.acquire_lock(self.app, self.holder, purpose)
 
     def _unlock(self) -> None:
-        self.store.release_lock(self.app, self.actor)
+        self.store.release_lock(self.app, self.holder)
+
+    async def _hook(self, name: str, dep: Deployment, reason: str = "") -> None:
+        if not self.notifier:
+            return
+        env = {"TURNOUT_APP": self.app, "TURNOUT_HOOK": name, "TURNOUT_ACTIVE": dep.active.value,
+               "TURNOUT_IDLE": dep.idle.value, "TURNOUT_VERSION": dep.version_of(dep.active) or "",
+               "TURNOUT_IDLE_VERSION": dep.version_of(dep.idle) or "", "TURNOUT_PHASE": dep.phase.value,
+               "TURNOUT_ACTOR": self.actor, "TURNOUT_REASON": reason}
+        result = await self.notifier.hook(name, env)
+        if result is None:
+            return
+        code, output = result
+        self._record("hook", "ok" if code == 0 else "failed", f"{name} exited {code}: {output}")
+        if code != 0 and name == "pre-deploy":
+            raise TurnoutError(f"pre-deploy hook exited {code}: {output}", hint="nothing was started")
 
     # -- first release -------------------------------------------------------------------------------
     async def bootstrap(self, version: str) -> Deployment:
@@ -82,16 +122,18 @@ class Orchestrator:
             endpoints = await self.runtime.start(Release(version), Color.BLUE)
             await self.router.prepare({Color.BLUE: endpoints, Color.GREEN: []})
             await self._route_and_verify(Weights.all_to(Color.BLUE))
-            versions = {Color.BLUE: version, Color.GREEN: None}
             return self._advance(dep, Phase.INITIAL, action="bootstrap", outcome="ok", to_color=Color.BLUE,
-                                 reason=f"{version} live on blue", active=Color.BLUE, versions=versions,
-                                 weights=Weights.all_to(Color.BLUE), warm={Color.BLUE: True, Color.GREEN: False},
-                                 switched_at=time.time())
+                                 reason=f"{version} live on blue", active=Color.BLUE,
+                                 versions={Color.BLUE: version, Color.GREEN: None}, weights=Weights.all_to(Color.BLUE),
+                                 warm={Color.BLUE: True, Color.GREEN: False}, switched_at=time.time())
         finally:
             self._unlock()
 
     # -- deploy ---------------------------------------------------------------------------------------
-    async def deploy(self, version: str, *, switch: bool = True) -> Deployment:
+    async def deploy(self, version: str, *, switch: bool = True, pause: bool = False,
+                     steps: Sequence[int] | None = None) -> Deployment:
+        """Put `version` on the idle color, validate it, then (unless paused) shift traffic to it."""
+        steps = self._steps(steps)
         self._lock(f"deploy {version}")
         try:
             dep = self.current()
@@ -100,62 +142,84 @@ class Orchestrator:
                                    hint="restart the agent (`turnout up`) to resume it")
             if dep.version_of(dep.active) is None:
                 raise NotReady(f"{self.app} has no live release yet", hint="start one with `turnout up --version V`")
-            target = dep.idle
-            release = Release(version)
+            await self._hook("pre-deploy", dep, f"deploy {version}")
+            target, release = dep.idle, Release(version)
             dep = self._advance(dep, Phase.DEPLOY, action="deploy", outcome="started", to_color=target,
                                 from_color=dep.active, reason=f"{version} to {target.value}", target=target,
                                 versions={**dep.versions, target: version}, warm={**dep.warm, target: False})
-            self.progress("start", {"color": target.value, "version": version})
-            try:
-                endpoints = await self.runtime.start(release, target)
-            except RuntimeFailure as exc:
-                # Instances that never answer their readiness probe are a failed readiness check.
-                m = Measurement("readiness", Verdict.FAIL, None, str(exc))
-                reason = f"check readiness fail: {exc}"
-                await self._abort(dep, target, reason, [m])
-                raise ValidationFailed(reason, hint=f"nothing was switched; {dep.active.value} still serves") from None
-            try:
-                await self.router.prepare({target: endpoints})
-            except RouterError as exc:
-                await self._abort(dep, target, str(exc), ())
-                raise
+            await self._expand(dep, target)
+            endpoints = await self._start(dep, target, release)
             dep = self._advance(dep, Phase.VALIDATE, action="validate", outcome="started", to_color=target,
                                 warm={**dep.warm, target: True})
-            measurements = await self._validate(dep, target, release, tuple(endpoints))
-            failed = next((m for m in measurements if m.verdict is not Verdict.PASS), None)
-            if failed is not None:
-                reason = f"check {failed.check} {failed.verdict.value}: {failed.detail}"
-                await self._abort(dep, target, reason, measurements)
-                raise ValidationFailed(reason, hint=f"nothing was switched; {dep.active.value} still serves")
+            gate = await self._gate(target, release, endpoints)
+            if gate.verdict is not Verdict.PASS:
+                await self._abort(dep, target, f"check {gate.reason}", gate.measurements)
+                raise ValidationFailed(f"check {gate.reason}",
+                                       hint=f"nothing was switched; {dep.active.value} still serves")
             dep = self._advance(self.current(), Phase.VALIDATE, action="validate", outcome="ok", to_color=target,
-                                measurements=measurements, reason=f"{len(measurements)} checks passed",
-                                target=None)
-            if not switch:
+                                measurements=gate.measurements, reason=gate.reason, target=None)
+            if pause or not switch:
+                if pause:
+                    self._record("pause", "ok", f"{version} validated on {target.value}; "
+                                                "`turnout promote` switches, `turnout abort` stops it")
                 return dep
-            return await self._switch(dep, target, action="switch", reason=f"deploy {version}")
+            baseline = await self._baseline(dep, steps)
+            dep = await self._shift(dep, target, steps, baseline, reason=f"deploy {version}")
         finally:
             self._unlock()
+        return await self._stabilize(dep, baseline)
 
-    async def _validate(self, dep: Deployment, target: Color, release: Release,
-                        endpoints: tuple[Any, ...]) -> list[Measurement]:
+    def _steps(self, steps: Sequence[int] | None) -> list[int]:
+        chosen = list(steps if steps is not None else self.cfg.deploy.steps)
+        if chosen and not self.router.can_split:
+            raise TurnoutError(f"the {self.router.kind} router cannot split traffic; canary steps need one that can")
+        if any(not 0 < p <= 100 for p in chosen) or chosen != sorted(set(chosen)):
+            raise TurnoutError(f"canary steps must rise from 1 to 100 percent, got {chosen}")
+        return [p for p in chosen if p < 100]
+
+    async def _expand(self, dep: Deployment, target: Color) -> None:
+        if self.migrations is None:
+            return
+        try:
+            applied = await asyncio.to_thread(self.migrations.apply_expand)
+        except MigrationError as exc:
+            await self._abort(dep, target, f"expand migrations refused: {exc}", ())
+            raise
+        if applied:
+            self._record("migrate", "ok", f"expand: {', '.join(m.name for m in applied)}")
+
+    async def _start(self, dep: Deployment, target: Color, release: Release) -> list[Any]:
+        self.progress("start", {"color": target.value, "version": release.version})
+        try:
+            endpoints = await self.runtime.start(release, target)
+        except RuntimeFailure as exc:
+            # Instances that never answer their readiness probe are a failed readiness check.
+            reason = f"check readiness fail: {exc}"
+            await self._abort(dep, target, reason, [Measurement("readiness", Verdict.FAIL, None, str(exc))])
+            raise ValidationFailed(reason, hint=f"nothing was switched; {dep.active.value} still serves") from None
+        try:
+            await self.router.prepare({target: endpoints})
+        except RouterError as exc:
+            await self._abort(dep, target, str(exc), ())
+            raise
+        return endpoints
+
+    async def _target(self, color: Color, release: Release) -> Target:
+        state = await self.router.observe()
+        status = await self.runtime.status(color)
+        pids = ",".join(str(i.pid) for i in status.instances if i.pid)
+        return Target(url=state.test_url, color=color, release=release, baseline_url=state.production_url,
+                      endpoints=status.endpoints, extra={"pids": pids} if pids else {})
+
+    async def _gate(self, target: Color, release: Release, endpoints: Sequence[Any]) -> analysis.GateResult:
         state = await self.router.observe()
         if state.test_color is not target:
-            return [Measurement("test-endpoint", Verdict.ERROR, state.test_color.value,
-                                f"test endpoint serves {state.test_color.value}, expected {target.value}")]
-        tgt = Target(url=state.test_url, color=target, release=release, baseline_url=state.production_url,
-                     endpoints=endpoints)
-        results: list[Measurement] = []
-        for check in self.checks:
-            self.progress("check", {"check": check.name, "color": target.value})
-            try:
-                m = await check.measure(tgt)
-            except TurnoutError as exc:
-                m = Measurement(check.name, Verdict.ERROR, None, str(exc))
-            results.append(m)
-            self.progress("measured", m.as_dict())
-            if m.verdict is not Verdict.PASS:
-                break
-        return results
+            m = Measurement("test-endpoint", Verdict.ERROR, state.test_color.value,
+                            f"test endpoint serves {state.test_color.value}, expected {target.value}")
+            return analysis.GateResult(Verdict.ERROR, [m], m.check, f"test-endpoint error: {m.detail}")
+        tgt = await self._target(target, release)
+        return await analysis.run_gate(self.checks, tgt, self.cfg.analysis,
+                                       on_measurement=lambda m: self.progress("measured", m.as_dict()))
 
     async def _abort(self, dep: Deployment, target: Color, reason: str, measurements: Sequence[Measurement]) -> None:
         self.progress("abort", {"color": target.value, "reason": reason})
@@ -173,10 +237,42 @@ class Orchestrator:
         version = dep.version_of(dep.idle)
         if version is None or status.healthy == 0:
             raise NotReady(f"{dep.idle.value} runs nothing healthy to validate")
-        results = await self._validate(dep, dep.idle, Release(version), status.endpoints)
-        ok = all(m.verdict is Verdict.PASS for m in results)
-        self._record("validate", "ok" if ok else "failed", measurements=[m.as_dict() for m in results])
-        return results
+        gate = await self._gate(dep.idle, Release(version), status.endpoints)
+        self._record("validate", "ok" if gate.verdict is Verdict.PASS else "failed", gate.reason,
+                     [m.as_dict() for m in gate.measurements])
+        return gate.measurements
+
+    # -- manual gate ------------------------------------------------------------------------------------
+    async def promote(self, steps: Sequence[int] | None = None) -> Deployment:
+        """Continue a paused deploy: canary steps, the switch, and the stabilize watch."""
+        steps = self._steps(steps)
+        self._lock("promote")
+        try:
+            dep = self._paused()
+            target = dep.idle
+            await self._ensure_warm(dep, target, "promote")
+            baseline = await self._baseline(dep, steps)
+            dep = await self._shift(dep, target, steps, baseline, reason=f"promote {dep.version_of(target)}")
+        finally:
+            self._unlock()
+        return await self._stabilize(dep, baseline)
+
+    async def abort(self, reason: str = "manual abort") -> Deployment:
+        """Stop a paused (validated, not switched) release; the live color keeps serving."""
+        self._lock("abort")
+        try:
+            dep = self._paused()
+            await self._abort(dep, dep.idle, reason, ())
+            return self.current()
+        finally:
+            self._unlock()
+
+    def _paused(self) -> Deployment:
+        dep = self.current()
+        if dep.phase is not Phase.VALIDATE or dep.target is not None:
+            raise NotReady(f"no validated release is waiting for promotion (phase {dep.phase.value})",
+                           hint="`turnout deploy VERSION --pause-before-switch` leaves one")
+        return dep
 
     # -- switch and rollback ------------------------------------------------------------------------------
     async def switch(self, to: Color | None = None, *, rollback: bool = False, reason: str = "") -> Deployment:
@@ -192,6 +288,9 @@ class Orchestrator:
             return await self._switch(dep, target, action=action, reason=reason or f"manual {action}")
         finally:
             self._unlock()
+
+    async def rollback(self, reason: str = "") -> Deployment:
+        return await self.switch(None, rollback=True, reason=reason or "manual rollback")
 
     async def _ensure_warm(self, dep: Deployment, target: Color, action: str) -> None:
         version = dep.version_of(target)
@@ -210,30 +309,36 @@ class Orchestrator:
                            hint="check its logs in the state folder, or redeploy")
         await self.router.prepare({target: status.endpoints})
 
-    async def _switch(self, dep: Deployment, target: Color, *, action: str, reason: str) -> Deployment:
-        source = dep.active
+    async def _switch(self, dep: Deployment, target: Color, *, action: str, reason: str,
+                      measurements: Sequence[Measurement] = (), source: Color | None = None) -> Deployment:
+        source = source or dep.active
         dep = self._advance(dep, Phase.SWITCH, action=action, outcome="started", from_color=source, to_color=target,
                             reason=reason, target=target)
         started = time.monotonic()
         try:
             routed = await self._route_and_verify(Weights.all_to(target))
         except TurnoutError as exc:
-            # Put traffic back where it was; if that fails too, say so loudly.
-            try:
-                await self._route_and_verify(Weights.all_to(source))
-            except TurnoutError as back:
-                self._advance(self.current(), Phase.SWITCH, action=action, outcome="failed", reason=str(back))
-                raise RollbackFailed(f"switch to {target.value} failed ({exc}) and so did restoring "
-                                     f"{source.value}: {back}") from None
-            self._advance(self.current(), Phase.ABORTED, action=action, outcome="failed", from_color=source,
-                          to_color=target, reason=str(exc), target=None)
+            await self._restore(source, target, action, exc)
             raise
-        ms = round((time.monotonic() - started) * 1000, 2)
+        timing = Measurement("switch_ms", Verdict.PASS, round((time.monotonic() - started) * 1000, 2),
+                             data={"routed_at": routed})
         final = Phase.ROLLED_BACK if action == "rollback" else Phase.STABILIZE
-        timing = Measurement("switch_ms", Verdict.PASS, ms, data={"routed_at": routed})
-        return self._advance(self.current(), final, action=action, outcome="ok", from_color=source, to_color=target,
-                             reason=reason, measurements=[timing],
-                             active=target, weights=Weights.all_to(target), target=None, switched_at=time.time())
+        dep = self._advance(self.current(), final, action=action, outcome="ok", from_color=source, to_color=target,
+                            reason=reason, measurements=[timing, *measurements], active=target,
+                            weights=Weights.all_to(target), target=None, switched_at=time.time())
+        await self._hook("post-rollback" if action == "rollback" else "post-switch", dep, reason)
+        return dep
+
+    async def _restore(self, source: Color, target: Color, action: str, exc: TurnoutError) -> None:
+        """A switch that did not take: put all traffic back on `source`; if that fails too, say so loudly."""
+        try:
+            await self._route_and_verify(Weights.all_to(source))
+        except TurnoutError as back:
+            self._advance(self.current(), Phase.SWITCH, action=action, outcome="failed", reason=str(back))
+            raise RollbackFailed(f"{action} to {target.value} failed ({exc}) and so did restoring "
+                                 f"{source.value}: {back}") from None
+        self._advance(self.current(), Phase.ABORTED, action=action, outcome="failed", from_color=source,
+                      to_color=target, reason=str(exc), target=None, weights=Weights.all_to(source))
 
     async def _route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
@@ -252,8 +357,86 @@ class Orchestrator:
                                   f"{self.cfg.deploy.verify_timeout:.0f}s, asked for {weights.as_dict()}")
             await asyncio.sleep(0.05)
 
-    async def rollback(self, reason: str = "") -> Deployment:
-        return await self.switch(None, rollback=True, reason=reason or "manual rollback")
+    # -- canary steps and the stabilize watch ---------------------------------------------------------------
+    async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> analysis.Baseline | None:
+        """The live color's behaviour before the switch, what the new one is held against afterwards."""
+        stab = self.cfg.stabilize
+        if stab.window <= 0 and not steps:
+            return None
+        state = await self.router.observe()
+        tgt = Target(url=state.production_url, color=dep.active, release=Release(dep.version_of(dep.active) or ""))
+        return await analysis.measure_baseline(tgt, stab)
+
+    async def _shift(self, dep: Deployment, target: Color, steps: Sequence[int], baseline: analysis.Baseline | None,
+                     *, reason: str) -> Deployment:
+        """Canary steps (each watched for deploy.step_window), then all traffic to `target`."""
+        source = dep.active
+        for pct in steps:
+            dep = self._advance(self.current(), Phase.SWITCH, action="canary", outcome="started", from_color=source,
+                                to_color=target, reason=f"{pct}% to {target.value}", target=target)
+            try:
+                await self._route_and_verify(Weights.split(target, pct))
+            except TurnoutError as exc:
+                await self._restore(source, target, "canary", exc)
+                raise
+            self.store.save(replace(self.current(), weights=Weights.split(target, pct)))
+            result = await self._watch(target, dep, baseline, self.cfg.deploy.step_window, dominant=pct > 50)
+            if result.trigger is not None:
+                await self._route_back(source, target, f"canary step {pct}% failed: {result.reason}", result)
+                raise AutoRolledBack(f"canary step {pct}% failed: {result.reason}",
+                                     hint=f"{source.value} serves all traffic again")
+            self._record("canary", "ok", f"{pct}% to {target.value} held for {self.cfg.deploy.step_window:g}s",
+                         [m.as_dict() for m in result.measurements])
+        return await self._switch(self.current(), target, action="switch", reason=reason)
+
+    async def _watch(self, color: Color, dep: Deployment, baseline: analysis.Baseline | None, window: float,
+                     *, dominant: bool = True) -> analysis.WatchResult:
+        stab = self.cfg.stabilize
+        state = await self.router.observe()
+        # Probe where the color gets the traffic: the production URL once it has the majority,
+        # the test endpoint (which serves the non-dominant color) while it is a small canary.
+        url = state.production_url if dominant else state.test_url
+        tgt = Target(url=url, color=color, release=Release(dep.version_of(color) or ""))
+        self.progress("watch", {"color": color.value, "window": window, "url": url})
+        return await analysis.watch(analysis.triggers_for(stab), tgt, interval=stab.interval, window=window,
+                                    baseline=baseline, probe_cfg=stab.probe, stop=self.stop_watch)
+
+    async def _stabilize(self, dep: Deployment, baseline: analysis.Baseline | None) -> Deployment:
+        """Watch the new live color for stabilize.window; a trigger switches straight back."""
+        if self.cfg.stabilize.window <= 0 or dep.phase is not Phase.STABILIZE:
+            return dep
+        target, source = dep.active, dep.idle
+        result = await self._watch(target, dep, baseline, self.cfg.stabilize.window)
+        if result.trigger is None:
+            self._record("stabilize", "ok", result.reason, [m.as_dict() for m in result.measurements])
+            return self.current()
+        try:
+            self._lock("automatic rollback")
+        except LockHeld as exc:
+            self._record("rollback", "refused", f"trigger {result.trigger} fired but {exc}")
+            raise
+        try:
+            now = self.current()
+            if now.active is not target or now.phase is not Phase.STABILIZE:
+                return now  # someone else switched meanwhile: their decision stands
+            restored = await self._route_back(source, target, f"automatic: {result.reason}", result)
+        finally:
+            self._unlock()
+        raise AutoRolledBack(f"{target.value} rolled back by trigger {result.reason}",
+                             hint=f"{source.value} ({restored.version_of(source)}) serves all traffic again")
+
+    async def _route_back(self, source: Color, target: Color, reason: str,
+                          result: analysis.WatchResult) -> Deployment:
+        info = Measurement("trigger", Verdict.FAIL, result.trigger, result.reason, data=result.as_dict())
+        dep = await self._switch(self.current(), source, action="rollback", reason=reason, measurements=[info],
+                                 source=target)
+        restored_at = dep.switched_at or time.time()
+        first = result.first_failure_at or result.detected_at or restored_at
+        self._record("rollback", "measured", f"trigger {result.trigger}: first failure to traffic restored "
+                     f"{(restored_at - first) * 1000:.0f} ms", [{
+                         "trigger": result.trigger, "first_failure_at": first, "detected_at": result.detected_at,
+                         "restored_at": restored_at, "detect_to_restore_ms": round((restored_at - first) * 1000, 1)}])
+        return dep
 
     # -- after a crash ------------------------------------------------------------------------------------------
     async def resume(self) -> Deployment:
@@ -272,12 +455,12 @@ class Orchestrator:
             if state.weights != Weights.all_to(dep.active):
                 await self._route_and_verify(Weights.all_to(dep.active))
             reason = f"interrupted in phase {dep.phase.value}; {dep.active.value} kept serving"
+            changes: dict[str, Any] = {"target": None, "weights": Weights.all_to(dep.active)}
             if dep.phase is not Phase.SWITCH:
                 await self.runtime.stop(target, drain=0)
-                return self._advance(dep, Phase.ABORTED, action="resume", outcome="aborted", to_color=target,
-                                     reason=reason, target=None, warm={**dep.warm, target: False})
+                changes.update(warm={**dep.warm, target: False}, versions={**dep.versions, target: None})
             return self._advance(dep, Phase.ABORTED, action="resume", outcome="aborted", to_color=target,
-                                 reason=reason, target=None)
+                                 reason=reason, **changes)
         finally:
             self._unlock()
 
@@ -292,7 +475,7 @@ class Orchestrator:
                                             f"{dep.weights.as_dict()} from the state store")
             await self._route_and_verify(dep.weights)
 
-    # -- retention ---------------------------------------------------------------------------------------------
+    # -- retention and warm-up --------------------------------------------------------------------------------
     async def retire_if_due(self, now: float | None = None) -> bool:
         """Scale the old color down once the retention window has passed."""
         dep = self.current()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import hashlib
 import socket
@@ -14,7 +15,9 @@ from typing import Any
 from turnout import registry
 from turnout.config import CheckConfig, Config
 from turnout.errors import ConfigError, TurnoutError
+from turnout.migrate import Migrations
 from turnout.model import Color
+from turnout.notify import Notifier
 from turnout.orchestrator import Orchestrator, Progress
 from turnout.protocols import Check, Router, Runtime, Store
 from turnout.store import SqliteStore
@@ -49,6 +52,8 @@ class Stack:
     router: Router
     runtime: Runtime
     checks: list[Check]
+    notifier: Notifier | None = None
+    migrations: Migrations | None = None
     actor: str = field(default_factory=actor)
 
     @classmethod
@@ -61,13 +66,17 @@ class Stack:
             raise ConfigError(f"deploy.steps: the {cfg.router.kind} router cannot split traffic")
         state = cfg.state_dir()
         state.mkdir(parents=True, exist_ok=True)
+        notifier = Notifier(cfg.webhooks, cfg.hooks, str(cfg.base_dir)) if cfg.webhooks or cfg.hooks else None
         return cls(cfg, SqliteStore(state / "state.db"), router_cls.from_config(cfg), runtime_cls.from_config(cfg),
-                   build_checks(cfg))
+                   build_checks(cfg), notifier, Migrations.from_config(cfg))
 
-    def orchestrator(self, progress: Progress | None = None, actor: str | None = None) -> Orchestrator:
-        kwargs = {"progress": progress} if progress else {}
-        return Orchestrator(self.cfg, self.store, self.router, self.runtime, self.checks,
-                            actor=actor or self.actor, **kwargs)
+    def orchestrator(self, progress: Progress | None = None, actor: str | None = None,
+                     stop_watch: asyncio.Event | None = None) -> Orchestrator:
+        orch = Orchestrator(self.cfg, self.store, self.router, self.runtime, self.checks, actor=actor or self.actor,
+                            notifier=self.notifier, migrations=self.migrations, stop_watch=stop_watch)
+        if progress:
+            orch.progress = progress
+        return orch
 
     async def status(self, *, agent: dict[str, Any] | None = None) -> dict[str, Any]:
         dep = self.store.load(self.cfg.app.name)
