@@ -22,6 +22,8 @@ from turnout import config as config_mod
 from turnout.agent.client import AgentClient
 from turnout.agent.stack import Stack, actor
 from turnout.errors import ConfigError, TurnoutError
+from turnout.migrate import rollback_window_open
+from turnout.migrate.cli import migrate, set_rollback_probe
 from turnout.model import Color
 from turnout.store import SqliteStore
 
@@ -151,15 +153,58 @@ def down(ctx: Ctx) -> None:
     out.print("agent was not running; stopped what it had left")
 
 
+def _parse_steps(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        steps = [int(p) for p in value.split(",") if p.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected percentages like 5,25,50,100, got {value!r}") from None
+    if not steps or any(not 0 < p <= 100 for p in steps) or steps != sorted(set(steps)):
+        raise click.BadParameter(f"expected rising percentages from 1 to 100, got {value!r}")
+    return steps
+
+
+STEPS = click.option("--steps", callback=_parse_steps, metavar="5,25,50,100",
+                     help="Canary: shift traffic in these steps, watching each (router must split).")
+
+
 @main_group.command()
 @click.argument("version")
 @click.option("--no-switch", is_flag=True, help="Stop after validation; switch later with `turnout switch`.")
+@click.option("--pause-before-switch", "pause", is_flag=True,
+              help="Validate, then wait for `turnout promote` or `turnout abort`.")
+@STEPS
 @pass_ctx
-def deploy(ctx: Ctx, version: str, no_switch: bool) -> None:
+def deploy(ctx: Ctx, version: str, no_switch: bool, pause: bool, steps: list[int] | None) -> None:
     """Deploy VERSION to the idle color, validate it, and switch all traffic to it."""
-    result = _op(ctx, "/deploy", {"version": version, "switch": not no_switch})
-    what = "validated, not switched" if no_switch else f"live on {result['active']}"
-    out.print(f"{version}: {what}")
+    result = _op(ctx, "/deploy", {"version": version, "switch": not no_switch, "pause": pause, "steps": steps})
+    if pause:
+        idle = Color(result["active"]).other.value
+        out.print(f"{version}: validated on {idle}; "
+                  "`turnout promote` to switch, `turnout abort` to stop it")
+    elif no_switch:
+        out.print(f"{version}: validated, not switched")
+    else:
+        out.print(f"{version}: live on {result['active']}")
+
+
+@main_group.command()
+@STEPS
+@pass_ctx
+def promote(ctx: Ctx, steps: list[int] | None) -> None:
+    """Continue a paused deploy: switch (through canary steps if given) and watch."""
+    result = _op(ctx, "/promote", {"steps": steps})
+    out.print(f"{result['active']} serves all traffic")
+
+
+@main_group.command()
+@click.option("--reason", default="", help="Why, for the audit log.")
+@pass_ctx
+def abort(ctx: Ctx, reason: str) -> None:
+    """Stop a paused (validated, not switched) release; the live color keeps serving."""
+    result = _op(ctx, "/abort", {"reason": reason})
+    out.print(f"aborted; {result['active']} still serves all traffic")
 
 
 @main_group.command()
@@ -270,6 +315,18 @@ def history(ctx: Ctx, as_json: bool, limit: int) -> None:
         move = f"{e['from'] or ''}→{e['to'] or ''}" if e["from"] or e["to"] else ""
         table.add_row(when, e["actor"].split(" ")[0], e["action"], e["outcome"], move, e["reason"][:80])
     out.print(table)
+
+
+def _rollback_window_open(cfg: config_mod.Config) -> bool:
+    store = SqliteStore(cfg.state_dir() / "state.db")
+    try:
+        return rollback_window_open(store.load(cfg.app.name), cfg.deploy.retention)
+    finally:
+        store.close()
+
+
+set_rollback_probe(_rollback_window_open)
+main_group.add_command(migrate)
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ class Agent:
         self.stack = stack
         self.started = time.time()
         self.stopping = asyncio.Event()
+        self.watch_stop = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self, version: str | None) -> None:
@@ -64,7 +65,10 @@ class Agent:
         app = web.Application()
         app.router.add_get("/status", self.status)
         app.router.add_post("/deploy", self.op_handler(
-            lambda o, b: o.deploy(b["version"], switch=b.get("switch", True))))
+            lambda o, b: o.deploy(b["version"], switch=b.get("switch", True), pause=b.get("pause", False),
+                                  steps=b.get("steps"))))
+        app.router.add_post("/promote", self.op_handler(lambda o, b: o.promote(b.get("steps"))))
+        app.router.add_post("/abort", self.op_handler(lambda o, b: o.abort(b.get("reason") or "manual abort")))
         app.router.add_post("/switch", self.op_handler(
             lambda o, b: o.switch(Color(b["to"]) if b.get("to") else None, reason=b.get("reason", ""))))
         app.router.add_post("/rollback", self.op_handler(lambda o, b: o.rollback(b.get("reason", ""))))
@@ -88,8 +92,11 @@ class Agent:
             except json.JSONDecodeError:
                 return web.json_response({"error": {"message": "request body is not JSON"}}, status=400)
             queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            # A new operation ends the stabilize watch of the previous one: the human decides now.
+            self.watch_stop.set()
+            self.watch_stop = asyncio.Event()
             orch = self.stack.orchestrator(lambda step, data: queue.put_nowait({"step": step, **data}),
-                                           actor=body.get("actor"))
+                                           actor=body.get("actor"), stop_watch=self.watch_stop)
             task = asyncio.create_task(self._run(op, orch, body, queue))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -120,6 +127,7 @@ class Agent:
                                         "exit_code": 1, "bug": True}})
 
     async def down(self, request: web.Request) -> web.Response:
+        self.watch_stop.set()
         self.stopping.set()
         return web.json_response({"result": "stopping"})
 
@@ -140,6 +148,8 @@ class Agent:
                 await self.stack.runtime.stop(color)
         with contextlib.suppress(TurnoutError):
             await self.stack.router.release()
+        if self.stack.notifier:
+            await self.stack.notifier.flush()
         await self.stack.close()
 
 
