@@ -64,17 +64,31 @@ class Upstream:
         self.requests = 0
         self.connections = 0
         self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
 
     @property
     def addr(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", port, reuse_address=True)
         self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Like a process dying: the listener and every open connection go away."""
+        assert self.server is not None
+        self.server.close()
+        for w in list(self.writers):
+            w.transport.abort()
+        await asyncio.sleep(0.05)
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start(self.port)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self.writers.add(writer)
         try:
             while True:
                 try:
@@ -91,6 +105,7 @@ class Upstream:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self.writers.discard(writer)
             writer.close()
 
     async def route(self, method: str, target: str, version: str, headers: list[tuple[str, str]],

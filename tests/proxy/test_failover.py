@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from .conftest import Client, StartProxy, Upstreams, free_port, get
+from .conftest import Client, StartProxy, Upstream, Upstreams, free_port, get
 
 
 async def test_dead_instance_skipped_with_zero_failures(start_proxy: StartProxy, upstreams: Upstreams) -> None:
@@ -59,6 +59,24 @@ async def test_pooled_connection_closed_by_upstream_is_retried(start_proxy: Star
     for c in clients:
         c.close()
     assert statuses == [200] * 200
+
+
+async def test_upstream_restart_kills_pooled_connections_zero_failures(start_proxy: StartProxy,
+                                                                       upstreams: Upstreams) -> None:
+    u = Upstream("blue", "restarting")
+    asyncio.run_coroutine_threadsafe(u.start(), upstreams.loop).result(5)
+    p = await start_proxy()
+    await p.backends(blue=[u.addr], green=[upstreams.green[0].addr])
+    clients = [await Client.open(p.production) for _ in range(10)]
+    statuses: list[int] = []
+    for _ in range(3):
+        for _ in range(5):  # 10 concurrent requests: 10 pooled upstream connections
+            statuses += [r.status for r in await asyncio.gather(*(c.request() for c in clients))]
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(u.restart(), upstreams.loop))
+    for c in clients:
+        c.close()
+    assert statuses == [200] * 150
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(u.stop(), upstreams.loop))
 
 
 async def test_sigterm_drains_in_flight_request(start_proxy: StartProxy, upstreams: Upstreams) -> None:

@@ -63,7 +63,7 @@ class _Reject(Exception):
 
 
 class Exchange:
-    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "connecting", "cs", "expect", "finished",
+    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "expect", "finished",
                  "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "responded", "retried",
                  "sent", "size", "stats", "t0", "t_sent", "tried", "upgrade", "url", "xff")
 
@@ -82,7 +82,6 @@ class Exchange:
         self.complete = False  # request fully received
         self.finished = False  # response accounted for
         self.aborted = False
-        self.connecting = False
         self.retried = False
         self.responded = False  # response head sent to the client
         self.head = b""

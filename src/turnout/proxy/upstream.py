@@ -128,7 +128,7 @@ class UpstreamConn(asyncio.Protocol):
             ex.retried = True
             data = b"".join(ex.sent)
             ex.sent = None
-            connect(self.ctx, ex, self.backend, data)
+            connect(self.ctx, ex, self.backend, data, fresh=True)
         elif self.close_delim and not self.in_head:
             ex.client.finish(ex, self)  # the close *is* the end of this response
         else:
@@ -216,17 +216,16 @@ class UpstreamConn(asyncio.Protocol):
             self.keep_alive = self.parser.should_keep_alive()
 
 
-def connect(ctx: Ctx, ex: Exchange, b: Backend, data: bytes) -> None:
-    """Send on a pooled connection if there is one, else open a new one in the background."""
+def connect(ctx: Ctx, ex: Exchange, b: Backend, data: bytes, fresh: bool = False) -> None:
+    """Send on a pooled connection if there is one (and `fresh` is not asked), else open a new one."""
     if ex.aborted:
         return
     idle = b.idle
-    while idle:
+    while idle and not fresh:
         conn = idle.pop()
         if not conn.closed:
             conn.attach(ex, True, data)
             return
-    ex.connecting = True
     ctx.loop.create_task(_open(ctx, ex, b, data))
 
 
@@ -235,12 +234,10 @@ async def _open(ctx: Ctx, ex: Exchange, b: Backend, data: bytes) -> None:
         async with asyncio.timeout(ctx.connect_timeout):
             _, conn = await ctx.loop.create_connection(lambda: UpstreamConn(ctx, b), b.host, b.port)
     except (OSError, TimeoutError):
-        ex.connecting = False
         b.down_until = ctx.now + DOWN_SECONDS
         if not ex.aborted:
             ex.client.connect_failed(ex, b)
         return
-    ex.connecting = False
     if ex.aborted:  # client left while we connected: keep the connection for the next request
         if len(b.idle) < MAX_IDLE and not b.retired:
             conn.idle_since = ctx.now
