@@ -3,7 +3,11 @@
 One nginx (1 worker) serves blue/green; nginx, HAProxy and the turnout proxy are pinned to CPU 0, wrk to CPU 1:
 `taskset -c 1 wrk -t1 -c50 -dDs --latency URL`. Rounds interleave the targets so VM noise hits all of them.
 
-    python benchmarks/proxy_quick.py [--rounds 3] [--duration 10] [--workers 1]
+    python benchmarks/proxy_quick.py [--rounds 3] [--duration 10] [--workers 1] [--switch-interval 0.1]
+
+With --switch-interval, one more wrk run goes through the turnout proxy while a thread flips the route
+between blue and green at that interval; a wrk Lua script counts bodies per color, and anything that is
+not a 200 with a whole "blue\n"/"green\n" body counts as failed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -61,12 +66,61 @@ def wrk(url: str, duration: int, conns: int) -> dict[str, float]:
     return {"rps": rps, "p50": p50, "p99": p99, "failed": errs + (int(non2xx.group(1)) if non2xx else 0)}
 
 
+COLORS_LUA = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) blue = 0; green = 0; other = 0 end
+function response(status, headers, body)
+  if status ~= 200 then other = other + 1
+  elseif body == "blue\\n" then blue = blue + 1
+  elseif body == "green\\n" then green = green + 1
+  else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local b, g, o = 0, 0, 0
+  for _, t in ipairs(threads) do b = b + t:get("blue"); g = g + t:get("green"); o = o + t:get("other") end
+  io.write(string.format("COLORS %d %d %d\\n", b, g, o))
+end
+"""
+
+
+def switch_run(d: Path, port: int, adm: int, duration: int, conns: int, interval: float) -> None:
+    script = d / "colors.lua"
+    script.write_text(COLORS_LUA)
+    stop = threading.Event()
+    flips = [0]
+
+    def flipper() -> None:
+        while not stop.wait(interval):
+            w = {"blue": 0, "green": 100} if flips[0] % 2 == 0 else {"blue": 100, "green": 0}
+            req = urllib.request.Request(f"http://127.0.0.1:{adm}/route", method="PUT",
+                                         headers={"Authorization": "Bearer bench"},
+                                         data=json.dumps({"weights": w}).encode())
+            urllib.request.urlopen(req, timeout=5).read()
+            flips[0] += 1
+
+    t = threading.Thread(target=flipper)
+    t.start()
+    try:
+        out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "-s", str(script),
+                              f"http://127.0.0.1:{port}/"], check=False, capture_output=True, text=True,
+                             timeout=duration + 30).stdout
+    finally:
+        stop.set()
+        t.join()
+    blue, green, other = (int(x) for x in re.search(r"COLORS (\d+) (\d+) (\d+)", out).groups())  # type: ignore[union-attr]
+    errs = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    print(f"\nswitch every {interval * 1000:.0f} ms under wrk -t1 -c{conns} -d{duration}s: {flips[0]} switches, "
+          f"blue {blue}, green {green}, failed {other + errs} (bad status/body {other}, socket errors {errs})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--switch-interval", type=float, default=0.0, help="also run a switch test (seconds)")
     args = ap.parse_args()
     d = Path(tempfile.mkdtemp(prefix="turnout-bench-"))
     blue, green, hap, prod, test, adm = free_ports(6)
@@ -130,6 +184,8 @@ backend be_green
         for name, m in med.items():
             print(f"{name:14s} {m['rps']:9.0f} req/s ({m['rps'] / h['rps']:.2f}x haproxy)  p50 {m['p50']:.2f} ms  "
                   f"p99 {m['p99']:.2f} ms ({m['p99'] / h['p99']:.2f}x haproxy)  failed {m['failed']:.0f}")
+        if args.switch_interval:
+            switch_run(d, prod, adm, args.duration, args.connections, args.switch_interval)
     finally:
         for p in procs:
             p.terminate()
