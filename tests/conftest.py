@@ -25,9 +25,11 @@ def free_port() -> int:
         return port
 
 
-def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m") -> Path:
+def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m", top: str = "") -> Path:
+    """`top`: top-level keys (before any table); `extra`: tables appended at the end."""
     command = json.dumps([sys.executable, str(APP), "--port", "{port}", "--version", "{version}", "--color", "{color}"])
-    text = f"""
+    stabilize = "" if "[stabilize]" in extra else '[stabilize]\nwindow = "0s"\n'
+    text = f"""{top}
 [app]
 name = "shop"
 
@@ -37,9 +39,7 @@ instances = {instances}
 ready_timeout = "5s"
 stop_grace = "5s"
 
-[stabilize]
-window = "0s"
-
+{stabilize}
 [health]
 successes = 2
 interval = "50ms"
