@@ -17,7 +17,8 @@ from collections.abc import Coroutine
 from typing import Any
 
 from turnout.proxy import admin, state
-from turnout.proxy.downstream import HEAD, IDLE, LINGER, ClientProtocol, Ctx
+from turnout.proxy.downstream import HEAD, IDLE, LINGER, ClientProtocol
+from turnout.proxy.exchange import Ctx
 from turnout.proxy.master import Master
 from turnout.proxy.metrics import Metrics, render
 

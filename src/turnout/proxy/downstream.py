@@ -9,14 +9,13 @@ active one and reading pauses until it is answered.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import deque
 from typing import TYPE_CHECKING
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
-from turnout.proxy.metrics import Metrics, Stats
-from turnout.proxy.state import Backend, ColorSet, Router
+from turnout.proxy.exchange import PENDING_MAX, REASONS, Ctx, Exchange, error_response, strip_hop
+from turnout.proxy.state import Backend
 from turnout.proxy.upstream import MAX_HEAD, connect
 
 if TYPE_CHECKING:
@@ -25,123 +24,14 @@ if TYPE_CHECKING:
 IDLE, HEAD, BODY, LINGER, TUNNEL = 0, 1, 2, 3, 4
 LINGER_SECONDS = 2.0  # after an error answer, read and drop what the client still sends, then close
 LINGER_BYTES = 1024 * 1024
-PENDING_MAX = 256 * 1024  # request body buffered while connecting upstream before we stop reading
-REPLAY_MAX = 64 * 1024  # request bytes kept for one replay on a fresh connection
 # Request headers we drop (hop-by-hop) or treat specially; everything else is forwarded as received.
 SPECIAL = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"upgrade",
                      b"transfer-encoding", b"x-forwarded-for", b"expect", b"proxy-authorization"))
-# Hop-by-hop response headers, matched on the lowered head; Transfer-Encoding stays (chunks pass through raw).
-_HOP = re.compile(rb"\r\n(connection|keep-alive|proxy-connection|proxy-authenticate|te|trailer|upgrade)[ \t]*:"
-                  rb"([^\r\n]*)")
-_CONN_TOKENS = frozenset((b"close", b"keep-alive", b""))
-REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout",
-           431: b"Request Header Fields Too Large", 502: b"Bad Gateway", 504: b"Gateway Timeout"}
-
-
-class Ctx:
-    """Everything a connection needs from its process; `now` is a coarse clock updated by the sweeper."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, router: Router, metrics: Metrics, *,
-                 header_timeout: float = 10.0, idle_timeout: float = 60.0, connect_timeout: float = 3.0,
-                 upstream_timeout: float = 60.0) -> None:
-        self.loop = loop
-        self.router = router
-        self.metrics = metrics
-        self.header_timeout = header_timeout
-        self.idle_timeout = idle_timeout
-        self.connect_timeout = connect_timeout
-        self.upstream_timeout = upstream_timeout  # request start to response head
-        self.now = loop.time()
-        self.clients: set[ClientProtocol] = set()
-        self.draining = False
-        self.drained = asyncio.Event()  # set when draining and the last client connection is gone
 
 
 class _Reject(Exception):
     def __init__(self, status: int) -> None:
         self.status = status
-
-
-class Exchange:
-    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "expect", "finished",
-                 "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "responded", "retried",
-                 "sent", "size", "stats", "t0", "t_sent", "tried", "upgrade", "url", "xff")
-
-    def __init__(self, client: ClientProtocol) -> None:
-        self.client = client
-        self.url = b""
-        self.hdrs: list[bytes] = []
-        self.size = 0
-        self.method = b""
-        self.chunked = False
-        self.expect = False
-        self.upgrade = b""  # Upgrade header value of a real upgrade request (e.g. websocket)
-        self.xff = b""
-        self.keep_alive = True
-        self.http10 = False
-        self.complete = False  # request fully received
-        self.finished = False  # response accounted for
-        self.aborted = False
-        self.retried = False
-        self.responded = False  # response head sent to the client
-        self.head = b""
-        self.pending: list[bytes] | None = None  # body received before an upstream connection was ready
-        self.pending_size = 0
-        self.sent: list[bytes] | None = None
-        self.conn: UpstreamConn | None = None
-        self.cs: ColorSet | None = None
-        self.stats: Stats | None = None
-        self.tried: list[Backend] | None = None
-        self.t0 = 0.0
-        self.t_sent = 0.0  # when the request was fully received (coarse clock): the upstream timeout starts here
-
-    def send(self, data: bytes) -> None:
-        conn = self.conn
-        if conn is not None:
-            assert conn.transport is not None
-            conn.transport.write(data)
-            sent = self.sent
-            if sent is not None:
-                sent.append(data)
-                if len(sent) > 64 or sum(map(len, sent)) > REPLAY_MAX:
-                    self.sent = None
-        else:
-            if self.pending is None:
-                self.pending = []
-            self.pending.append(data)
-            self.pending_size += len(data)
-            if self.pending_size > PENDING_MAX:
-                self.client.update_reading()
-
-
-def error_response(status: int, msg: bytes, color_line: bytes = b"") -> bytes:
-    body = msg + b"\n"
-    return b"HTTP/1.1 %d %b\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n%bConnection: close\r\n\r\n%b" % (
-        status, REASONS.get(status, b"Error"), len(body), color_line, body)
-
-
-def strip_hop(head: bytes, low: bytes) -> bytes:
-    """Drop hop-by-hop headers (and any that Connection names) from a raw head; `low` is head.lower()."""
-    m = _HOP.search(low)
-    if m is None:
-        return head
-    parts = []
-    pos = 0
-    named: list[bytes] = []
-    while m is not None:
-        parts.append(head[pos : m.start()])
-        pos = m.end()
-        if m.group(1) == b"connection":
-            value = m.group(2).strip()
-            if value not in _CONN_TOKENS:
-                named += [t for t in (x.strip() for x in value.split(b",")) if t not in _CONN_TOKENS]
-        m = _HOP.search(low, pos)
-    parts.append(head[pos:])
-    out = b"".join(parts)
-    if named:  # headers that Connection declared hop-by-hop
-        pat = re.compile(rb"\r\n(?:" + b"|".join(re.escape(n) for n in named) + rb")[ \t]*:[^\r\n]*", re.I)
-        out = pat.sub(b"", out)
-    return out
 
 
 class ClientProtocol(asyncio.Protocol):

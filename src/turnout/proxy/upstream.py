@@ -17,7 +17,8 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 from turnout.proxy.state import DOWN_SECONDS, Backend
 
 if TYPE_CHECKING:
-    from turnout.proxy.downstream import ClientProtocol, Ctx, Exchange
+    from turnout.proxy.downstream import ClientProtocol
+    from turnout.proxy.exchange import Ctx, Exchange
 
 MAX_HEAD = 64 * 1024
 MAX_IDLE = 512  # pooled connections per backend; more are closed when released

@@ -18,7 +18,7 @@ from typing import Any
 
 from turnout.proxy import state
 from turnout.proxy.app import drain, listen_on, run, sweep
-from turnout.proxy.downstream import Ctx
+from turnout.proxy.exchange import Ctx
 from turnout.proxy.metrics import Metrics
 
 log = logging.getLogger("turnout.proxy")
