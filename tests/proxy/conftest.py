@@ -268,7 +268,7 @@ class Client:
         if method == "HEAD" or status in (204, 304):
             return b""
         if headers.get("transfer-encoding", "").lower() == "chunked":
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
                 if size == 0:
