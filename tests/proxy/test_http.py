@@ -125,3 +125,34 @@ async def test_upstream_status_passes_through(proxy: Proxy) -> None:
     assert (await c.request(path="/status/503")).status == 503
     assert (await c.request()).body == b"blue\n"
     c.close()
+
+
+async def test_connection_close_request(proxy: Proxy) -> None:
+    c = await Client.open(proxy.production)
+    resp = await c.request(headers={"Connection": "close"})
+    assert resp.body == b"blue\n" and resp.headers["connection"] == "close"
+    assert await c.closed()
+
+
+async def test_slow_reader_gets_everything_with_backpressure(proxy: Proxy) -> None:
+    """Both directions at once through the echo: the client uploads 4 MiB but reads the echo slowly."""
+    c = await Client.open(proxy.production)
+    body = bytes(range(251)) * (4 * 1024 * 1024 // 251)
+    await c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body))
+    sender = asyncio.create_task(c.send(body))
+    status, _ = parse_head(await asyncio.wait_for(c.reader.readuntil(b"\r\n\r\n"), 5))
+    got = bytearray()
+    async with asyncio.timeout(20):
+        while True:
+            size = int(await c.reader.readuntil(b"\r\n"), 16)
+            if size == 0:
+                await c.reader.readuntil(b"\r\n")
+                break
+            got += await c.reader.readexactly(size)
+            await c.reader.readexactly(2)
+            if len(got) < 1024 * 1024:
+                await asyncio.sleep(0.002)  # slow at first: buffers fill up and everyone must pause
+    await sender
+    assert status == 200 and bytes(got) == body
+    assert (await c.request()).body == b"blue\n"
+    c.close()
