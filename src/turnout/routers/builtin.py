@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from turnout.config import Config
 from turnout.errors import ConfigError, RouterError
 from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.procs import pid_alive
 
 
 class BuiltinOptions(BaseModel):
@@ -163,6 +164,9 @@ class BuiltinRouter:
 
     async def release(self) -> None:
         """Stop the proxy we started (SIGTERM lets in-flight requests finish)."""
+        if self._pooled is not None:
+            await self._pooled[1].aclose()
+            self._pooled = None
         if not self.options.manage or not self.pid_file.exists():
             return
         try:
@@ -172,12 +176,9 @@ class BuiltinRouter:
             self.pid_file.unlink(missing_ok=True)
             return
         deadline = time.monotonic() + self.drain + 5
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+        while pid_alive(pid):
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
                 break
             await asyncio.sleep(0.05)
-        else:
-            os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)

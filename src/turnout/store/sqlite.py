@@ -10,6 +10,7 @@ from pathlib import Path
 
 from turnout.errors import LockHeld, StaleState
 from turnout.model import AuditEvent, Color, Deployment, LockInfo, Phase, Weights
+from turnout.procs import pid_alive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -45,23 +46,6 @@ def _decode(app: str, revision: int, body: str) -> Deployment:
         weights=Weights(**raw["weights"]), target=Color(raw["target"]) if raw.get("target") else None,
         switched_at=raw.get("switched_at"), warm={Color(c): bool(w) for c, w in raw.get("warm", {}).items()},
     )
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True for a running process; a zombie (killed, not yet reaped by its parent) counts as dead."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs: trust kill(0)
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 class SqliteStore:
