@@ -4,7 +4,8 @@
 
 Faults can also ride in the version string, so one `runtime.command` serves every demo:
 `2.0.0+slow` (300 ms latency), `+broken` (never ready), `+fail-after-N` (after N seconds every
-request to the app answers 500 while health stays OK), `+lie` (/version reports another version).
+request to the app answers 500 while health stays OK), `+fail-after-requests-N` (the same after N
+app requests per instance), `+lie` (/version reports another version).
 Probes and scrapes (/health/*, /metrics, /version, /admin/*) are never faulted nor counted.
 """
 
@@ -43,9 +44,14 @@ class Faults:
     fail_at: float | None = None  # monotonic time after which error_rate applies; None: always
     broken: bool = False
     report_version: str | None = None
+    fail_after_requests: int | None = None  # error_rate applies once this many requests were served
+    served: int = 0
 
     def error_now(self) -> bool:
+        self.served += 1
         if self.fail_at is not None and time.monotonic() < self.fail_at:
+            return False
+        if self.fail_after_requests is not None and self.served <= self.fail_after_requests:
             return False
         return self.error_rate > 0 and random.random() < self.error_rate
 
@@ -274,6 +280,9 @@ def faults_from(opts: argparse.Namespace, started: float) -> Faults:
     for tag in tags:
         if m := re.fullmatch(r"fail-after-(\d+(?:\.\d+)?)", tag):
             after = float(m.group(1))
+        elif m := re.fullmatch(r"fail-after-requests-(\d+)", tag):
+            # a release that passes validation and breaks under real traffic, after the switch
+            faults.fail_after_requests, faults.error_rate = int(m.group(1)), faults.error_rate or 1.0
     if after is not None:
         faults.fail_at, faults.error_rate = started + after, faults.error_rate or 1.0
     return faults

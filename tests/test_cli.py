@@ -139,3 +139,14 @@ def test_demo_json(tmp_path: Path) -> None:
     assert summary["switches"] + summary["rollbacks"] >= 3
     assert summary["max_full_switch_ms"] is not None
     assert set(summary["colors"]) == {"blue", "green"}
+
+
+def test_demo_bad_release_rolls_back_on_its_own(tmp_path: Path) -> None:
+    res = subprocess.run([*TURNOUT, "demo", "--scenario", "bad-release", "--json"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=240, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads(res.stdout)
+    assert summary["rolled_back"] is True
+    assert summary["trigger"] in ("error_rate", "outage")
+    assert 0 < summary["detect_to_restore_ms"] < 5000
+    assert summary["switches"] == 1 and summary["rollbacks"] == 1

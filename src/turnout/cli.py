@@ -358,21 +358,28 @@ def main() -> None:
               help="Keep the load going until at least this many requests went through.")
 @click.option("--concurrency", default=16, show_default=True, help="Keep-alive connections of the load.")
 @click.option("--keep", is_flag=True, help="Keep the temporary folder (config, state, logs).")
-def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool) -> None:
+@click.option("--scenario", type=click.Choice(["happy", "bad-release"]), default="happy", show_default=True,
+              help="bad-release: the new version breaks after the switch and is rolled back automatically.")
+def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str) -> None:
     """Run a full blue-green cycle under load in a temporary folder, then clean up."""
     from turnout import demo as demo_mod
 
     def log(msg: str) -> None:
         err.print(f"[dim]demo[/] {msg}")
 
-    summary = asyncio.run(demo_mod.run(min_requests=min_requests, concurrency=concurrency, keep=keep, log=log))
+    summary = asyncio.run(demo_mod.run(scenario=scenario, min_requests=min_requests, concurrency=concurrency,
+                                       keep=keep, log=log))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
         out.print(f"{summary['requests']} requests, {summary['failed']} failed, {summary['switches']} switches, "
                   f"{summary['rollbacks']} rollbacks; time to full switch ≤ {summary['max_full_switch_ms']} ms; "
                   f"{summary['rps']} req/s, p99 {summary['p99_ms']} ms")
-    if summary["failed"]:
+        if scenario == "bad-release":
+            out.print(f"rolled back automatically: {summary['rolled_back']} (trigger {summary['trigger']}); "
+                      f"first failing request → traffic back on blue: {summary['detect_to_restore_ms']} ms")
+    ok = summary.get("rolled_back") if scenario == "bad-release" else summary["failed"] == 0
+    if not ok:
         sys.exit(1)
 
 
