@@ -89,6 +89,20 @@ async def test_idle_keepalive_connection_closed(start_proxy: StartProxy, upstrea
     idle.close()
 
 
+async def test_stalled_request_body_times_out(start_proxy: StartProxy, upstreams: Upstreams) -> None:
+    p = await start_proxy("--idle-timeout", "0.5")
+    await p.backends(blue=[upstreams.blue[0].addr], green=[upstreams.green[0].addr])
+    c = await Client.open(p.production)
+    await c.send(b"POST /headers HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+    for _ in range(5):  # slow but moving: fine
+        await asyncio.sleep(0.3)
+        await c.send(b"x")
+    raw = await asyncio.wait_for(c.reader.read(-1), 5)  # then it stalls
+    assert raw.startswith(b"HTTP/1.1 408")
+    c.close()
+    assert (await get(p.production)).status == 200
+
+
 async def test_client_disconnects_mid_body_and_mid_response(proxy: Proxy) -> None:
     for _ in range(5):
         c = await Client.open(proxy.production)

@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from turnout.proxy import admin, state
-from turnout.proxy.downstream import HEAD, IDLE, LINGER, ClientProtocol
+from turnout.proxy.downstream import BODY, HEAD, IDLE, LINGER, ClientProtocol
 from turnout.proxy.exchange import Ctx
 from turnout.proxy.master import Master
 from turnout.proxy.metrics import Metrics, render
@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
     p.add_argument("--log-file", help="log here instead of stderr")
     p.add_argument("--header-timeout", type=float, default=10.0, help="seconds to receive a request head")
-    p.add_argument("--idle-timeout", type=float, default=60.0, help="seconds a keep-alive connection may idle")
+    p.add_argument("--idle-timeout", type=float, default=60.0,
+                   help="seconds a keep-alive connection may idle, or a request body may stall")
     p.add_argument("--connect-timeout", type=float, default=3.0, help="seconds to connect to an upstream")
     p.add_argument("--upstream-timeout", type=float, default=60.0,
                    help="seconds from request start to the upstream's response head (else 504)")
@@ -74,8 +75,9 @@ def sweep(ctx: Ctx) -> None:
     now = ctx.now = ctx.loop.time()
     waited = now - ctx.upstream_timeout
     for c in list(ctx.clients):
-        if now > c.deadline and ((c.state == HEAD and not c.reading_paused) or (c.state == IDLE and c.active is None)
-                                 or c.state == LINGER):
+        state = c.state
+        if now > c.deadline and ((state in (HEAD, BODY) and not c.reading_paused)
+                                 or (state == IDLE and c.active is None) or state == LINGER):
             c.timeout()
         ex = c.active
         if (ex is not None and ex.complete and ex.t_sent < waited and ex.conn is not None and ex.conn.in_head

@@ -191,6 +191,7 @@ class ClientProtocol(asyncio.Protocol):
             else:
                 ex.upgrade = b""
         self.state = BODY
+        self.deadline = self.ctx.now + self.ctx.idle_timeout  # a body must keep moving
         if ex is self.active:
             self.start(ex)
 
@@ -199,6 +200,7 @@ class ClientProtocol(asyncio.Protocol):
         assert ex is not None
         if ex.chunked:  # httptools hands us de-chunked data: frame it again for upstream
             body = b"%x\r\n%b\r\n" % (len(body), body)
+        self.deadline = self.ctx.now + self.ctx.idle_timeout
         ex.send(body)
 
     def on_message_complete(self) -> None:
@@ -259,6 +261,8 @@ class ClientProtocol(asyncio.Protocol):
                 self.transport.pause_reading()
             else:
                 self.transport.resume_reading()
+                if self.state == BODY:  # the pause was ours, not the client's: restart its clock
+                    self.deadline = self.ctx.now + self.ctx.idle_timeout
 
     # -- response side ----------------------------------------------------------------------------------------
     def interim(self, ex: Exchange, head: bytes) -> None:
@@ -407,7 +411,7 @@ class ClientProtocol(asyncio.Protocol):
         self.close_with(error_response(status, REASONS[status]))
 
     def timeout(self) -> None:
-        if self.state == HEAD:
+        if self.state in (HEAD, BODY):
             self.reject(408)
         else:
             self.transport.close()
