@@ -69,14 +69,15 @@ async def test_head_request_has_no_body_and_keeps_connection(proxy: Proxy) -> No
 
 async def test_forwarded_headers(proxy: Proxy) -> None:
     resp = await get(proxy.production, "/headers?x=1", headers={
-        "X-Forwarded-For": "10.0.0.1", "Connection": "keep-alive, X-Private", "Keep-Alive": "timeout=5",
+        "X-Forwarded-For": "10.0.0.1", "Connection": "keep-alive, X-Private", "X-Private": "secret",
+        "Keep-Alive": "timeout=5",
         "Proxy-Connection": "keep-alive", "X-Custom": "kept", "TE": "trailers", "Upgrade": "h2c"})
     seen = json.loads(resp.body)
     names = {n.lower(): v for n, v in seen["headers"]}
     assert seen["target"] == "/headers?x=1" and seen["version"] == "HTTP/1.1"
     assert names["x-forwarded-for"] == "10.0.0.1, 127.0.0.1"
     assert names["x-custom"] == "kept" and names["host"] == "test"
-    for hop in ("connection", "keep-alive", "proxy-connection", "te", "upgrade"):
+    for hop in ("connection", "keep-alive", "proxy-connection", "te", "upgrade", "x-private"):
         assert hop not in names
 
 

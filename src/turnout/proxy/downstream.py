@@ -28,6 +28,8 @@ LINGER_BYTES = 1024 * 1024
 SPECIAL = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"upgrade",
                      b"transfer-encoding", b"x-forwarded-for", b"expect", b"proxy-authorization"))
 
+_PLAIN_CONNECTION = frozenset((b"keep-alive", b"close", b"upgrade"))
+
 
 class _Reject(Exception):
     def __init__(self, status: int) -> None:
@@ -173,6 +175,11 @@ class ClientProtocol(asyncio.Protocol):
             ex.expect = value.lower() == b"100-continue"
         elif low == b"upgrade":
             ex.upgrade = value
+        elif low == b"connection":
+            v = value.lower()
+            if v not in _PLAIN_CONNECTION:
+                named = [t.strip() for t in v.split(b",")]
+                ex.drop = [t for t in named if t and t not in _PLAIN_CONNECTION] or None
 
     def on_headers_complete(self) -> None:
         ex = self.cur
@@ -227,6 +234,9 @@ class ClientProtocol(asyncio.Protocol):
         if ex.expect and not ex.http10:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         xff = b"X-Forwarded-For: " + ex.xff + self.xff_peer + b"\r\n" if ex.xff else self.xff_line
+        if ex.drop is not None:  # rare: the client named extra hop-by-hop headers in Connection
+            h = ex.hdrs
+            ex.hdrs = [x for i in range(0, len(h), 4) if h[i].lower() not in ex.drop for x in h[i : i + 4]]
         ex.head = b"%b %b %b%b%b%b\r\n" % (
             ex.method, ex.url, b"HTTP/1.0\r\n" if ex.http10 else b"HTTP/1.1\r\n", b"".join(ex.hdrs), xff,
             b"Transfer-Encoding: chunked\r\n" if ex.chunked

@@ -43,7 +43,7 @@ class Ctx:
 
 
 class Exchange:
-    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "expect", "finished",
+    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "drop", "expect", "finished",
                  "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "responded", "retried",
                  "sent", "size", "stats", "t0", "t_sent", "tried", "upgrade", "url", "xff")
 
@@ -57,6 +57,7 @@ class Exchange:
         self.expect = False
         self.upgrade = b""  # Upgrade header value of a real upgrade request (e.g. websocket)
         self.xff = b""
+        self.drop: list[bytes] | None = None  # lowered header names the client's Connection header declared hop-by-hop
         self.keep_alive = True
         self.http10 = False
         self.complete = False  # request fully received
