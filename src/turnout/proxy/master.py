@@ -100,6 +100,7 @@ class Master:
 
         replies = await self._stats()
         s = self.saved
+        # passive health is per worker: an instance is healthy only if no worker has it marked down
         healthy = {c: [a for a in s["backends"].get(c, []) if all(a in r["healthy"][c] for r in replies)]
                    for c in state.COLORS}
         inflight = {c: sum(r["inflight"][c] for r in replies) for c in state.COLORS}

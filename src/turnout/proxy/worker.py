@@ -9,6 +9,7 @@ the new snapshot in place.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -61,6 +62,8 @@ async def serve(opts: dict[str, Any]) -> int:
     loop.add_signal_handler(signal.SIGINT, lambda: None)  # the master decides; a terminal ^C reaches us too
     task = loop.create_task(control(ctx, socket.socket(fileno=opts["control_fd"]), stop))
     sweep(ctx)
+    gc.collect()
+    gc.freeze()  # as in the single-process proxy: long-lived objects stay out of the collector's way
     await stop.wait()
     await drain(ctx, servers, opts["drain"])
     task.cancel()
