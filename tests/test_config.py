@@ -93,3 +93,12 @@ def test_find_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(("value", "seconds"), [(5, 5.0), ("500ms", 0.5), ("2m", 120.0), ("1h", 3600.0), ("1.5s", 1.5)])
 def test_durations(value: object, seconds: float) -> None:
     assert config.parse_duration(value) == seconds
+
+
+def test_check_option_errors_point_at_the_line(tmp_path: Path) -> None:
+    from turnout.agent.stack import build_checks
+
+    text = "[app]\nname = 'x'\n\n[[checks]]\nkind = 'smoke'\ncommand = 'true'\n\n[[checks]]\nkind = 'latency'\n"
+    cfg = config.parse(text, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"checks\[1\]\.max: Field required \(turnout.toml line 8\)"):
+        build_checks(cfg)

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from turnout.errors import ConfigError
 
@@ -213,9 +213,16 @@ class Config(Model):
 
     # Where the file lives; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
+    _source: str = PrivateAttr(default=DEFAULT_FILE)
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
 
     def state_dir(self) -> Path:
         return (self.base_dir / self.state.path).resolve()
+
+    def where(self, *key: str | int) -> str:
+        """' (turnout.toml line N)' for a key path, so drivers' own option errors point at the file too."""
+        line = _locate(key, self._lines)
+        return f" ({self._source} line {line})" if line else f" ({self._source})"
 
 
 def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
@@ -269,7 +276,9 @@ def parse(text: str, *, source: str = DEFAULT_FILE, base_dir: Path | None = None
             where = f" ({source} line {line})" if line else f" ({source})"
             problems.append(f"{path}: {msg}{where}")
         raise ConfigError("; ".join(problems), hint="`turnout check-config` lists every problem") from None
-    return cfg.model_copy(update={"base_dir": base_dir or Path(".")})
+    cfg = cfg.model_copy(update={"base_dir": base_dir or Path(".")})
+    cfg._source, cfg._lines = source, _key_lines(text)
+    return cfg
 
 
 def find(path: str | Path | None = None) -> Path:

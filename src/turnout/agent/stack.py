@@ -40,8 +40,13 @@ def build_checks(cfg: Config) -> list[Check]:
     checks: list[Check] = []
     for i, cc in enumerate(entries):
         key = f"checks[{i - 2}].kind" if i >= 2 else "health"
-        cls = registry.load("turnout.checks", cc.kind, key=key)
-        checks.append(cls.from_config(cc, cfg))
+        try:
+            cls = registry.load("turnout.checks", cc.kind, key=key)
+            checks.append(cls.from_config(cc, cfg))
+        except ConfigError as exc:
+            if i < 2 or " line " in str(exc):
+                raise
+            raise ConfigError(f"{exc}{cfg.where('checks', i - 2)}", hint=exc.hint) from None
     return checks
 
 
