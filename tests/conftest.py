@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -13,16 +12,10 @@ import pytest
 from turnout import config as config_mod
 from turnout.agent.stack import Stack
 from turnout.model import Color
+from turnout.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "examples" / "app.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m", top: str = "") -> Path:

@@ -17,7 +17,6 @@ def pid_alive(pid: int | None) -> bool:
     """True for a running process; a zombie counts as dead."""
     if not pid:
         return False
-    reap(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

