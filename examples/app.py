@@ -6,6 +6,8 @@ Faults can also ride in the version string, so one `runtime.command` serves ever
 `2.0.0+slow` (300 ms latency), `+broken` (never ready), `+fail-after-N` (after N seconds every
 request to the app answers 500 while health stays OK), `+fail-after-requests-N` (the same after N
 app requests per instance), `+lie` (/version reports another version).
+Sessions (`--session-redis URL`): `+sessions-v2` writes session schema 2 (adds a field),
+`+sessions-breaking` renames a required field without expand/contract (the old color cannot read it).
 Probes and scrapes (/health/*, /metrics, /version, /admin/*) are never faulted nor counted.
 """
 
@@ -23,14 +25,18 @@ import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import Metric
+
+if TYPE_CHECKING:
+    from turnout.sessions import Payload, Session, SessionStore
 
 log = logging.getLogger("example")
 UNFAULTED = ("/health/", "/metrics", "/version", "/admin/")
@@ -56,6 +62,45 @@ class Faults:
         return self.error_rate > 0 and random.random() < self.error_rate
 
 
+@dataclass(frozen=True)
+class SessionSchema:
+    """The example's sessions. v1: {user, createdAt, ...what the client sent}; v2 adds lastSeenAt,
+    which v1 ignores and keeps (compatible). `breaking` stores `user` as `userId` in one step, no
+    expand/contract: it reads v1 sessions (its migration renames) but v1 cannot read what it writes."""
+
+    version: int = 1
+    breaking: bool = False
+
+    @property
+    def user_field(self) -> str:
+        return "userId" if self.breaking else "user"
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return (self.user_field, "createdAt", *(("lastSeenAt",) if self.version >= 2 else ()))
+
+    def migrations(self) -> dict[int, Callable[[Payload], Payload]]:
+        def to_v2(doc: Payload) -> Payload:
+            doc.setdefault("lastSeenAt", doc.get("createdAt"))
+            if self.breaking and "user" in doc:
+                doc["userId"] = doc.pop("user")
+            return doc
+        return {2: to_v2} if self.version >= 2 else {}
+
+    def to_store(self, fields: dict[str, Any]) -> Payload:
+        """The HTTP API always says `user`; only the breaking release stores it under another name."""
+        if self.breaking and "user" in fields:
+            fields = {**fields, "userId": fields["user"]}
+            del fields["user"]
+        return fields
+
+    def to_api(self, doc: Payload) -> Payload:
+        if self.breaking and "userId" in doc:
+            doc = {**doc, "user": doc["userId"]}
+            del doc["userId"]
+        return doc
+
+
 @dataclass
 class State:
     version: str
@@ -65,6 +110,8 @@ class State:
     flags: dict[str, Any]
     ready_at: float
     stopping: bool = False
+    session_url: str | None = None  # Redis shared by both colors; no session endpoints without it
+    session_schema: SessionSchema = field(default_factory=SessionSchema)
 
 
 class LatencyWindow:
@@ -116,6 +163,7 @@ class Metrics:
 
 STATE = web.AppKey("state", State)
 METRICS = web.AppKey("metrics", Metrics)
+SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")  # typed without importing redis
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -250,6 +298,92 @@ async def admin_fault(request: web.Request) -> web.Response:
                               "broken": faults.broken, "report_version": faults.report_version})
 
 
+# -- sessions: POST /session, GET and PATCH /session/{id}, in the Redis both colors share ----------
+
+def session_errors(handler: Handler) -> Handler:
+    """A session this release cannot understand is 409 (with the missing fields); Redis down is 503."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        from redis.exceptions import RedisError
+
+        from turnout.sessions import IncompatibleSession, SessionNotFound
+
+        try:
+            return await handler(request)
+        except SessionNotFound as exc:
+            return web.json_response({"error": str(exc)}, status=404)
+        except IncompatibleSession as exc:
+            return web.json_response({"error": str(exc), "missing": list(exc.missing), "schemaVersion":
+                                      exc.stored_version, "readAs": request.app[STATE].session_schema.version},
+                                     status=409)
+        except (RedisError, OSError) as exc:
+            return web.json_response({"error": f"session store unavailable: {exc}"}, status=503)
+    return wrapped
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="expected a JSON object")
+    if clash := sorted({"schemaVersion", "writtenBy", "createdAt", "lastSeenAt", "userId"} & set(body)):
+        raise web.HTTPBadRequest(text=f"{', '.join(clash)} are set by the app")
+    return body
+
+
+def session_view(session: Session, schema: SessionSchema) -> web.Response:
+    return web.json_response({
+        "id": session.id, "schemaVersion": session.schema_version, "readAs": session.read_as,
+        "writtenBy": session.written_by, "migrated": session.migrated, "session": schema.to_api(session.data)})
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@session_errors
+async def session_create(request: web.Request) -> web.StreamResponse:
+    schema, body = request.app[STATE].session_schema, await json_object(request)
+    if not isinstance(body.get("user"), str):
+        raise web.HTTPBadRequest(text="a session needs a string `user`")
+    now = now_iso()
+    fields = {**schema.to_store(body), "createdAt": now, **({"lastSeenAt": now} if schema.version >= 2 else {})}
+    session_id = await request.app[SESSIONS].create(fields)
+    return web.json_response({"id": session_id, "schemaVersion": schema.version}, status=201)
+
+
+@session_errors
+async def session_read(request: web.Request) -> web.StreamResponse:
+    session = await request.app[SESSIONS].get(request.match_info["id"])
+    return session_view(session, request.app[STATE].session_schema)
+
+
+@session_errors
+async def session_update(request: web.Request) -> web.StreamResponse:
+    schema, body = request.app[STATE].session_schema, await json_object(request)
+    changes = {**schema.to_store(body), **({"lastSeenAt": now_iso()} if schema.version >= 2 else {})}
+    session = await request.app[SESSIONS].update(request.match_info["id"], changes)
+    return session_view(session, schema)
+
+
+def add_sessions(app: web.Application, state: State, url: str) -> None:
+    from turnout.sessions import SessionStore  # only with sessions on: redis is an optional dependency
+
+    schema = state.session_schema
+    writer = {"version": state.version, **({"color": state.color} if state.color else {})}
+    app[SESSIONS] = SessionStore(url, schema_version=schema.version, migrations=schema.migrations(),
+                                 required=schema.required, writer=writer)
+
+    async def close(app: web.Application) -> None:
+        await app[SESSIONS].aclose()
+    app.on_cleanup.append(close)
+    app.router.add_post("/session", session_create)
+    app.router.add_get("/session/{id}", session_read)
+    app.router.add_patch("/session/{id}", session_update)
+
+
 def build_app(state: State) -> web.Application:
     app = web.Application(middlewares=[faults_and_metrics])
     app[STATE], app[METRICS] = state, Metrics()
@@ -263,6 +397,8 @@ def build_app(state: State) -> web.Application:
     app.router.add_get("/slow", slow)
     app.router.add_post("/echo", echo)
     app.router.add_post("/admin/fault", admin_fault)
+    if state.session_url:
+        add_sessions(app, state, state.session_url)
     return app
 
 
@@ -286,6 +422,16 @@ def faults_from(opts: argparse.Namespace, started: float) -> Faults:
     if after is not None:
         faults.fail_at, faults.error_rate = started + after, faults.error_rate or 1.0
     return faults
+
+
+def session_schema_from(opts: argparse.Namespace) -> SessionSchema:
+    tags = set(opts.version.split("+")[1:])
+    breaking = "sessions-breaking" in tags
+    tagged = [int(m.group(1)) for t in tags if (m := re.fullmatch(r"sessions-v(\d+)", t))]
+    version = opts.session_schema or max(tagged, default=2 if breaking else 1)
+    if version not in (1, 2) or (breaking and version < 2):
+        raise ValueError(f"session schema {version} (breaking={breaking}): the example knows 1 and 2")
+    return SessionSchema(version, breaking)
 
 
 class QuietAccessLogger(AccessLogger):
@@ -337,6 +483,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="seconds after which --error-rate (default 100%%) applies; health stays OK")
     p.add_argument("--broken", action="store_true", help="readiness never turns OK")
     p.add_argument("--report-version", default=None, help="version /version claims")
+    p.add_argument("--session-redis", default=env.get("SESSION_REDIS_URL"),
+                   help="Redis URL both colors share; turns on /session endpoints")
+    p.add_argument("--session-schema", type=int, default=None,
+                   help="session schema to write (1 or 2); default: from a +sessions-vN tag, else 1")
     return p.parse_args(argv)
 
 
@@ -350,9 +500,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         log.error("FEATURE_FLAGS must be a JSON object: %s", exc)
         return 2
+    try:
+        schema = session_schema_from(opts)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     started = time.monotonic()
     state = State(version=opts.version, color=opts.color, instance=opts.instance,
-                  faults=faults_from(opts, started), flags=flags, ready_at=started + opts.ready_delay)
+                  faults=faults_from(opts, started), flags=flags, ready_at=started + opts.ready_delay,
+                  session_url=opts.session_redis, session_schema=schema)
     return asyncio.run(serve(opts, state))
 
 
