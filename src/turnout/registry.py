@@ -25,6 +25,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "version": "turnout.checks.version:VersionCheck",
         "smoke": "turnout.checks.command:CommandCheck",
         "command": "turnout.checks.command:CommandCheck",
+        "sessions": "turnout.checks.sessions:SessionCompatCheck",
     },
 }
 

@@ -1,7 +1,7 @@
 """The only module that knows the order of steps: deploy, validate, switch, rollback, resume, retire.
 
-Every state change goes through `_advance`: it checks the phase table, saves (compare-and-swap),
-appends the audit event and notifies webhooks, so state, audit and notifications never drift.
+Every state change goes through the journal (journal.py): it checks the phase table, saves
+(compare-and-swap), appends the audit event and notifies webhooks, so they never drift apart.
 Intent is saved before the router is touched and the outcome after, so `resume` can finish or undo
 a step cut short by a crash.
 
@@ -14,9 +14,8 @@ a step cut short by a crash.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -34,107 +33,63 @@ from turnout.errors import (
     ValidationFailed,
 )
 from turnout.migrate import Migrations
-from turnout.model import AuditEvent, Color, Deployment, Measurement, Phase, Release, Verdict, Weights
+from turnout.model import Color, Deployment, Measurement, Phase, Release, Verdict, Weights
 from turnout.notify import Notifier
+from turnout.orchestrator.journal import Journal, Progress, quiet
 from turnout.protocols import Check, Router, Runtime, Store, Target
-
-log = logging.getLogger("turnout")
-Progress = Callable[[str, dict[str, Any]], None]
-
-
-def _quiet(step: str, data: dict[str, Any]) -> None:
-    log.info("%s %s", step, data)
 
 
 class Orchestrator:
     def __init__(self, cfg: Config, store: Store, router: Router, runtime: Runtime, checks: Sequence[Check],
-                 *, actor: str, progress: Progress = _quiet, notifier: Notifier | None = None,
+                 *, actor: str, progress: Progress = quiet, notifier: Notifier | None = None,
                  migrations: Migrations | None = None, stop_watch: asyncio.Event | None = None) -> None:
         self.cfg, self.store, self.router, self.runtime = cfg, store, router, runtime
         self.checks = list(checks)
         self.actor = actor
-        self.progress = progress
-        self.notifier = notifier
         self.migrations = migrations
         self.stop_watch = stop_watch  # set by whoever starts the next operation: ends a running watch
         self.app = cfg.app.name
-        self.holder = f"{actor} [{id(self):x}]"  # unique per operation, so two ops never share the lock
+        # the lock holder is unique per operation, so two operations never share the lock
+        self.journal = Journal(store, self.app, actor, progress=progress, notifier=notifier,
+                               holder=f"{actor} [{id(self):x}]")
 
-    # -- bookkeeping ------------------------------------------------------------------------------
+    @property
+    def progress(self) -> Progress:
+        return self.journal.progress
+
+    @progress.setter
+    def progress(self, value: Progress) -> None:
+        self.journal.progress = value
+
     def current(self) -> Deployment:
         return self.store.load(self.app)
-
-    def _advance(self, dep: Deployment, phase: Phase, *, action: str, outcome: str, reason: str = "",
-                 measurements: Sequence[Measurement] = (), from_color: Color | None = None,
-                 to_color: Color | None = None, **changes: Any) -> Deployment:
-        phases.check(dep.phase, phase)
-        saved = self.store.save(replace(dep, phase=phase, **changes))
-        self._audit(saved, action, outcome, reason, [m.as_dict() for m in measurements], from_color=from_color,
-                    to_color=to_color)
-        return saved
-
-    def _record(self, action: str, outcome: str, reason: str = "", measurements: Sequence[dict[str, Any]] = ()
-                ) -> None:
-        """An audit event that changes no state (refusals, drift, measurements)."""
-        self._audit(self.current(), action, outcome, reason, list(measurements))
-
-    def _audit(self, dep: Deployment, action: str, outcome: str, reason: str, measurements: list[dict[str, Any]],  # noqa: PLR0917
-               from_color: Color | None = None, to_color: Color | None = None) -> None:
-        event = self.store.append(AuditEvent(
-            app=self.app, action=action, outcome=outcome, actor=self.actor, phase=dep.phase, from_color=from_color,
-            to_color=to_color, reason=reason, versions={c.value: v for c, v in dep.versions.items()},
-            measurements=measurements))
-        payload = {"event": f"{action}:{outcome}", **event.as_dict(), "active": dep.active.value}
-        self.progress(f"{action}:{outcome}", payload)
-        if self.notifier:
-            self.notifier.event(payload)
-
-    def _lock(self, purpose: str) -> None:
-        self.store.acquire_lock(self.app, self.holder, purpose)
-
-    def _unlock(self) -> None:
-        self.store.release_lock(self.app, self.holder)
-
-    async def _hook(self, name: str, dep: Deployment, reason: str = "") -> None:
-        if not self.notifier:
-            return
-        env = {"TURNOUT_APP": self.app, "TURNOUT_HOOK": name, "TURNOUT_ACTIVE": dep.active.value,
-               "TURNOUT_IDLE": dep.idle.value, "TURNOUT_VERSION": dep.version_of(dep.active) or "",
-               "TURNOUT_IDLE_VERSION": dep.version_of(dep.idle) or "", "TURNOUT_PHASE": dep.phase.value,
-               "TURNOUT_ACTOR": self.actor, "TURNOUT_REASON": reason}
-        result = await self.notifier.hook(name, env)
-        if result is None:
-            return
-        code, output = result
-        self._record("hook", "ok" if code == 0 else "failed", f"{name} exited {code}: {output}")
-        if code != 0 and name == "pre-deploy":
-            raise TurnoutError(f"pre-deploy hook exited {code}: {output}", hint="nothing was started")
 
     # -- first release -------------------------------------------------------------------------------
     async def bootstrap(self, version: str) -> Deployment:
         """Start the first release on blue and point all traffic at it."""
-        self._lock(f"bootstrap {version}")
+        self.journal.lock(f"bootstrap {version}")
         try:
             dep = self.current()
             if dep.version_of(dep.active) is not None:
                 return dep
-            self.progress("start", {"color": "blue", "version": version})
+            self.journal.progress("start", {"color": "blue", "version": version})
             endpoints = await self.runtime.start(Release(version), Color.BLUE)
             await self.router.prepare({Color.BLUE: endpoints, Color.GREEN: []})
             await self._route_and_verify(Weights.all_to(Color.BLUE))
-            return self._advance(dep, Phase.INITIAL, action="bootstrap", outcome="ok", to_color=Color.BLUE,
-                                 reason=f"{version} live on blue", active=Color.BLUE,
-                                 versions={Color.BLUE: version, Color.GREEN: None}, weights=Weights.all_to(Color.BLUE),
-                                 warm={Color.BLUE: True, Color.GREEN: False}, switched_at=time.time())
+            return self.journal.advance(dep, Phase.INITIAL, action="bootstrap", outcome="ok", to_color=Color.BLUE,
+                                        reason=f"{version} live on blue", active=Color.BLUE,
+                                        versions={Color.BLUE: version, Color.GREEN: None},
+                                        weights=Weights.all_to(Color.BLUE),
+                                        warm={Color.BLUE: True, Color.GREEN: False}, switched_at=time.time())
         finally:
-            self._unlock()
+            self.journal.unlock()
 
     # -- deploy ---------------------------------------------------------------------------------------
     async def deploy(self, version: str, *, switch: bool = True, pause: bool = False,
                      steps: Sequence[int] | None = None) -> Deployment:
         """Put `version` on the idle color, validate it, then (unless paused) shift traffic to it."""
         steps = self._steps(steps)
-        self._lock(f"deploy {version}")
+        self.journal.lock(f"deploy {version}")
         try:
             dep = self.current()
             if dep.phase in phases.IN_PROGRESS and dep.target is not None:
@@ -142,31 +97,31 @@ class Orchestrator:
                                    hint="restart the agent (`turnout up`) to resume it")
             if dep.version_of(dep.active) is None:
                 raise NotReady(f"{self.app} has no live release yet", hint="start one with `turnout up --version V`")
-            await self._hook("pre-deploy", dep, f"deploy {version}")
+            await self.journal.hook("pre-deploy", dep, f"deploy {version}")
             target, release = dep.idle, Release(version)
-            dep = self._advance(dep, Phase.DEPLOY, action="deploy", outcome="started", to_color=target,
-                                from_color=dep.active, reason=f"{version} to {target.value}", target=target,
-                                versions={**dep.versions, target: version}, warm={**dep.warm, target: False})
+            dep = self.journal.advance(dep, Phase.DEPLOY, action="deploy", outcome="started", to_color=target,
+                                       from_color=dep.active, reason=f"{version} to {target.value}", target=target,
+                                       versions={**dep.versions, target: version}, warm={**dep.warm, target: False})
             await self._expand(dep, target)
             endpoints = await self._start(dep, target, release)
-            dep = self._advance(dep, Phase.VALIDATE, action="validate", outcome="started", to_color=target,
-                                warm={**dep.warm, target: True})
+            dep = self.journal.advance(dep, Phase.VALIDATE, action="validate", outcome="started", to_color=target,
+                                       warm={**dep.warm, target: True})
             gate = await self._gate(target, release, endpoints)
             if gate.verdict is not Verdict.PASS:
                 await self._abort(dep, target, f"check {gate.reason}", gate.measurements)
                 raise ValidationFailed(f"check {gate.reason}",
                                        hint=f"nothing was switched; {dep.active.value} still serves")
-            dep = self._advance(self.current(), Phase.VALIDATE, action="validate", outcome="ok", to_color=target,
-                                measurements=gate.measurements, reason=gate.reason, target=None)
+            dep = self.journal.advance(self.current(), Phase.VALIDATE, action="validate", outcome="ok", to_color=target,
+                                       measurements=gate.measurements, reason=gate.reason, target=None)
             if pause or not switch:
                 if pause:
-                    self._record("pause", "ok", f"{version} validated on {target.value}; "
-                                                "`turnout promote` switches, `turnout abort` stops it")
+                    self.journal.record("pause", "ok", f"{version} validated on {target.value}; "
+                                                       "`turnout promote` switches, `turnout abort` stops it")
                 return dep
             baseline = await self._baseline(dep, steps)
             dep = await self._shift(dep, target, steps, baseline, reason=f"deploy {version}")
         finally:
-            self._unlock()
+            self.journal.unlock()
         return await self._stabilize(dep, baseline)
 
     def _steps(self, steps: Sequence[int] | None) -> list[int]:
@@ -186,10 +141,10 @@ class Orchestrator:
             await self._abort(dep, target, f"expand migrations refused: {exc}", ())
             raise
         if applied:
-            self._record("migrate", "ok", f"expand: {', '.join(m.name for m in applied)}")
+            self.journal.record("migrate", "ok", f"expand: {', '.join(m.name for m in applied)}")
 
     async def _start(self, dep: Deployment, target: Color, release: Release) -> list[Any]:
-        self.progress("start", {"color": target.value, "version": release.version})
+        self.journal.progress("start", {"color": target.value, "version": release.version})
         try:
             endpoints = await self.runtime.start(release, target)
         except RuntimeFailure as exc:
@@ -219,16 +174,16 @@ class Orchestrator:
             return analysis.GateResult(Verdict.ERROR, [m], m.check, f"test-endpoint error: {m.detail}")
         tgt = await self._target(target, release)
         return await analysis.run_gate(self.checks, tgt, self.cfg.analysis,
-                                       on_measurement=lambda m: self.progress("measured", m.as_dict()))
+                                       on_measurement=lambda m: self.journal.progress("measured", m.as_dict()))
 
     async def _abort(self, dep: Deployment, target: Color, reason: str, measurements: Sequence[Measurement]) -> None:
-        self.progress("abort", {"color": target.value, "reason": reason})
+        self.journal.progress("abort", {"color": target.value, "reason": reason})
         try:
             await self.runtime.stop(target, drain=0)
         finally:
-            self._advance(self.current(), Phase.ABORTED, action="deploy", outcome="failed", to_color=target,
-                          reason=reason, measurements=measurements, target=None,
-                          warm={**dep.warm, target: False}, versions={**dep.versions, target: None})
+            self.journal.advance(self.current(), Phase.ABORTED, action="deploy", outcome="failed", to_color=target,
+                                 reason=reason, measurements=measurements, target=None,
+                                 warm={**dep.warm, target: False}, versions={**dep.versions, target: None})
 
     async def validate(self) -> list[Measurement]:
         """Re-run the checks against the idle color (test endpoint); switches nothing."""
@@ -238,15 +193,15 @@ class Orchestrator:
         if version is None or status.healthy == 0:
             raise NotReady(f"{dep.idle.value} runs nothing healthy to validate")
         gate = await self._gate(dep.idle, Release(version), status.endpoints)
-        self._record("validate", "ok" if gate.verdict is Verdict.PASS else "failed", gate.reason,
-                     [m.as_dict() for m in gate.measurements])
+        self.journal.record("validate", "ok" if gate.verdict is Verdict.PASS else "failed", gate.reason,
+                            [m.as_dict() for m in gate.measurements])
         return gate.measurements
 
     # -- manual gate ------------------------------------------------------------------------------------
     async def promote(self, steps: Sequence[int] | None = None) -> Deployment:
         """Continue a paused deploy: canary steps, the switch, and the stabilize watch."""
         steps = self._steps(steps)
-        self._lock("promote")
+        self.journal.lock("promote")
         try:
             dep = self._paused()
             target = dep.idle
@@ -254,18 +209,18 @@ class Orchestrator:
             baseline = await self._baseline(dep, steps)
             dep = await self._shift(dep, target, steps, baseline, reason=f"promote {dep.version_of(target)}")
         finally:
-            self._unlock()
+            self.journal.unlock()
         return await self._stabilize(dep, baseline)
 
     async def abort(self, reason: str = "manual abort") -> Deployment:
         """Stop a paused (validated, not switched) release; the live color keeps serving."""
-        self._lock("abort")
+        self.journal.lock("abort")
         try:
             dep = self._paused()
             await self._abort(dep, dep.idle, reason, ())
             return self.current()
         finally:
-            self._unlock()
+            self.journal.unlock()
 
     def _paused(self) -> Deployment:
         dep = self.current()
@@ -277,17 +232,17 @@ class Orchestrator:
     # -- switch and rollback ------------------------------------------------------------------------------
     async def switch(self, to: Color | None = None, *, rollback: bool = False, reason: str = "") -> Deployment:
         action = "rollback" if rollback else "switch"
-        self._lock(action)
+        self.journal.lock(action)
         try:
             dep = self.current()
             target = to or dep.idle
             if target is dep.active and dep.weights == Weights.all_to(target) and dep.phase not in phases.IN_PROGRESS:
-                self.progress("noop", {"reason": f"{target.value} already serves all traffic"})
+                self.journal.progress("noop", {"reason": f"{target.value} already serves all traffic"})
                 return dep
             await self._ensure_warm(dep, target, action)
             return await self._switch(dep, target, action=action, reason=reason or f"manual {action}")
         finally:
-            self._unlock()
+            self.journal.unlock()
 
     async def rollback(self, reason: str = "") -> Deployment:
         return await self.switch(None, rollback=True, reason=reason or "manual rollback")
@@ -296,7 +251,7 @@ class Orchestrator:
         version = dep.version_of(target)
         status = await self.runtime.status(target)
         if version is None or not dep.warm.get(target) or not status.instances:
-            self._record(action, "refused", f"{target.value} is not warm")
+            self.journal.record(action, "refused", f"{target.value} is not warm")
             if version is None:
                 raise NotReady(f"cannot {action}: {target.value} runs no release",
                                hint="deploy one with `turnout deploy VERSION`")
@@ -304,7 +259,7 @@ class Orchestrator:
                            hint=f"warm it up with `turnout warm {target.value}`, "
                                 f"or redeploy the previous version: `turnout deploy {version}`")
         if status.healthy == 0:
-            self._record(action, "refused", f"{target.value} has no healthy instance")
+            self.journal.record(action, "refused", f"{target.value} has no healthy instance")
             raise NotReady(f"cannot {action}: no instance of {target.value} ({version}) is healthy",
                            hint="check its logs in the state folder, or redeploy")
         await self.router.prepare({target: status.endpoints})
@@ -312,8 +267,9 @@ class Orchestrator:
     async def _switch(self, dep: Deployment, target: Color, *, action: str, reason: str,
                       measurements: Sequence[Measurement] = (), source: Color | None = None) -> Deployment:
         source = source or dep.active
-        dep = self._advance(dep, Phase.SWITCH, action=action, outcome="started", from_color=source, to_color=target,
-                            reason=reason, target=target)
+        dep = self.journal.advance(dep, Phase.SWITCH, action=action, outcome="started", from_color=source,
+                                   to_color=target,
+                                   reason=reason, target=target)
         started = time.monotonic()
         try:
             routed = await self._route_and_verify(Weights.all_to(target))
@@ -323,10 +279,11 @@ class Orchestrator:
         timing = Measurement("switch_ms", Verdict.PASS, round((time.monotonic() - started) * 1000, 2),
                              data={"routed_at": routed})
         final = Phase.ROLLED_BACK if action == "rollback" else Phase.STABILIZE
-        dep = self._advance(self.current(), final, action=action, outcome="ok", from_color=source, to_color=target,
-                            reason=reason, measurements=[timing, *measurements], active=target,
-                            weights=Weights.all_to(target), target=None, switched_at=time.time())
-        await self._hook("post-rollback" if action == "rollback" else "post-switch", dep, reason)
+        dep = self.journal.advance(self.current(), final, action=action, outcome="ok", from_color=source,
+                                   to_color=target,
+                                   reason=reason, measurements=[timing, *measurements], active=target,
+                                   weights=Weights.all_to(target), target=None, switched_at=time.time())
+        await self.journal.hook("post-rollback" if action == "rollback" else "post-switch", dep, reason)
         return dep
 
     async def _restore(self, source: Color, target: Color, action: str, exc: TurnoutError) -> None:
@@ -334,11 +291,11 @@ class Orchestrator:
         try:
             await self._route_and_verify(Weights.all_to(source))
         except TurnoutError as back:
-            self._advance(self.current(), Phase.SWITCH, action=action, outcome="failed", reason=str(back))
+            self.journal.advance(self.current(), Phase.SWITCH, action=action, outcome="failed", reason=str(back))
             raise RollbackFailed(f"{action} to {target.value} failed ({exc}) and so did restoring "
                                  f"{source.value}: {back}") from None
-        self._advance(self.current(), Phase.ABORTED, action=action, outcome="failed", from_color=source,
-                      to_color=target, reason=str(exc), target=None, weights=Weights.all_to(source))
+        self.journal.advance(self.current(), Phase.ABORTED, action=action, outcome="failed", from_color=source,
+                             to_color=target, reason=str(exc), target=None, weights=Weights.all_to(source))
 
     async def _route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
@@ -372,8 +329,9 @@ class Orchestrator:
         """Canary steps (each watched for deploy.step_window), then all traffic to `target`."""
         source = dep.active
         for pct in steps:
-            dep = self._advance(self.current(), Phase.SWITCH, action="canary", outcome="started", from_color=source,
-                                to_color=target, reason=f"{pct}% to {target.value}", target=target)
+            dep = self.journal.advance(self.current(), Phase.SWITCH, action="canary", outcome="started",
+                                       from_color=source,
+                                       to_color=target, reason=f"{pct}% to {target.value}", target=target)
             try:
                 await self._route_and_verify(Weights.split(target, pct))
             except TurnoutError as exc:
@@ -385,8 +343,8 @@ class Orchestrator:
                 await self._route_back(source, target, f"canary step {pct}% failed: {result.reason}", result)
                 raise AutoRolledBack(f"canary step {pct}% failed: {result.reason}",
                                      hint=f"{source.value} serves all traffic again")
-            self._record("canary", "ok", f"{pct}% to {target.value} held for {self.cfg.deploy.step_window:g}s",
-                         [m.as_dict() for m in result.measurements])
+            self.journal.record("canary", "ok", f"{pct}% to {target.value} held for {self.cfg.deploy.step_window:g}s",
+                                [m.as_dict() for m in result.measurements])
         return await self._switch(self.current(), target, action="switch", reason=reason)
 
     async def _watch(self, color: Color, dep: Deployment, baseline: analysis.Baseline | None, window: float,
@@ -397,7 +355,7 @@ class Orchestrator:
         # the test endpoint (which serves the non-dominant color) while it is a small canary.
         url = state.production_url if dominant else state.test_url
         tgt = Target(url=url, color=color, release=Release(dep.version_of(color) or ""))
-        self.progress("watch", {"color": color.value, "window": window, "url": url})
+        self.journal.progress("watch", {"color": color.value, "window": window, "url": url})
         return await analysis.watch(analysis.triggers_for(stab), tgt, interval=stab.interval, window=window,
                                     baseline=baseline, probe_cfg=stab.probe, stop=self.stop_watch)
 
@@ -408,12 +366,12 @@ class Orchestrator:
         target, source = dep.active, dep.idle
         result = await self._watch(target, dep, baseline, self.cfg.stabilize.window)
         if result.trigger is None:
-            self._record("stabilize", "ok", result.reason, [m.as_dict() for m in result.measurements])
+            self.journal.record("stabilize", "ok", result.reason, [m.as_dict() for m in result.measurements])
             return self.current()
         try:
-            self._lock("automatic rollback")
+            self.journal.lock("automatic rollback")
         except LockHeld as exc:
-            self._record("rollback", "refused", f"trigger {result.trigger} fired but {exc}")
+            self.journal.record("rollback", "refused", f"trigger {result.trigger} fired but {exc}")
             raise
         try:
             now = self.current()
@@ -421,7 +379,7 @@ class Orchestrator:
                 return now  # someone else switched meanwhile: their decision stands
             restored = await self._route_back(source, target, f"automatic: {result.reason}", result)
         finally:
-            self._unlock()
+            self.journal.unlock()
         raise AutoRolledBack(f"{target.value} rolled back by trigger {result.reason}",
                              hint=f"{source.value} ({restored.version_of(source)}) serves all traffic again")
 
@@ -432,10 +390,11 @@ class Orchestrator:
                                  source=target)
         restored_at = dep.switched_at or time.time()
         first = result.first_failure_at or result.detected_at or restored_at
-        self._record("rollback", "measured", f"trigger {result.trigger}: first failure to traffic restored "
-                     f"{(restored_at - first) * 1000:.0f} ms", [{
-                         "trigger": result.trigger, "first_failure_at": first, "detected_at": result.detected_at,
-                         "restored_at": restored_at, "detect_to_restore_ms": round((restored_at - first) * 1000, 1)}])
+        ms = round((restored_at - first) * 1000, 1)
+        timing = {"trigger": result.trigger, "first_failure_at": first, "detected_at": result.detected_at,
+                  "restored_at": restored_at, "detect_to_restore_ms": ms}
+        self.journal.record("rollback", "measured",
+                            f"trigger {result.trigger}: first failure to traffic restored in {ms:.0f} ms", [timing])
         return dep
 
     # -- after a crash ------------------------------------------------------------------------------------------
@@ -446,12 +405,12 @@ class Orchestrator:
             return dep
         target = dep.target
         state = await self.router.observe()
-        self._lock("resume")
+        self.journal.lock("resume")
         try:
             if dep.phase is Phase.SWITCH and state.weights == Weights.all_to(target):
-                return self._advance(dep, Phase.STABILIZE, action="resume", outcome="ok", to_color=target,
-                                     reason="switch had reached the router before the crash; completed",
-                                     active=target, weights=state.weights, target=None, switched_at=time.time())
+                return self.journal.advance(dep, Phase.STABILIZE, action="resume", outcome="ok", to_color=target,
+                                            reason="switch had reached the router before the crash; completed",
+                                            active=target, weights=state.weights, target=None, switched_at=time.time())
             if state.weights != Weights.all_to(dep.active):
                 await self._route_and_verify(Weights.all_to(dep.active))
             reason = f"interrupted in phase {dep.phase.value}; {dep.active.value} kept serving"
@@ -459,10 +418,10 @@ class Orchestrator:
             if dep.phase is not Phase.SWITCH:
                 await self.runtime.stop(target, drain=0)
                 changes.update(warm={**dep.warm, target: False}, versions={**dep.versions, target: None})
-            return self._advance(dep, Phase.ABORTED, action="resume", outcome="aborted", to_color=target,
-                                 reason=reason, **changes)
+            return self.journal.advance(dep, Phase.ABORTED, action="resume", outcome="aborted", to_color=target,
+                                        reason=reason, **changes)
         finally:
-            self._unlock()
+            self.journal.unlock()
 
     async def reconcile(self) -> None:
         """At start: give the router every color's instances and the stored split."""
@@ -471,8 +430,8 @@ class Orchestrator:
         await self.router.prepare(backends)
         state = await self.router.observe()
         if dep.phase not in phases.IN_PROGRESS and state.weights != dep.weights:
-            self._record("reconcile", "ok", f"router served {state.weights.as_dict()}; restored "
-                                            f"{dep.weights.as_dict()} from the state store")
+            self.journal.record("reconcile", "ok", f"router served {state.weights.as_dict()}; restored "
+                                                   f"{dep.weights.as_dict()} from the state store")
             await self._route_and_verify(dep.weights)
 
     # -- retention and warm-up --------------------------------------------------------------------------------
@@ -496,7 +455,7 @@ class Orchestrator:
         else:
             await self.runtime.stop(color)
         self.store.save(replace(dep, warm={**dep.warm, color: False}))
-        self._record("scale_down", "ok", f"{color.value} to {count} instances: {reason}")
+        self.journal.record("scale_down", "ok", f"{color.value} to {count} instances: {reason}")
         return True
 
     async def warm(self, color: Color | None = None) -> Deployment:
@@ -506,12 +465,12 @@ class Orchestrator:
         version = dep.version_of(color)
         if version is None:
             raise NotReady(f"{color.value} never ran a release", hint="deploy one with `turnout deploy VERSION`")
-        self._lock(f"warm {color.value}")
+        self.journal.lock(f"warm {color.value}")
         try:
             endpoints = await self.runtime.start(Release(version), color)
             await self.router.prepare({color: endpoints})
             dep = self.store.save(replace(self.current(), warm={**dep.warm, color: True}))
-            self._record("warm", "ok", f"{color.value} running {version} on {len(endpoints)} instances")
+            self.journal.record("warm", "ok", f"{color.value} running {version} on {len(endpoints)} instances")
             return dep
         finally:
-            self._unlock()
+            self.journal.unlock()
