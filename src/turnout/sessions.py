@@ -16,8 +16,10 @@ Apps behind turnout use it; turnout itself does not. Each session is one JSON ob
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from redis.exceptions import WatchError
 Payload = dict[str, Any]
 Migration = Callable[[Payload], Payload]
 META = frozenset({"schemaVersion", "writtenBy"})  # the store's own keys in every payload
-RETRIES = 20  # optimistic-lock attempts before an update gives up under contention
+RETRIES = 50  # optimistic-lock attempts before an update gives up under contention
 
 
 class SessionError(Exception):
@@ -159,7 +161,7 @@ class SessionStore:
         other's concurrent updates."""
         key = self.key(session_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            for _ in range(RETRIES):
+            for attempt in range(RETRIES):
                 try:
                     await pipe.watch(key)
                     raw = await pipe.get(key)  # immediate while watching
@@ -178,8 +180,8 @@ class SessionStore:
                         pipe.set(key, self._encode(doc, version), ex=self.ttl)
                     await pipe.execute()
                     return Session(session_id, doc, version, self.schema_version, dict(self.writer))
-                except WatchError:
-                    continue  # another writer got there first: read again
+                except WatchError:  # another writer got there first: read again, after a jittered
+                    await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))  # pause to break lockstep
         raise SessionError(f"session {session_id!r}: gave up after {RETRIES} concurrent updates")
 
     def _encode(self, doc: Payload, version: int) -> str:
