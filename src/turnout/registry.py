@@ -15,10 +15,12 @@ BUILTIN: dict[str, dict[str, str]] = {
         "haproxy": "turnout.routers.haproxy:HAProxyRouter",
         "envoy": "turnout.routers.envoy:EnvoyRouter",
         "nginx": "turnout.routers.nginx:NginxRouter",
+        "kubernetes": "turnout.routers.kubernetes:KubernetesRouter",
     },
     "turnout.runtimes": {
         "process": "turnout.runtimes.process:ProcessRuntime",
         "static": "turnout.runtimes.static:StaticRuntime",
+        "kubernetes": "turnout.runtimes.kubernetes:KubernetesRuntime",
     },
     "turnout.checks": {
         "readiness": "turnout.checks.readiness:ReadinessCheck",

@@ -1,0 +1,113 @@
+"""The official `kubernetes` client for the router: built on first use, called off the event loop.
+
+The client blocks, so every call runs in a worker thread. Answers are read as plain JSON
+(`_preload_content=False`): turnout needs a few fields, and the generated models' strict validation
+rejects objects an API server of another version (or an emulator) may return. Building the client is
+deferred to the first call so `turnout check-config` works without cluster credentials.
+The runtime keeps its own copy of these few lines (routers and runtimes never import each other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.config import Duration
+from turnout.errors import RouterError
+
+MERGE_PATCH = "application/merge-patch+json"  # RFC 7386: maps merge, lists are replaced, null deletes
+NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # DNS-1123 label: Service and namespace names
+
+
+class ClientOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kubeconfig: str | None = None  # default: in-cluster config, else ~/.kube/config (as kubectl does)
+    context: str | None = None
+    host: str | None = None  # API server URL without credentials (`kubectl proxy`, tests)
+    timeout: Duration = Field(default=10.0, gt=0)  # per API request
+
+
+class Kube:
+    def __init__(self, opts: ClientOptions, base_dir: Path) -> None:
+        self.opts = opts
+        self.kubeconfig = str(base_dir / opts.kubeconfig) if opts.kubeconfig else None
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> Any:
+        from kubernetes import client
+        from kubernetes import config as kubeconfig
+
+        config: Any = kubeconfig  # its loaders are untyped
+        with self._lock:
+            if self._client is None:
+                conf = client.Configuration()
+                if self.kubeconfig or self.opts.context:
+                    config.load_kube_config(config_file=self.kubeconfig, context=self.opts.context,
+                                            client_configuration=conf, persist_config=False)
+                elif not self.opts.host:
+                    try:
+                        config.load_incluster_config(client_configuration=conf)
+                    except config.ConfigException:
+                        config.load_kube_config(client_configuration=conf, persist_config=False)
+                if self.opts.host:
+                    conf.host = self.opts.host
+                self._client = client.ApiClient(conf)
+            return self._client
+
+    def _call(self, api: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        from kubernetes import client
+
+        stub = getattr(client, api)(self._build())
+        resp = getattr(stub, method)(*args, _preload_content=False, _request_timeout=self.opts.timeout, **kwargs)
+        return json.loads(resp.data or b"{}")
+
+    async def call(self, what: str, api: str, method: str, *args: Any, none_on: Collection[int] = (),
+                   **kwargs: Any) -> Any:
+        """`client.<api>(...).<method>(*args)` as a dict; None for an HTTP status in `none_on`, else RouterError."""
+        from kubernetes.client import ApiException
+        from kubernetes.config import ConfigException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return await asyncio.to_thread(self._call, api, method, args, kwargs)
+        except ApiException as exc:
+            if exc.status in none_on:
+                return None
+            raise RouterError(f"{what}: {api_message(exc)}", hint=hint(exc.status)) from None
+        except ConfigException as exc:
+            raise RouterError(f"{what}: no cluster credentials: {exc}",
+                              hint="set router.options.kubeconfig / context / host") from None
+        except (HTTPError, OSError, ValueError) as exc:
+            raise RouterError(f"{what}: the Kubernetes API server did not answer: {exc}") from None
+
+    async def patch(self, what: str, api: str, method: str, *args: Any, none_on: Collection[int] = ()) -> Any:
+        return await self.call(what, api, method, *args, none_on=none_on, _content_type=MERGE_PATCH)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def api_message(exc: Any) -> str:
+    """`403 Forbidden: services "shop" is forbidden: ...` from the Status object the server returned."""
+    try:
+        message = json.loads(exc.body).get("message", "")
+    except (TypeError, ValueError, AttributeError):
+        message = ""
+    return f"{exc.status} {exc.reason}" + (f": {message}" if message else "")
+
+
+def hint(status: int | None) -> str:
+    if status == 403:
+        return "the service account lacks a permission; docs/kubernetes.md lists the RBAC turnout needs"
+    if status == 404:
+        return "check router.options.namespace and the Service names"
+    return ""

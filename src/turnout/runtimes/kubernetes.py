@@ -1,0 +1,254 @@
+"""Kubernetes runtime: each color is a Deployment (`<app>-blue`, `<app>-green`) labelled with its color.
+
+start() patches the color's Deployment: the image from `runtime.options.image` ("registry/app:{version}"),
+the version as a pod template annotation (and label, when it is a valid label value), replicas =
+runtime.instances. It then waits, within runtime.ready_timeout, as `kubectl rollout status` does: the
+controller has seen the change (observedGeneration >= generation) and the Deployment has exactly that
+many pods, all updated and ready. A rollout stuck past its progressDeadlineSeconds fails at once; every
+failure quotes the Deployment's conditions.
+
+The cluster is the state: status() reads the Deployment and its pods every time, recover() adopts
+nothing. Instances are the color's pods (IP and the container port) when turnout may list pods; else one
+synthetic instance per replica at `<deployment>.<namespace>.svc:<port>` (resolvable only if you run a
+per-color Service of that name), ready ones healthy, so counts stay right without the pods permission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any, Self
+
+from pydantic import Field, field_validator
+
+from turnout.config import Config
+from turnout.errors import RuntimeFailure
+from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
+from turnout.runtimes._kube import NAME, ClientOptions, Kube, parse_options
+
+VERSION_ANNOTATION = "turnout/version"
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+POLL = 0.2  # seconds between readiness reads: one GET each
+
+
+def _placeholders(text: str, allowed: set[str]) -> str:
+    for name in re.findall(r"{(\w*)}", text):
+        if name not in allowed:
+            raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join(f'{{{a}}}' for a in sorted(allowed))}")
+    return text
+
+
+class KubernetesRuntimeOptions(ClientOptions):
+    namespace: str = Field(default="default", pattern=NAME)
+    image: str  # "registry/app:{version}"; also {color} and {app}
+    deployment: str = "{app}-{color}"  # the Deployment of each color
+    container: str | None = None  # the container that gets the image; default: the first
+    selector_key: str = "color"
+    labels: dict[str, str] | None = None  # the app's pod labels; default {"app": <app name>}
+    version_label: str | None = "version"  # pod label with the version (annotation turnout/version always)
+    port: int | None = Field(default=None, ge=1, le=65535)  # instances' port; default: first containerPort
+    manage_deployments: bool = False  # start() creates a missing Deployment from a minimal template
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        return _placeholders(v, {"version", "color", "app"})
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment(cls, v: str) -> str:
+        if "{color}" not in v:
+            raise ValueError("must contain {color}: each color has a Deployment of its own")
+        return _placeholders(v, {"color", "app"})
+
+
+class KubernetesRuntime:
+    kind = "kubernetes"
+
+    def __init__(self, options: KubernetesRuntimeOptions, kube: Kube, *, app: str, instances: int,
+                 ready_timeout: float, health_path: str) -> None:
+        self.options, self.kube, self.app = options, kube, app
+        self.instances, self.ready_timeout, self.health_path = instances, ready_timeout, health_path
+        self.namespace, self.key = options.namespace, options.selector_key
+        self.labels = options.labels if options.labels is not None else {"app": app}
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Self:
+        opts = parse_options(KubernetesRuntimeOptions, cfg.runtime.options)
+        return cls(opts, Kube(opts, cfg.base_dir), app=cfg.app.name, instances=cfg.runtime.instances,
+                   ready_timeout=cfg.runtime.ready_timeout, health_path=cfg.health.path)
+
+    def name(self, color: Color) -> str:
+        slug = self.app.lower().replace("_", "-").replace(".", "-")
+        return self.options.deployment.format(app=slug, color=color.value)
+
+    # -- the protocol --------------------------------------------------------------------------
+    async def start(self, release: Release, color: Color, instances: int | None = None) -> list[Endpoint]:
+        count, name = instances or self.instances, self.name(color)
+        for _ in range(3):  # a 409 means someone changed it between our read and our patch: read again
+            dep = await self._read(name)
+            if dep is None:
+                if not self.options.manage_deployments:
+                    raise RuntimeFailure(f"Deployment {self.namespace}/{name} not found",
+                                         hint="create it (docs/kubernetes.md) or set "
+                                              "runtime.options.manage_deployments = true")
+                await self.kube.call(f"create Deployment {self.namespace}/{name}", "AppsV1Api",
+                                     "create_namespaced_deployment", self.namespace,
+                                     self._template(name, color, release, count))
+                break
+            done = await self.kube.patch(f"patch Deployment {self.namespace}/{name}", "AppsV1Api",
+                                         "patch_namespaced_deployment", name, self.namespace,
+                                         self._rollout(dep, color, release, count), none_on=(409,))
+            if done is not None:
+                break
+        else:
+            raise RuntimeFailure(f"Deployment {self.namespace}/{name} kept changing under turnout (409 three times)")
+        return self._ready(await self._instances(await self._wait(name, count)))
+
+    async def stop(self, color: Color, drain: float | None = None) -> None:
+        """Scale to 0. Draining is the pods' business: preStop hooks and terminationGracePeriodSeconds."""
+        name = self.name(color)
+        if await self._read(name) is not None:
+            await self._replicas(name, 0)
+
+    async def scale(self, color: Color, count: int) -> list[Endpoint]:
+        name = self.name(color)
+        dep = await self._read(name)
+        if dep is None or self._version(dep) is None:
+            raise RuntimeFailure(f"nothing was started on {color.value} (Deployment {self.namespace}/{name}): "
+                                 "start a release there before scaling it")
+        await self._replicas(name, count)
+        return self._ready(await self._instances(await self._wait(name, count)))
+
+    async def status(self, color: Color) -> EnvStatus:
+        dep = await self._read(self.name(color))
+        if dep is None or dep["spec"].get("replicas", 1) == 0:  # scaled to 0: nothing runs there
+            return EnvStatus(color, None)
+        return EnvStatus(color, self._version(dep), tuple(await self._instances(dep)))
+
+    async def recover(self) -> None:
+        """Nothing to adopt: the cluster keeps the Deployments, status() reads them."""
+
+    async def close(self) -> None:
+        self.kube.close()
+
+    # -- helpers -------------------------------------------------------------------------------
+    async def _read(self, name: str) -> Any:
+        return await self.kube.call(f"read Deployment {self.namespace}/{name}", "AppsV1Api",
+                                    "read_namespaced_deployment", name, self.namespace, none_on=(404,))
+
+    async def _replicas(self, name: str, count: int) -> None:
+        await self.kube.patch(f"scale Deployment {self.namespace}/{name}", "AppsV1Api",
+                              "patch_namespaced_deployment", name, self.namespace, {"spec": {"replicas": count}})
+
+    def _version(self, dep: Any) -> str | None:
+        meta = dep["spec"]["template"].get("metadata") or {}
+        version = (meta.get("annotations") or {}).get(VERSION_ANNOTATION)
+        if version is None and self.options.version_label:
+            version = (meta.get("labels") or {}).get(self.options.version_label)
+        return str(version) if version is not None else None
+
+    def _version_meta(self, version: str) -> dict[str, Any]:
+        meta: dict[str, Any] = {"annotations": {VERSION_ANNOTATION: version}}
+        if label := self.options.version_label:  # an invalid label value removes a stale label (null)
+            meta["labels"] = {label: version if LABEL_VALUE.match(version) else None}
+        return meta
+
+    def _image(self, color: Color, release: Release) -> str:
+        return self.options.image.format(version=release.version, color=color.value, app=self.app)
+
+    def _rollout(self, dep: Any, color: Color, release: Release, count: int) -> dict[str, Any]:
+        """The merge patch that puts `release` on the Deployment. Merge patches replace lists whole,
+        so the containers go back as read, with one image changed."""
+        name, template = dep["metadata"]["name"], dep["spec"]["template"]
+        if ((template.get("metadata") or {}).get("labels") or {}).get(self.key) != color.value:
+            raise RuntimeFailure(f"Deployment {self.namespace}/{name}: its pods are not labelled "
+                                 f"{self.key}={color.value}, so the router's Services cannot select them")
+        containers = [dict(c) for c in template["spec"]["containers"]]
+        names = [c.get("name") for c in containers]
+        want = self.options.container or names[0]
+        if want not in names:
+            raise RuntimeFailure(f"Deployment {self.namespace}/{name} has no container {want!r} (it has {names})",
+                                 hint="set runtime.options.container")
+        containers[names.index(want)]["image"] = self._image(color, release)
+        meta: dict[str, Any] = {"annotations": {VERSION_ANNOTATION: release.version}}
+        if rv := dep["metadata"].get("resourceVersion"):
+            meta["resourceVersion"] = rv  # optimistic concurrency: a 409 if it changed since our read
+        return {"metadata": meta, "spec": {"replicas": count, "template": {
+            "metadata": self._version_meta(release.version), "spec": {"containers": containers}}}}
+
+    def _template(self, name: str, color: Color, release: Release, count: int) -> dict[str, Any]:
+        labels = {**self.labels, self.key: color.value}
+        port = self.options.port or 8080
+        pod_meta = self._version_meta(release.version)
+        pod_meta["labels"] = {**labels, **{k: v for k, v in pod_meta.get("labels", {}).items() if v is not None}}
+        container = {"name": self.options.container or "app", "image": self._image(color, release),
+                     "ports": [{"containerPort": port}],
+                     "readinessProbe": {"httpGet": {"path": self.health_path, "port": port}}}
+        return {"apiVersion": "apps/v1", "kind": "Deployment",
+                # namespace in the body too: the real API server fills it in, kmock does not
+                "metadata": {"name": name, "namespace": self.namespace, "labels": labels,
+                             "annotations": {VERSION_ANNOTATION: release.version}},
+                "spec": {"replicas": count, "selector": {"matchLabels": labels},
+                         "template": {"metadata": pod_meta, "spec": {"containers": [container]}}}}
+
+    async def _wait(self, name: str, count: int) -> Any:
+        """The Deployment once its controller rolled out `count` ready pods of the current template."""
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            dep = await self._read(name)
+            if dep is None:
+                raise RuntimeFailure(f"Deployment {self.namespace}/{name} was deleted while turnout waited for it")
+            st, gen = dep.get("status") or {}, dep["metadata"].get("generation", 0)
+            seen = st.get("observedGeneration", 0) >= gen
+            if seen and all(st.get(f, 0) == count for f in ("replicas", "updatedReplicas", "readyReplicas")):
+                return dep
+            conditions = st.get("conditions") or []
+            stuck = seen and any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
+                                 for c in conditions)
+            if stuck or time.monotonic() >= deadline:
+                why = "its progress deadline passed" if stuck else f"not ready after {self.ready_timeout:g}s"
+                said = "; ".join(f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})"
+                                 for c in conditions) or "none"
+                raise RuntimeFailure(
+                    f"Deployment {self.namespace}/{name} {why}: {st.get('readyReplicas', 0)}/{count} ready, "
+                    f"{st.get('updatedReplicas', 0)} updated, observedGeneration {st.get('observedGeneration', 0)}"
+                    f"/{gen}; conditions: {said}", hint=f"kubectl -n {self.namespace} describe deployment {name}")
+            await asyncio.sleep(POLL)
+
+    def _port(self, dep: Any) -> int:
+        if self.options.port:
+            return self.options.port
+        containers = dep["spec"]["template"]["spec"].get("containers") or [{}]
+        chosen = next((c for c in containers if c.get("name") == self.options.container), containers[0])
+        return int(((chosen.get("ports") or [{}])[0]).get("containerPort", 8080))
+
+    async def _instances(self, dep: Any) -> list[InstanceStatus]:
+        name, port, version = dep["metadata"]["name"], self._port(dep), self._version(dep)
+        match = (dep["spec"].get("selector") or {}).get("matchLabels") or {}
+        try:
+            found = await self.kube.call(f"list pods of {self.namespace}/{name}", "CoreV1Api", "list_namespaced_pod",
+                                         self.namespace, label_selector=",".join(f"{k}={v}" for k, v in match.items()))
+        except RuntimeFailure:  # no permission to list pods: counts from the Deployment's status below
+            found = {}
+        out = []
+        for pod in found.get("items", []):
+            meta, st = pod.get("metadata") or {}, pod.get("status") or {}
+            labels = meta.get("labels") or {}
+            # filtered here too: an emulator (kmock) ignores labelSelector
+            if any(labels.get(k) != v for k, v in match.items()) or meta.get("deletionTimestamp") or \
+                    not st.get("podIP") or st.get("phase") in {"Succeeded", "Failed"}:
+                continue
+            ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
+            current = (meta.get("annotations") or {}).get(VERSION_ANNOTATION) == version  # not a pod of the old one
+            out.append(InstanceStatus(Endpoint(st["podIP"], port), ready and current))
+        if out:
+            return sorted(out, key=lambda i: (i.endpoint.host, i.endpoint.port))
+        ready = (dep.get("status") or {}).get("readyReplicas", 0)
+        synthetic = Endpoint(f"{name}.{self.namespace}.svc", port)
+        return [InstanceStatus(synthetic, i < ready) for i in range(max(ready, dep["spec"].get("replicas", 1)))]
+
+    @staticmethod
+    def _ready(instances: list[InstanceStatus]) -> list[Endpoint]:
+        return [i.endpoint for i in instances if i.healthy]
