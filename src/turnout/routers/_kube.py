@@ -84,7 +84,9 @@ class Kube:
         except ConfigException as exc:
             raise RouterError(f"{what}: no cluster credentials: {exc}",
                               hint="set router.options.kubeconfig / context / host") from None
-        except (HTTPError, OSError, ValueError) as exc:
+        except json.JSONDecodeError as exc:  # a proxy's HTML error page, say
+            raise RouterError(f"{what}: the API server's answer is not JSON: {exc}") from None
+        except (HTTPError, OSError) as exc:
             raise RouterError(f"{what}: the Kubernetes API server did not answer: {exc}") from None
 
     async def patch(self, what: str, api: str, method: str, *args: Any, none_on: Collection[int] = ()) -> Any:

@@ -100,7 +100,9 @@ class Kube:
         except ConfigException as exc:
             raise RuntimeFailure(f"{what}: no cluster credentials: {exc}",
                                  hint="set runtime.options.kubeconfig / context / host") from None
-        except (HTTPError, OSError, ValueError) as exc:
+        except json.JSONDecodeError as exc:  # a proxy's HTML error page, say
+            raise RuntimeFailure(f"{what}: the API server's answer is not JSON: {exc}") from None
+        except (HTTPError, OSError) as exc:
             raise RuntimeFailure(f"{what}: the Kubernetes API server did not answer: {exc}") from None
 
     async def patch(self, what: str, api: str, method: str, *args: Any, none_on: Collection[int] = ()) -> Any:
