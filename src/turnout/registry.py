@@ -16,6 +16,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "envoy": "turnout.routers.envoy:EnvoyRouter",
         "nginx": "turnout.routers.nginx:NginxRouter",
         "kubernetes": "turnout.routers.kubernetes:KubernetesRouter",
+        "aws_alb": "turnout.routers.aws_alb:ALBRouter",
     },
     "turnout.runtimes": {
         "process": "turnout.runtimes.process:ProcessRuntime",
