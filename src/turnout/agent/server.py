@@ -56,8 +56,6 @@ class Agent:
                 raise UsageError("nothing is deployed yet: the first `turnout up` needs --version V")
             await orch.bootstrap(version)
         else:
-            await self.stack.router.prepare({c: (await self.stack.runtime.status(c)).endpoints for c in Color})
-            await orch.resume()
             await orch.reconcile()
 
     # -- HTTP API -------------------------------------------------------------------------------------

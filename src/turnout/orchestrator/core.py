@@ -424,10 +424,11 @@ class Orchestrator:
             self.journal.unlock()
 
     async def reconcile(self) -> None:
-        """At start: give the router every color's instances and the stored split."""
-        dep = self.current()
+        """At start: give the router every color's instances, finish or undo an interrupted step
+        (resume), then make the router serve the stored split again if it drifted."""
         backends = {c: (await self.runtime.status(c)).endpoints for c in Color}
         await self.router.prepare(backends)
+        dep = await self.resume()
         state = await self.router.observe()
         if dep.phase not in phases.IN_PROGRESS and state.weights != dep.weights:
             self.journal.record("reconcile", "ok", f"router served {state.weights.as_dict()}; restored "
