@@ -100,5 +100,5 @@ def test_check_option_errors_point_at_the_line(tmp_path: Path) -> None:
 
     text = "[app]\nname = 'x'\n\n[[checks]]\nkind = 'smoke'\ncommand = 'true'\n\n[[checks]]\nkind = 'latency'\n"
     cfg = config.parse(text, base_dir=tmp_path)
-    with pytest.raises(ConfigError, match=r"checks\[1\]\.max: Field required \(turnout.toml line 8\)"):
+    with pytest.raises(ConfigError, match=r"checks\[1\]\.max: field required \(turnout.toml line 8\)"):
         build_checks(cfg)

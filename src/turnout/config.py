@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from turnout.errors import ConfigError
 
 DEFAULT_FILE = "turnout.toml"
+M = TypeVar("M", bound=BaseModel)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -223,6 +225,20 @@ class Config(Model):
         """' (turnout.toml line N)' for a key path, so drivers' own option errors point at the file too."""
         line = _locate(key, self._lines)
         return f" ({self._source} line {line})" if line else f" ({self._source})"
+
+
+def parse_options(model: type[M], options: Mapping[str, Any], prefix: str) -> M:
+    """Validate a driver's own options table (e.g. `router.options`); every problem names its key."""
+    try:
+        return model.model_validate(dict(options))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(options)"
+            msg = {"extra_forbidden": "unknown key", "missing": "field required"}.get(
+                err["type"], err["msg"].removeprefix("Value error, "))
+            problems.append(f"{prefix}.{key}: {msg}")
+        raise ConfigError("; ".join(problems)) from None
 
 
 def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:

@@ -593,8 +593,8 @@ ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"target_groups": None}, "router.options.target_groups: Field required"),
-    ({"region": None, "regoin": "x"}, "router.options.region: Field required; router.options.regoin: unknown key"),
+    ({"target_groups": None}, "router.options.target_groups: field required"),
+    ({"region": None, "regoin": "x"}, "router.options.region: field required; router.options.regoin: unknown key"),
     ({"region": "Virginia"}, "router.options.region: String should match pattern"),
     ({"load_balancer_name": None, "load_balancer_arn": ARN + "loadbalancer/net/x/0123"},
      "router.options.load_balancer_arn: expected an ALB ARN"),

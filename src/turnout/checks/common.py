@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from turnout.config import CheckConfig, Config
+from turnout.config import CheckConfig, Config, parse_options
 from turnout.errors import ConfigError
 from turnout.protocols import Target
 
@@ -31,15 +31,9 @@ def where(cc: CheckConfig, cfg: Config) -> str:
 def options(model: type[M], cc: CheckConfig, cfg: Config, defaults: dict[str, Any] | None = None) -> M:
     """The entry's own keys validated by `model`; `defaults` fill in what the entry leaves out."""
     try:
-        return model.model_validate({**(defaults or {}), **(cc.model_extra or {})})
-    except ValidationError as exc:
-        at = where(cc, cfg)
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            problems.append(f"{at}.{key}: {msg}")
-        raise ConfigError("; ".join(problems), hint=f"see the {cc.kind!r} check's options in the docs") from None
+        return parse_options(model, {**(defaults or {}), **(cc.model_extra or {})}, where(cc, cfg))
+    except ConfigError as exc:
+        raise ConfigError(str(exc), hint=f"see the {cc.kind!r} check's options in the docs") from None
 
 
 def check_timeout(cc: CheckConfig, cfg: Config, needs: float) -> float:

@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from turnout.config import parse_options as config_parse_options
 from turnout.errors import ConfigError, RouterError
 from turnout.model import Color, Endpoint
 
@@ -31,15 +32,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 def parse_options(model: type[M], options: Mapping[str, Any]) -> M:
     """Validate a driver's `router.options`; every problem names its key."""
-    try:
-        return model.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(options)"
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            problems.append(f"router.options.{key}: {msg}")
-        raise ConfigError("; ".join(problems)) from None
+    return config_parse_options(model, options, "router.options")
 
 
 def split_hostport(text: str, key: str) -> tuple[str, int]:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Self
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from turnout.config import Config
-from turnout.errors import ConfigError, RouterError
+from turnout.config import Config, parse_options
+from turnout.errors import RouterError
 from turnout.model import Color, Endpoint, RouteState, Weights
 from turnout.procs import pid_alive, reap
 
@@ -28,15 +28,6 @@ class BuiltinOptions(BaseModel):
     workers: int = 1
     header_timeout: float = 10.0
     start_timeout: float = 10.0
-
-
-def _options(raw: dict[str, Any]) -> BuiltinOptions:
-    try:
-        return BuiltinOptions.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"router.options.{key}: {err['msg']}") from None
 
 
 class BuiltinRouter:
@@ -58,7 +49,7 @@ class BuiltinRouter:
     def from_config(cls, cfg: Config) -> Self:
         r = cfg.router
         return cls(r.production, r.test, r.admin, cfg.state_dir(), token=r.token, drain=r.drain,
-                   options=_options(r.options))
+                   options=parse_options(BuiltinOptions, r.options, "router.options"))
 
     @property
     def production_url(self) -> str:

@@ -27,9 +27,9 @@ from pydantic import Field
 
 from turnout.config import Config
 from turnout.errors import ConfigError, RouterError
+from turnout.kube import NAME, ClientOptions, Kube
 from turnout.model import Color, Endpoint, RouteState, Weights
 from turnout.routers._files import parse_options
-from turnout.routers._kube import NAME, ClientOptions, Kube
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # on every EndpointSlice of a Service
 
@@ -65,7 +65,9 @@ class KubernetesRouter:
     @classmethod
     def from_config(cls, cfg: Config) -> Self:
         opts = parse_options(KubernetesRouterOptions, cfg.router.options)
-        return cls(opts, cfg.app.name, Kube(opts, cfg.base_dir))
+        kube = Kube(opts, cfg.base_dir, error=RouterError, section="router",
+                    not_found_hint="check router.options.namespace and the Service names")
+        return cls(opts, cfg.app.name, kube)
 
     # -- the four protocol calls ---------------------------------------------------------------
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:

@@ -22,10 +22,10 @@ from typing import Any, Self
 
 from pydantic import Field, field_validator
 
-from turnout.config import Config
+from turnout.config import Config, parse_options
 from turnout.errors import RuntimeFailure
+from turnout.kube import NAME, ClientOptions, Kube
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
-from turnout.runtimes._kube import NAME, ClientOptions, Kube, parse_options
 
 VERSION_ANNOTATION = "turnout/version"
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
@@ -75,8 +75,10 @@ class KubernetesRuntime:
 
     @classmethod
     def from_config(cls, cfg: Config) -> Self:
-        opts = parse_options(KubernetesRuntimeOptions, cfg.runtime.options)
-        return cls(opts, Kube(opts, cfg.base_dir), app=cfg.app.name, instances=cfg.runtime.instances,
+        opts = parse_options(KubernetesRuntimeOptions, cfg.runtime.options, "runtime.options")
+        kube = Kube(opts, cfg.base_dir, error=RuntimeFailure, section="runtime",
+                    not_found_hint="check runtime.options.namespace and deployment")
+        return cls(opts, kube, app=cfg.app.name, instances=cfg.runtime.instances,
                    ready_timeout=cfg.runtime.ready_timeout, health_path=cfg.health.path)
 
     def name(self, color: Color) -> str:

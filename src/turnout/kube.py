@@ -1,10 +1,12 @@
-"""The official `kubernetes` client for the router: built on first use, called off the event loop.
+"""The official `kubernetes` client for the Kubernetes router and runtime: built on first use, called
+off the event loop.
 
 The client blocks, so every call runs in a worker thread. Answers are read as plain JSON
 (`_preload_content=False`): turnout needs a few fields, and the generated models' strict validation
 rejects objects an API server of another version (or an emulator) may return. Building the client is
 deferred to the first call so `turnout check-config` works without cluster credentials.
-The runtime keeps its own copy of these few lines (routers and runtimes never import each other).
+Routers and runtimes never import each other, so this shared client lives below both; each passes
+the error class it raises and the config section its hints name.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.config import Duration
-from turnout.errors import RouterError
+from turnout.errors import TurnoutError
 
 MERGE_PATCH = "application/merge-patch+json"  # RFC 7386: maps merge, lists are replaced, null deletes
-NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # DNS-1123 label: Service and namespace names
+NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # DNS-1123 label: Service, Deployment and namespace names
 
 
 class ClientOptions(BaseModel):
@@ -34,8 +36,10 @@ class ClientOptions(BaseModel):
 
 
 class Kube:
-    def __init__(self, opts: ClientOptions, base_dir: Path) -> None:
+    def __init__(self, opts: ClientOptions, base_dir: Path, *, error: type[TurnoutError], section: str,
+                 not_found_hint: str) -> None:
         self.opts = opts
+        self.error, self.section, self.not_found_hint = error, section, not_found_hint
         self.kubeconfig = str(base_dir / opts.kubeconfig) if opts.kubeconfig else None
         self._client: Any = None
         self._lock = threading.Lock()
@@ -70,7 +74,7 @@ class Kube:
 
     async def call(self, what: str, api: str, method: str, *args: Any, none_on: Collection[int] = (),
                    **kwargs: Any) -> Any:
-        """`client.<api>(...).<method>(*args)` as a dict; None for an HTTP status in `none_on`, else RouterError."""
+        """`client.<api>(...).<method>(*args)` as a dict; None for an HTTP status in `none_on`, else self.error."""
         from kubernetes.client import ApiException
         from kubernetes.config import ConfigException
         from urllib3.exceptions import HTTPError
@@ -80,17 +84,22 @@ class Kube:
         except ApiException as exc:
             if exc.status in none_on:
                 return None
-            raise RouterError(f"{what}: {api_message(exc)}", hint=hint(exc.status)) from None
+            raise self.error(f"{what}: {api_message(exc)}", hint=self._hint(exc.status)) from None
         except ConfigException as exc:
-            raise RouterError(f"{what}: no cluster credentials: {exc}",
-                              hint="set router.options.kubeconfig / context / host") from None
+            raise self.error(f"{what}: no cluster credentials: {exc}",
+                             hint=f"set {self.section}.options.kubeconfig / context / host") from None
         except json.JSONDecodeError as exc:  # a proxy's HTML error page, say
-            raise RouterError(f"{what}: the API server's answer is not JSON: {exc}") from None
+            raise self.error(f"{what}: the API server's answer is not JSON: {exc}") from None
         except (HTTPError, OSError) as exc:
-            raise RouterError(f"{what}: the Kubernetes API server did not answer: {exc}") from None
+            raise self.error(f"{what}: the Kubernetes API server did not answer: {exc}") from None
 
     async def patch(self, what: str, api: str, method: str, *args: Any, none_on: Collection[int] = ()) -> Any:
         return await self.call(what, api, method, *args, none_on=none_on, _content_type=MERGE_PATCH)
+
+    def _hint(self, status: int | None) -> str:
+        if status == 403:
+            return "the service account lacks a permission; docs/kubernetes.md lists the RBAC turnout needs"
+        return self.not_found_hint if status == 404 else ""
 
     def close(self) -> None:
         if self._client is not None:
@@ -106,10 +115,3 @@ def api_message(exc: Any) -> str:
         message = ""
     return f"{exc.status} {exc.reason}" + (f": {message}" if message else "")
 
-
-def hint(status: int | None) -> str:
-    if status == 403:
-        return "the service account lacks a permission; docs/kubernetes.md lists the RBAC turnout needs"
-    if status == 404:
-        return "check router.options.namespace and the Service names"
-    return ""
