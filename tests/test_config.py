@@ -102,3 +102,13 @@ def test_check_option_errors_point_at_the_line(tmp_path: Path) -> None:
     cfg = config.parse(text, base_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"checks\[1\]\.max: field required \(turnout.toml line 8\)"):
         build_checks(cfg)
+
+
+def test_canary_steps_on_a_router_that_cannot_split_are_refused_at_check_config(tmp_path: Path) -> None:
+    from turnout.agent.stack import Stack
+
+    text = ("[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[router]\nkind = 'kubernetes'\n"
+            "[router.options]\nnamespace = 'shop'\n"
+            "service = 'shop'\ntest_service = 'shop-test'\n[deploy]\nsteps = [5, 50, 100]\n")
+    with pytest.raises(ConfigError, match="deploy.steps: the kubernetes router cannot split traffic"):
+        Stack.build(config.parse(text, base_dir=tmp_path))
