@@ -112,3 +112,11 @@ def test_canary_steps_on_a_router_that_cannot_split_are_refused_at_check_config(
             "service = 'shop'\ntest_service = 'shop-test'\n[deploy]\nsteps = [5, 50, 100]\n")
     with pytest.raises(ConfigError, match="deploy.steps: the kubernetes router cannot split traffic"):
         Stack.build(config.parse(text, base_dir=tmp_path))
+
+
+def test_driver_option_errors_point_at_the_line(tmp_path: Path) -> None:
+    from turnout.agent.stack import Stack
+
+    text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[router]\nkind = 'haproxy'\n[router.options]\nsokcet = 1\n"
+    with pytest.raises(ConfigError, match=r"router\.options\.sokcet: unknown key \(turnout.toml line 8\)"):
+        Stack.build(config.parse(text, base_dir=tmp_path))

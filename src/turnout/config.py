@@ -226,6 +226,19 @@ class Config(Model):
         line = _locate(key, self._lines)
         return f" ({self._source} line {line})" if line else f" ({self._source})"
 
+    def located(self, exc: ConfigError) -> ConfigError:
+        """`exc` with the file and line of the key path it starts with (`router.options.socket: ...`)."""
+        text = str(exc)
+        if f"({self._source}" in text or ":" not in text:
+            return exc
+        key: list[str | int] = []
+        for part in text.split(":", 1)[0].strip().split("."):
+            name, _, index = part.partition("[")
+            key.append(name)
+            if index.rstrip("]").isdigit():
+                key.append(int(index.rstrip("]")))
+        return ConfigError(f"{text}{self.where(*key)}", hint=exc.hint)
+
 
 def parse_options(model: type[M], options: Mapping[str, Any], prefix: str) -> M:
     """Validate a driver's own options table (e.g. `router.options`); every problem names its key."""

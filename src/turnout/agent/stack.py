@@ -44,9 +44,7 @@ def build_checks(cfg: Config) -> list[Check]:
             cls = registry.load("turnout.checks", cc.kind, key=key)
             checks.append(cls.from_config(cc, cfg))
         except ConfigError as exc:
-            if i < 2 or " line " in str(exc):
-                raise
-            raise ConfigError(f"{exc}{cfg.where('checks', i - 2)}", hint=exc.hint) from None
+            raise cfg.located(exc) from None
     return checks
 
 
@@ -63,6 +61,13 @@ class Stack:
 
     @classmethod
     def build(cls, cfg: Config) -> Stack:
+        try:
+            return cls._build(cfg)
+        except ConfigError as exc:
+            raise cfg.located(exc) from None
+
+    @classmethod
+    def _build(cls, cfg: Config) -> Stack:
         router_cls = registry.load("turnout.routers", cfg.router.kind, key="router.kind")
         runtime_cls = registry.load("turnout.runtimes", cfg.runtime.kind, key="runtime.kind")
         if cfg.runtime.kind == "process" and not cfg.runtime.command:
