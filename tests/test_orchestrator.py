@@ -194,3 +194,28 @@ async def test_test_listener_always_serves_idle_color(make_stack: MakeStack) -> 
         assert await colors_at(test) == {dep.idle.value}
         assert (await orch.router.observe()).test_color is dep.idle
         await orch.switch()
+
+
+@pytest.mark.parametrize(("router_weights", "phase", "active"), [
+    (Weights(0, 100), Phase.STABILIZE, Color.GREEN),  # crashed after the router switched: finish it
+    (Weights(100, 0), Phase.ABORTED, Color.BLUE),  # crashed before: blue kept serving
+    (Weights(75, 25), Phase.ABORTED, Color.BLUE),  # crashed mid-canary: route everything back
+])
+async def test_crash_mid_switch_is_finished_or_undone(make_stack: MakeStack, router_weights: Weights,
+                                                     phase: Phase, active: Color) -> None:
+    from dataclasses import replace
+
+    orch, prod, _ = await started(make_stack)
+    dep = await orch.deploy("2.0", switch=False)
+    # what a crash leaves: the intent saved (phase SWITCH, target green), the router wherever it got
+    orch.store.save(replace(dep, phase=Phase.SWITCH, target=Color.GREEN))
+    await orch.router.route(router_weights)
+    fresh = orch.store  # a new orchestrator, as the restarted agent builds it
+    restarted = Orchestrator(orch.cfg, fresh, orch.router, orch.runtime, orch.checks, actor="agent")
+    await restarted.reconcile()
+    dep = restarted.current()
+    assert (dep.phase, dep.active, dep.target) == (phase, active, None)
+    assert (await orch.router.observe()).weights == Weights.all_to(active)
+    assert await version_at(prod) == ("2.0" if active is Color.GREEN else "1.0")
+    assert dep.warm[Color.GREEN] and dep.warm[Color.BLUE]  # nothing was stopped: both still switchable
+    assert orch.store.history("shop")[-1].action == "resume"
