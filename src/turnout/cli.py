@@ -65,6 +65,9 @@ def _print_event(event: dict[str, Any]) -> None:
         return
     elif step == "start":
         err.print(f"→ starting {event['version']} on {event['color']}")
+    elif step == "watch":
+        err.print(f"→ watching {event['color']} for {event['window']:g}s at {event['url']}; a trigger rolls back "
+                  "(Ctrl-C leaves the watch running in the agent)")
     elif step.endswith(":ok") and step.split(":")[0] in ("switch", "rollback"):
         ms = event["measurements"][0]["value"] if event.get("measurements") else "?"
         err.print(f"[green]⇄[/] {event['from']} → {event['to']}: router serves it ({ms} ms)")

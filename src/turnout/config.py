@@ -365,6 +365,12 @@ admin = "127.0.0.1:8082"        # admin API (token in the state folder)
 
 [deploy]
 retention = "30m"           # keep the old color warm this long for instant rollback
+# steps = [5, 25, 50, 100]  # canary: shift traffic in steps, each watched for step_window
+
+[stabilize]                 # after the switch, watch the live color; a trigger switches back
+window = "60s"              # 0 turns the watch off
+interval = "250ms"
+# [stabilize.error_rate] tolerance = 0.05   (also [stabilize.outage] and [stabilize.latency])
 
 # Extra checks run against the test endpoint before the switch.
 # [[checks]]
