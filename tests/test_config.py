@@ -120,3 +120,11 @@ def test_driver_option_errors_point_at_the_line(tmp_path: Path) -> None:
     text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[router]\nkind = 'haproxy'\n[router.options]\nsokcet = 1\n"
     with pytest.raises(ConfigError, match=r"router\.options\.sokcet: unknown key \(turnout.toml line 8\)"):
         Stack.build(config.parse(text, base_dir=tmp_path))
+
+
+def test_unknown_hook_is_a_config_error_with_its_line(tmp_path: Path) -> None:
+    from turnout.agent.stack import Stack
+
+    text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[hooks]\n\"post-swtich\" = 'true'\n"
+    with pytest.raises(ConfigError, match=r"hooks\.post-swtich: unknown hook .*\(turnout.toml line 6\)"):
+        Stack.build(config.parse(text, base_dir=tmp_path))

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from turnout.errors import TurnoutError
+from turnout.errors import ConfigError
 
 log = logging.getLogger("turnout.notify")
 HOOKS = ("pre-deploy", "post-switch", "post-rollback")
@@ -28,9 +28,9 @@ class Notifier:
                  timeout: float = 3.0) -> None:
         self.webhooks, self.hooks, self.cwd, self.timeout = list(webhooks), dict(hooks), cwd, timeout
         self._pending: set[asyncio.Task[None]] = set()
-        unknown = set(self.hooks) - set(HOOKS)
-        if unknown:
-            raise TurnoutError(f"hooks: unknown hook {sorted(unknown)[0]!r} (known: {', '.join(HOOKS)})")
+        unknown = sorted(set(self.hooks) - set(HOOKS))
+        if unknown:  # a config error like any other: Stack.build adds the file line
+            raise ConfigError(f"hooks.{unknown[0]}: unknown hook (known: {', '.join(HOOKS)})")
 
     def event(self, payload: dict[str, Any]) -> None:
         """Queue the event for every webhook without waiting."""
