@@ -1,6 +1,6 @@
 """Time from the first failing user request to traffic back on the old color, measured end to end.
 
-Blue and green run examples/app.py behind the builtin proxy (routers.builtin). User traffic runs
+Blue and green run src/turnout/examples/app.py behind the builtin proxy (routers.builtin). User traffic runs
 through the production listener the whole time (checks.loadgen, every response timed and tagged
 with its color). The baseline is probed on blue, traffic is switched to a bad green, and
 analysis.watch() probes it every `--interval`; when a trigger fires the router is pointed back at
@@ -38,14 +38,15 @@ from typing import Any
 
 import httpx
 
-from turnout.analysis import StabilizeConfig, measure_baseline, triggers_for, watch
-from turnout.checks.loadgen import run_load
+from turnout.checks.base import Target
+from turnout.config import StabilizeConfig
+from turnout.engine.watch import measure_baseline, triggers_for, watch
+from turnout.measure.loadgen import run_load
 from turnout.model import Color, Endpoint, Release, Weights
-from turnout.protocols import Target
 from turnout.routers.builtin import BuiltinRouter
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "examples" / "app.py"
+APP = ROOT / "src" / "turnout" / "examples" / "app.py"
 # The seed's detection times, best case of each row: monitoring 1-5 min, health checks "seconds", 5-15 min.
 ANCHORS = {"error-spike": 60.0, "late-errors": 60.0, "outage": 1.0, "latency": 300.0}
 

@@ -31,9 +31,9 @@ from typing import Any
 from turnout.config import AppConfig, Config, RouterConfig, StateConfig
 from turnout.model import Color, Endpoint, Weights
 from turnout.routers.builtin import BuiltinRouter
-from turnout.routers.envoy import EnvoyRouter
-from turnout.routers.haproxy import HAProxyRouter
-from turnout.routers.nginx import NginxRouter
+from turnout.routers.envoy.driver import EnvoyRouter
+from turnout.routers.haproxy.driver import HAProxyRouter
+from turnout.routers.nginx.driver import NginxRouter
 
 HERE = Path(__file__).resolve().parent
 ROUTERS: dict[str, tuple[Any, dict[str, Any]]] = {  # one worker/thread each: the servers share one core

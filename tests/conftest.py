@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from turnout import config as config_mod
-from turnout.agent.stack import Stack
+from turnout.control.local import Stack
+from turnout.infra.procs import free_port
 from turnout.model import Color
-from turnout.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "examples" / "app.py"
+APP = ROOT / "src" / "turnout" / "examples" / "app.py"
 
 
 def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m", top: str = "") -> Path:

@@ -10,27 +10,22 @@ from typing import Any
 
 import pytest
 
-from turnout.analysis import (
-    AnalysisConfig,
+from turnout.checks.base import Target
+from turnout.checks.dependencies import DependenciesCheck
+from turnout.checks.flags import FeatureFlagsCheck
+from turnout.config import AnalysisConfig, Policy, StabilizeConfig
+from turnout.engine.gate import assess, done, progress, run_gate
+from turnout.engine.watch import (
     Baseline,
     ErrorRateTrigger,
     LatencyTrigger,
     OutageTrigger,
-    Policy,
-    StabilizeConfig,
     Tick,
-    assess,
-    done,
     measure_baseline,
-    progress,
-    run_gate,
     triggers_for,
     watch,
 )
-from turnout.checks.dependencies import DependenciesCheck
-from turnout.checks.flags import FeatureFlagsCheck
 from turnout.model import Color, Endpoint, Measurement, Release, Verdict
-from turnout.protocols import Target
 
 from .checks.checks_support import App, start_fakeapp
 

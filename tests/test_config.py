@@ -96,7 +96,7 @@ def test_durations(value: object, seconds: float) -> None:
 
 
 def test_check_option_errors_point_at_the_line(tmp_path: Path) -> None:
-    from turnout.agent.stack import build_checks
+    from turnout.control.local import build_checks
 
     text = "[app]\nname = 'x'\n\n[[checks]]\nkind = 'smoke'\ncommand = 'true'\n\n[[checks]]\nkind = 'latency'\n"
     cfg = config.parse(text, base_dir=tmp_path)
@@ -105,7 +105,7 @@ def test_check_option_errors_point_at_the_line(tmp_path: Path) -> None:
 
 
 def test_canary_steps_on_a_router_that_cannot_split_are_refused_at_check_config(tmp_path: Path) -> None:
-    from turnout.agent.stack import Stack
+    from turnout.control.local import Stack
 
     text = ("[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[router]\nkind = 'kubernetes'\n"
             "[router.options]\nnamespace = 'shop'\n"
@@ -115,7 +115,7 @@ def test_canary_steps_on_a_router_that_cannot_split_are_refused_at_check_config(
 
 
 def test_driver_option_errors_point_at_the_line(tmp_path: Path) -> None:
-    from turnout.agent.stack import Stack
+    from turnout.control.local import Stack
 
     text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[router]\nkind = 'haproxy'\n[router.options]\nsokcet = 1\n"
     with pytest.raises(ConfigError, match=r"router\.options\.sokcet: unknown key \(turnout.toml line 8\)"):
@@ -123,7 +123,7 @@ def test_driver_option_errors_point_at_the_line(tmp_path: Path) -> None:
 
 
 def test_unknown_hook_is_a_config_error_with_its_line(tmp_path: Path) -> None:
-    from turnout.agent.stack import Stack
+    from turnout.control.local import Stack
 
     text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[hooks]\n\"post-swtich\" = 'true'\n"
     with pytest.raises(ConfigError, match=r"hooks\.post-swtich: unknown hook .*\(turnout.toml line 6\)"):

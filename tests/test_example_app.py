@@ -17,7 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-APP = Path(__file__).resolve().parents[1] / "examples" / "app.py"
+APP = Path(__file__).resolve().parents[1] / "src" / "turnout" / "examples" / "app.py"
 
 
 @dataclass

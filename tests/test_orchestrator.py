@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
+from turnout.engine.orchestrator import Orchestrator
 from turnout.errors import LockHeld, NotReady, ValidationFailed
 from turnout.model import Color, Phase, Weights
-from turnout.orchestrator import Orchestrator
 
 from .conftest import MakeStack
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from turnout import phases
+from turnout.engine import phases
 from turnout.errors import IllegalTransition
 from turnout.model import Phase as P
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from aiohttp import web
 
+from turnout.engine.orchestrator import Orchestrator
 from turnout.errors import AutoRolledBack, NotReady, TurnoutError
 from turnout.model import Color, Phase, Weights
-from turnout.orchestrator import Orchestrator
 
 from .conftest import MakeStack, free_port
 

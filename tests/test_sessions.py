@@ -20,14 +20,15 @@ import httpx
 import pytest
 import redis
 
-from turnout import config, registry
+from turnout import config
+from turnout import plugins as registry
+from turnout.checks.base import Target
 from turnout.checks.sessions import SessionCompatCheck
+from turnout.contrib.sessions import IncompatibleSession, Payload, SessionNotFound, SessionStore
 from turnout.errors import ConfigError
 from turnout.model import Color, Release, Verdict
-from turnout.protocols import Target
-from turnout.sessions import IncompatibleSession, Payload, SessionNotFound, SessionStore
 
-APP = Path(__file__).resolve().parents[1] / "examples" / "app.py"
+APP = Path(__file__).resolve().parents[1] / "src" / "turnout" / "examples" / "app.py"
 BLUE = {"version": "1.0.0", "color": "blue"}
 GREEN = {"version": "2.0.0", "color": "green"}
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from turnout import config
+from turnout.checks.base import Target
 from turnout.config import CheckConfig, Config
 from turnout.model import Color, Endpoint, Release
-from turnout.protocols import Target
 
 FAKEAPP = Path(__file__).with_name("fakeapp.py")
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from turnout.checks.loadgen import LoadResult, main_load, run_load
 from turnout.errors import UsageError
+from turnout.measure.loadgen import LoadResult, main_load, run_load
 
 from .checks_support import App
 

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from turnout.checks import metrics as m
-from turnout.checks.loadgen import run_load
-from turnout.checks.stats import compare_error_rates, compare_latency, error_rate_within, quantile
+from turnout.measure import prometheus as m
+from turnout.measure.loadgen import run_load
+from turnout.measure.stats import compare_error_rates, compare_latency, error_rate_within, quantile
 from turnout.model import Verdict
 
 from .checks_support import App

@@ -11,8 +11,8 @@ from turnout.checks.dependencies import DependenciesCheck
 from turnout.checks.error_rate import ErrorRateCheck
 from turnout.checks.flags import FeatureFlagsCheck
 from turnout.checks.latency import LatencyCheck
-from turnout.checks.loadgen import run_load
 from turnout.errors import ConfigError
+from turnout.measure.loadgen import run_load
 from turnout.model import Verdict
 
 from .checks_support import App, check_config, target_at, target_for

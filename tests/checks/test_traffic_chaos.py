@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from turnout.checks.base import Target
 from turnout.checks.chaos import ChaosCheck, ChaosOptions, pids_listening
 from turnout.checks.traffic import LoadCheck, SmokeTrafficCheck, SoakCheck
 from turnout.errors import ConfigError
 from turnout.model import Verdict
-from turnout.protocols import Target
 
 from .checks_support import FAKEAPP, App, check_config, target_at, target_for
 

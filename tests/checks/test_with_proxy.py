@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from turnout.analysis import ErrorRateTrigger, StabilizeConfig, measure_baseline, triggers_for, watch
+from turnout.checks.base import Target
 from turnout.checks.error_rate import ErrorRateCheck
-from turnout.checks.loadgen import run_load
+from turnout.config import StabilizeConfig
+from turnout.engine.watch import ErrorRateTrigger, measure_baseline, triggers_for, watch
+from turnout.measure.loadgen import run_load
 from turnout.model import Color, Release, Verdict
-from turnout.protocols import Target
 
 from .checks_support import App, check_config, refused_port
 

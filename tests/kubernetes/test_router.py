@@ -20,12 +20,12 @@ import pytest
 
 from tests.kubernetes.cluster import FakeCluster, FakeController
 from tests.kubernetes.conftest import NS
-from turnout.agent.stack import Stack
 from turnout.config import AppConfig, Config, DeployConfig, RouterConfig, RuntimeConfig
+from turnout.control.local import Stack
 from turnout.errors import ConfigError, RouterError
 from turnout.model import Color, Endpoint, Weights
 from turnout.routers.kubernetes import KubernetesRouter
-from turnout.testing import RouterContract
+from turnout.testing.contracts import RouterContract
 
 NO_CLUSTER = ("sends HTTP traffic through the router: needs a real cluster (kube-apiserver, kube-proxy, pods), "
               "and none can run here; kmock emulates the API only")

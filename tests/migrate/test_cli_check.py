@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from turnout.migrate.cli import migrate
+from turnout.cli.migrate import migrate
 
 
 def run(*args: str) -> Result:

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from turnout.cli.migrate import migrate, set_rollback_probe
 from turnout.errors import ConfigError, MigrationError
 from turnout.migrate import Migrations, Phase, discover, rollback_window_open
-from turnout.migrate.cli import migrate, set_rollback_probe
 from turnout.model import Color, Deployment
 
 from .conftest import run_sql

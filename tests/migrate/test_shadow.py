@@ -108,7 +108,7 @@ def test_source_is_untouched_and_shadow_dropped(tmp_path: Path, source: str, pos
 def test_cli_with_database_and_unreadable_files(tmp_path: Path, source: str) -> None:
     from click.testing import CliRunner
 
-    from turnout.migrate.cli import migrate
+    from turnout.cli.migrate import migrate
 
     (tmp_path / "a.sql").write_text("ALTER TABLE users ALTER COLUMN age TYPE bigint; -- turnout:ignore "
                                     "shadow-rewrite users is small\n")

@@ -27,14 +27,15 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from turnout import registry
+from turnout import plugins as registry
 from turnout.config import AppConfig, Config, RouterConfig
 from turnout.errors import ConfigError, RouterError
+from turnout.infra.procs import free_port
 from turnout.model import Color, Endpoint, Weights
-from turnout.routers import _alb_plan as plan
-from turnout.routers._alb_api import translate
-from turnout.routers.aws_alb import ALBRouter
-from turnout.testing import RouterContract, free_port
+from turnout.routers.aws_alb import plan
+from turnout.routers.aws_alb.driver import ALBRouter
+from turnout.routers.aws_alb.elb import translate
+from turnout.testing.contracts import RouterContract
 
 REGION = "us-east-1"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "routers.md"

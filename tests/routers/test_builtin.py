@@ -8,7 +8,7 @@ import signal
 from typing import Any
 
 from turnout.routers.builtin import BuiltinRouter
-from turnout.testing import RouterContract
+from turnout.testing.contracts import RouterContract
 
 
 class TestBuiltinContract(RouterContract):

@@ -9,9 +9,9 @@ import pytest
 
 from turnout.errors import RouterError
 from turnout.model import Color, Weights
-from turnout.routers import _envoy_conf
-from turnout.routers.envoy import EnvoyRouter
-from turnout.testing import RouterContract, colors
+from turnout.routers.envoy import xds as _envoy_conf
+from turnout.routers.envoy.driver import EnvoyRouter
+from turnout.testing.contracts import RouterContract, colors
 
 
 class TestEnvoyContract(RouterContract):

@@ -15,9 +15,9 @@ import pytest
 from turnout.config import AppConfig, Config, RouterConfig
 from turnout.errors import ConfigError
 from turnout.model import Color, Endpoint, Weights
-from turnout.routers import _haproxy_api as api
-from turnout.routers.haproxy import HAProxyRouter, plan
-from turnout.testing import ColorBackends, RouterContract
+from turnout.routers.haproxy import runtime_api as api
+from turnout.routers.haproxy.driver import HAProxyRouter, plan
+from turnout.testing.contracts import ColorBackends, RouterContract
 
 
 async def reload_and_wait(router_socket: str, master_socket: str) -> None:

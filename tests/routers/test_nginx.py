@@ -9,8 +9,8 @@ import signal
 import httpx
 
 from turnout.model import Color, Weights
-from turnout.routers.nginx import NginxRouter, parse_state, state_body
-from turnout.testing import ColorBackends, RouterContract, colors
+from turnout.routers.nginx.driver import NginxRouter, parse_state, state_body
+from turnout.testing.contracts import ColorBackends, RouterContract, colors
 
 
 class TestNginxContract(RouterContract):

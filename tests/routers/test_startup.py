@@ -9,11 +9,11 @@ import pytest
 
 from turnout.config import AppConfig, Config, RouterConfig, StateConfig
 from turnout.errors import RouterError
+from turnout.infra.procs import free_port
 from turnout.model import Color, Endpoint
-from turnout.routers.envoy import EnvoyRouter
-from turnout.routers.haproxy import HAProxyRouter
-from turnout.routers.nginx import NginxRouter
-from turnout.testing import free_port
+from turnout.routers.envoy.driver import EnvoyRouter
+from turnout.routers.haproxy.driver import HAProxyRouter
+from turnout.routers.nginx.driver import NginxRouter
 
 
 @pytest.mark.parametrize("cls", [HAProxyRouter, NginxRouter, EnvoyRouter])

@@ -19,10 +19,10 @@ import pytest
 from turnout.config import HealthConfig, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.model import Color, EnvStatus, Release
-from turnout.protocols import Runtime
-from turnout.runtimes.process import ProcessRuntime
+from turnout.runtimes.base import Runtime
+from turnout.runtimes.process.runtime import ProcessRuntime
 
-APP = Path(__file__).resolve().parents[2] / "examples" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "src" / "turnout" / "examples" / "app.py"
 BLUE, GREEN = Color.BLUE, Color.GREEN
 Factory = Callable[..., ProcessRuntime]
 

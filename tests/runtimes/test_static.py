@@ -9,9 +9,10 @@ import pytest
 
 from turnout.config import AppConfig, Config, HealthConfig, RuntimeConfig, StateConfig
 from turnout.errors import ConfigError, RuntimeFailure
+from turnout.infra.procs import free_port
 from turnout.model import Color, Release
 from turnout.runtimes.static import StaticRuntime
-from turnout.testing import ColorBackends, free_port
+from turnout.testing.contracts import ColorBackends
 
 
 @pytest.fixture

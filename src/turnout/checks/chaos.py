@@ -27,11 +27,11 @@ from typing import ClassVar, Literal, Self
 import httpx
 from pydantic import Field
 
-from turnout.checks.common import Options, check_timeout, join, options
-from turnout.checks.loadgen import run_load
+from turnout.checks.base import Options, Target, check_timeout, options
 from turnout.config import CheckConfig, Config, Duration
+from turnout.measure.http import join
+from turnout.measure.loadgen import run_load
 from turnout.model import Endpoint, Measurement, Verdict
-from turnout.protocols import Target
 
 Killer = Callable[[Target], Awaitable[str]]
 

@@ -8,10 +8,10 @@ import shlex
 import time
 from typing import ClassVar, Self
 
+from turnout.checks.base import Target
 from turnout.config import CheckConfig, Config
 from turnout.errors import ConfigError
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 
 class CommandCheck:

@@ -11,10 +11,10 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from turnout.checks.common import Options, Unreachable, get_json, instance_urls, join, options
+from turnout.checks.base import Options, Target, options
 from turnout.config import CheckConfig, Config
+from turnout.measure.http import Unreachable, get_json, instance_urls, join
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 
 class DependenciesOptions(Options):
@@ -40,7 +40,7 @@ class DependenciesCheck:
         bad: dict[str, list[str]] = {}  # dependency -> what is wrong, per instance
         seen: dict[str, dict[str, Any]] = {}
         async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            for base in instance_urls(target):
+            for base in instance_urls(target.url, target.endpoints):
                 url = join(base, self.path)
                 try:
                     status, body = await get_json(client, url)

@@ -16,13 +16,13 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field
 
-from turnout.checks.common import Options, check_timeout, instance_urls, join, options
-from turnout.checks.loadgen import run_load
-from turnout.checks.metrics import MetricsError, RequestMetrics, Scrape, error_counts, scrape_all
-from turnout.checks.stats import Comparison, compare_error_rates, error_rate_within
+from turnout.checks.base import Options, Target, check_timeout, options
 from turnout.config import CheckConfig, Config, Duration
+from turnout.measure.http import instance_urls, join
+from turnout.measure.loadgen import run_load
+from turnout.measure.prometheus import MetricsError, RequestMetrics, Scrape, error_counts, scrape_all
+from turnout.measure.stats import Comparison, compare_error_rates, error_rate_within
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 
 class ErrorRateOptions(Options):
@@ -106,7 +106,7 @@ class ErrorRateCheck:
             sources = [[metrics_url]]
             matches = [{o.color_label: target.color.value}, {o.color_label: target.color.other.value}]
         else:
-            sources = [[join(u, spec.path) for u in instance_urls(target)]]
+            sources = [[join(u, spec.path) for u in instance_urls(target.url, target.endpoints)]]
             if target.baseline_url:
                 sources.append([join(target.baseline_url, spec.path)])
             matches = [{}, {}]

@@ -14,10 +14,10 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from turnout.checks.common import Options, Unreachable, get_json, join, options
+from turnout.checks.base import Options, Target, options
 from turnout.config import CheckConfig, Config
+from turnout.measure.http import Unreachable, get_json, join
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 _MISSING = object()
 

@@ -18,12 +18,12 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field
 
-from turnout.checks.common import Options, check_timeout, instance_urls, join, options
-from turnout.checks.loadgen import run_load
-from turnout.checks.metrics import MetricsError, RequestMetrics, Scrape, latency_quantile, scrape_all
+from turnout.checks.base import Options, Target, check_timeout, options
 from turnout.config import CheckConfig, Config, Duration
+from turnout.measure.http import instance_urls, join
+from turnout.measure.loadgen import run_load
+from turnout.measure.prometheus import MetricsError, RequestMetrics, Scrape, latency_quantile, scrape_all
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 
 class LatencyOptions(Options):
@@ -63,7 +63,7 @@ class LatencyCheck:
             value, count = result.percentile(o.quantile), float(result.latency_count)
             where = f"{result.ok}/{result.requests} successful requests to {url}"
         else:
-            urls = [join(u, o.metrics.path) for u in instance_urls(target)]
+            urls = [join(u, o.metrics.path) for u in instance_urls(target.url, target.endpoints)]
             try:
                 before: Scrape | None = None
                 if o.window > 0:

@@ -23,10 +23,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import field_validator
 
-from turnout.checks.common import Options, join, options
+from turnout.checks.base import Options, Target, options
 from turnout.config import CheckConfig, Config
+from turnout.measure.http import join
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 
 class SessionOptions(Options):

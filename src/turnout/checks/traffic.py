@@ -18,11 +18,11 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field
 
-from turnout.checks.common import Options, check_timeout, join, options
-from turnout.checks.loadgen import LoadResult, run_load
+from turnout.checks.base import Options, Target, check_timeout, options
 from turnout.config import CheckConfig, Config, Duration
+from turnout.measure.http import join
+from turnout.measure.loadgen import LoadResult, run_load
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 
 class TrafficOptions(Options):

@@ -6,9 +6,9 @@ from typing import ClassVar, Self
 
 import httpx
 
+from turnout.checks.base import Target
 from turnout.config import CheckConfig, Config
 from turnout.model import Measurement, Verdict
-from turnout.protocols import Target
 
 
 class VersionCheck:

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict
 
 from turnout.config import Config, parse_options
 from turnout.errors import RouterError
+from turnout.infra.procs import pid_alive, reap
 from turnout.model import Color, Endpoint, RouteState, Weights
-from turnout.procs import pid_alive, reap
 
 
 class BuiltinOptions(BaseModel):

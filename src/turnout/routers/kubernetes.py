@@ -27,9 +27,9 @@ from pydantic import Field
 
 from turnout.config import Config
 from turnout.errors import ConfigError, RouterError
-from turnout.kube import NAME, ClientOptions, Kube
+from turnout.infra.kube import NAME, ClientOptions, Kube
 from turnout.model import Color, Endpoint, RouteState, Weights
-from turnout.routers._files import parse_options
+from turnout.routers.base import parse_options
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # on every EndpointSlice of a Service
 

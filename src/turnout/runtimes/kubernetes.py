@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 
 from turnout.config import Config, parse_options
 from turnout.errors import RuntimeFailure
-from turnout.kube import NAME, ClientOptions, Kube
+from turnout.infra.kube import NAME, ClientOptions, Kube
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
 
 VERSION_ANNOTATION = "turnout/version"

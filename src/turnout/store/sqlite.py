@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from turnout.errors import LockHeld, StaleState
+from turnout.infra.procs import pid_alive
 from turnout.model import AuditEvent, Color, Deployment, LockInfo, Phase, Weights
-from turnout.procs import pid_alive
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (

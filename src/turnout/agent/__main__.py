@@ -1,5 +1,0 @@
-import sys
-
-from turnout.agent.server import main
-
-sys.exit(main())

@@ -1,0 +1,245 @@
+"""`turnout demo`: the whole blue-green story on this machine, under continuous keep-alive load.
+
+v1 starts on blue; load runs the whole time; v2 is deployed to green, validated through the test
+endpoint and switched to; then a rollback and a switch again. Every request the load generator
+sends is counted: connection errors, non-2xx answers and truncated bodies are failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from turnout import config as config_mod
+from turnout.control.client import AgentClient
+from turnout.errors import AutoRolledBack, TurnoutError
+from turnout.measure.loadgen import run_load
+
+APP = Path(__file__).resolve().parents[1] / "examples" / "app.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def demo_config(folder: Path, *, app: Path = APP, retention: str = "10m", extra: str = "") -> Path:
+    if not app.is_file():
+        raise TurnoutError(f"the example app is not at {app}", hint="run the demo from a source checkout "
+                           "installed with `pip install -e .`")
+    text = f"""
+[app]
+name = "demo"
+
+[runtime]
+command = [{json.dumps(sys.executable)}, {json.dumps(str(app))}, "--port", "{{port}}", "--version", "{{version}}",
+           "--color", "{{color}}"]
+instances = 2
+ready_timeout = "30s"
+stop_grace = "5s"
+
+[health]
+successes = 2
+interval = "100ms"
+
+[router]
+production = "127.0.0.1:{free_port()}"
+test = "127.0.0.1:{free_port()}"
+admin = "127.0.0.1:{free_port()}"
+drain = "5s"
+
+[deploy]
+retention = "{retention}"
+{extra}
+"""
+    path = folder / "turnout.toml"
+    path.write_text(text)
+    config_mod.load(path)  # fail here, not in the agent, if the demo config were wrong
+    return path
+
+
+@dataclass
+class Timeline:
+    """When each color answered, and when each switch started and reached the router.
+
+    Time to full switch = the old color's last answer before the next switch began, minus the
+    moment the router served the new color (negative: the old color's last answer came first).
+    """
+
+    answers: dict[str, array[float]] = field(default_factory=dict)
+    starts: list[float] = field(default_factory=list)
+    switches: list[tuple[float, str]] = field(default_factory=list)  # (routed at, old color)
+    requests: int = 0
+    first_failure_at: float | None = None
+
+    def observe(self, at: float, status: int, color: str | None, error: str | None) -> None:
+        self.requests += 1
+        if (error is not None or not 200 <= status < 300) and self.first_failure_at is None:
+            self.first_failure_at = at
+        if color:
+            self.answers.setdefault(color, array("d")).append(at)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        step = event.get("step")
+        if step in ("switch:started", "rollback:started"):
+            self.starts.append(event["at"])
+        elif step in ("switch:ok", "rollback:ok"):
+            self.switches.append((event["measurements"][0]["data"]["routed_at"], event["from"]))
+
+    def full_switch_ms(self) -> list[float]:
+        result = []
+        for i, (routed_at, old) in enumerate(self.switches):
+            until = self.starts[i + 1] if i + 1 < len(self.starts) else float("inf")
+            times = self.answers.get(old, array("d"))
+            last = times[bisect.bisect_left(times, until) - 1] if times else routed_at
+            result.append(round((last - routed_at) * 1000, 2))
+        return result
+
+
+WATCH = """
+[stabilize]
+window = "{window}"
+interval = "250ms"
+baseline = "1s"
+"""
+SCENARIOS = ("happy", "bad-release")
+
+
+class Story:
+    """The demo's moving parts: the agent client, the timeline of answers, the steps taken."""
+
+    def __init__(self, client: AgentClient, log: Any) -> None:
+        self.client, self.log = client, log
+        self.timeline = Timeline()
+        self.counts = {"switches": 0, "rollbacks": 0}
+        self.steps: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        self.timeline.on_event(event)
+        self.events.append(event)
+        if event.get("step") == "switch:ok":
+            self.counts["switches"] += 1
+        elif event.get("step") == "rollback:ok":
+            self.counts["rollbacks"] += 1
+
+    async def call(self, op: str, body: dict[str, Any]) -> Any:
+        started = time.monotonic()
+        try:
+            return await asyncio.to_thread(self.client.call, op, body, self.on_event)
+        finally:
+            self.steps.append({"op": op, **body, "seconds": round(time.monotonic() - started, 2)})
+
+
+async def happy(story: Story) -> dict[str, Any]:
+    story.log("deploying 2.0.0 to green: start, validate through the test endpoint, switch, watch")
+    await story.call("/deploy", {"version": "2.0.0"})
+    await asyncio.sleep(1.5)
+    story.log("rolling back to blue (1.0.0 is still warm)")
+    await story.call("/rollback", {"reason": "demo rollback"})
+    await asyncio.sleep(1.5)
+    story.log("switching to green again")
+    await story.call("/switch", {"to": "green"})
+    await asyncio.sleep(1.5)
+    return {}
+
+
+async def bad_release(story: Story) -> dict[str, Any]:
+    """A release that passes validation and breaks under production traffic after the switch."""
+    version = "2.0.0+fail-after-requests-300"
+    story.log(f"deploying {version}: it validates fine, then fails under real traffic")
+    rolled_back, trigger = False, None
+    try:
+        await story.call("/deploy", {"version": version})
+    except AutoRolledBack as exc:
+        rolled_back = True
+        story.log(f"automatic rollback: {exc}")
+    measured = next((e for e in story.events if e.get("step") == "rollback:measured"), None)
+    rollback = next((e for e in story.events if e.get("step") == "rollback:ok"), None)
+    watch_ms = None
+    if measured:
+        info = measured["measurements"][0]
+        trigger, watch_ms = info["trigger"], info["detect_to_restore_ms"]
+    detect_to_restore = None
+    if rollback and story.timeline.first_failure_at is not None:
+        routed_at = rollback["measurements"][0]["data"]["routed_at"]
+        detect_to_restore = round((routed_at - story.timeline.first_failure_at) * 1000, 1)
+    await asyncio.sleep(1.0)
+    return {"rolled_back": rolled_back, "trigger": trigger, "detect_to_restore_ms": detect_to_restore,
+            "watch_detect_to_restore_ms": watch_ms}
+
+
+async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrency: int = 16, keep: bool = False,
+              log: Any = print) -> dict[str, Any]:
+    """Run a scenario under continuous keep-alive load; return the summary."""
+    if scenario not in SCENARIOS:
+        raise TurnoutError(f"unknown demo scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    folder = Path(tempfile.mkdtemp(prefix="turnout-demo-"))
+    path = demo_config(folder, extra=WATCH.format(window="2s" if scenario == "happy" else "20s"))
+    cfg = config_mod.load(path)
+    client = AgentClient(cfg)
+    story = Story(client, log)
+    if scenario == "bad-release":
+        min_requests = min(min_requests, 5_000)  # the story ends at the rollback
+    log(f"demo folder {folder}")
+    try:
+        await asyncio.to_thread(client.start_detached, str(path), "1.0.0")
+        status = await asyncio.to_thread(client.status)
+        prod = status["router"]["production_url"]
+        log(f"1.0.0 live on blue behind {prod}; starting keep-alive load ({concurrency} connections)")
+        stop = asyncio.Event()
+        load = asyncio.create_task(run_load(prod, concurrency=concurrency, duration=300, stop=stop,
+                                            max_requests=min_requests * 20, observer=story.timeline.observe))
+        await asyncio.sleep(1.0)
+        extra = await (happy(story) if scenario == "happy" else bad_release(story))
+        deadline = time.monotonic() + 120
+        # Keep the load going until enough requests went through the whole story.
+        while not load.done() and time.monotonic() < deadline and story.timeline.requests < min_requests:  # noqa: ASYNC110
+            await asyncio.sleep(0.25)
+        stop.set()
+        result = await load
+        history = await asyncio.to_thread(_history_len, cfg)
+    finally:
+        with contextlib.suppress(TurnoutError):
+            await asyncio.to_thread(client.call, "/down", {})
+        await asyncio.to_thread(_wait_gone, client)
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    p99 = result.p99()
+    full_switch = story.timeline.full_switch_ms()
+    return {
+        "scenario": scenario, "requests": result.requests, "failed": result.failed, "errors": result.errors,
+        **story.counts, "max_full_switch_ms": max(full_switch, default=None), "full_switch_ms": full_switch,
+        "colors": result.colors, "rps": round(result.rps, 1),
+        "p99_ms": round(p99 * 1000, 2) if p99 is not None else None, "duration_s": round(result.elapsed, 2),
+        "audit_events": history, "steps": story.steps, **extra,
+    }
+
+
+def _history_len(cfg: config_mod.Config) -> int:
+    from turnout.store import SqliteStore
+
+    store = SqliteStore(cfg.state_dir() / "state.db")
+    try:
+        return len(store.history(cfg.app.name, 1000))
+    finally:
+        store.close()
+
+
+def _wait_gone(client: AgentClient, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.pid() and time.monotonic() < deadline:
+        time.sleep(0.1)

@@ -1,0 +1,1 @@
+"""Libraries for the apps turnout deploys, outside turnout's own layers (nothing in turnout imports them)."""

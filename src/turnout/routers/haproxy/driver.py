@@ -1,0 +1,225 @@
+"""HAProxy driver: switch and weights through the Runtime API (no reload), mirrored to files.
+
+Owned mode (default): turnout generates the config, starts HAProxy in master-worker mode and
+rewrites the config after every change, so a reload or restart serves the same split.
+Attach mode (`options.socket`): HAProxy is someone else's; its config contains turnout's frontends,
+backends and maps (docs/routers.md), turnout changes it only through the socket plus the map files
+(and the server-state file, if given) that HAProxy reads at start.
+
+Production picks green for `rand(100) < weights-map[green]`, else blue; the test frontend uses the
+backend named in the test map. Each color is a backend of fixed server slots: a new instance set is
+`set server addr` + `state ready` on free slots, then `state maint` on the old ones (in-flight
+requests on those finish).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.config import Config, Duration
+from turnout.errors import ConfigError, RouterError
+from turnout.infra.files import atomic_write, socket_path
+from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.routers.base import parse_options
+from turnout.routers.endpoints import resolve_all
+from turnout.routers.haproxy import runtime_api as api
+from turnout.routers.owned import OwnedProcess
+
+EMPTY = Endpoint("127.0.0.1", 1)
+
+
+class HAProxyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dir: str | None = None  # owned mode: config, maps, sockets, log (default: <state>/haproxy)
+    socket: str | None = None  # attach to a running HAProxy through this stats socket (admin level)
+    server_state_file: str | None = None  # attach mode: the `server-state-file` its config loads
+    binary: str = "haproxy"
+    slots: int = Field(default=16, ge=1, le=1000)  # server slots per color = most instances a color can have
+    maxconn: int = Field(default=4000, ge=1, le=9000)  # higher needs a higher fd limit than we have
+    threads: int | None = Field(default=None, ge=1, le=64)
+    timeout_server: Duration = 60.0
+
+
+def plan(backend: str, current: Sequence[api.Slot], wanted: Sequence[Endpoint]) -> tuple[list[str], list[api.Slot]]:
+    """Commands that make `backend` serve exactly `wanted`: new servers ready first, old ones to maint after."""
+    wanted = list(dict.fromkeys(wanted))
+    keep = {}
+    for slot in current:
+        if slot.serving and slot.endpoint in wanted and slot.endpoint not in keep:
+            keep[slot.endpoint] = slot.name
+    free = [s for s in current if s.name not in keep.values()]
+    # Prefer a slot that already has the address, then idle slots: a serving slot is re-pointed only
+    # when no idle one is left (its old instance then stops getting new requests at that moment).
+    free.sort(key=lambda s: (s.endpoint not in wanted, s.serving))
+    enable, disable, final = [], [], {s.name: s for s in current}
+    for endpoint in (e for e in wanted if e not in keep):
+        if not free:
+            raise ConfigError(f"router.options.slots: {backend} needs {len(wanted)} servers, "
+                              f"more than its {len(current)} slots")
+        slot = free.pop(0)
+        if slot.endpoint != endpoint:
+            enable.append(f"set server {backend}/{slot.name} addr {endpoint.host} port {endpoint.port}")
+        enable.append(f"set server {backend}/{slot.name} state ready")
+        final[slot.name] = api.Slot(slot.name, endpoint, True)
+    for slot in free:
+        if slot.serving:
+            disable.append(f"set server {backend}/{slot.name} state maint")
+            final[slot.name] = api.Slot(slot.name, slot.endpoint, False)
+    return enable + disable, list(final.values())
+
+
+class HAProxyRouter:
+    kind = "haproxy"
+    can_split = True
+
+    def __init__(self, *, production: str, test: str, drain: float, options: HAProxyOptions, folder: Path) -> None:
+        self.production, self.test, self.drain, self.options = production, test, drain, options
+        self.folder = folder
+        self.owned = options.socket is None
+        self.socket = options.socket or str(socket_path(folder / "admin.sock"))
+        self.master_socket = str(socket_path(folder / "master.sock"))
+        self.process = OwnedProcess(folder, "haproxy")
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Self:
+        opts = parse_options(HAProxyOptions, cfg.router.options)
+        folder = cfg.base_dir / opts.dir if opts.dir else cfg.state_dir() / "haproxy"
+        return cls(production=cfg.router.production, test=cfg.router.test, drain=cfg.router.drain,
+                   options=opts, folder=folder.resolve())
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.owned else None
+
+    # -- the four protocol calls ---------------------------------------------------------------
+    async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+        wanted = resolve_all(backends)
+        for color, endpoints in wanted.items():
+            if len(set(endpoints)) > self.options.slots:
+                raise ConfigError(f"router.options.slots: {color} has {len(set(endpoints))} instances, "
+                                  f"more than slots = {self.options.slots}")
+        if self.owned and not await self._answers():
+            await self._start(wanted)
+            return
+        state = {}
+        for color in Color:
+            current = api.parse_servers(await self._cmd(f"show servers state {api.backend(color)}"))
+            if color not in wanted:  # not given: leave it as it is
+                state[color] = current
+                continue
+            commands, state[color] = plan(api.backend(color), current, wanted[color])
+            for line in commands:
+                out = await self._cmd(line)
+                if out.strip() and "changed" not in out:
+                    raise RouterError(f"HAProxy refused `{line}`: {out.strip()}")
+        await self._persist_servers(state)
+
+    async def route(self, weights: Weights) -> None:
+        weights_map, test_map = await self._maps()
+        idle = weights.dominant.other
+        out = await self._cmd(f"set map {weights_map} green {weights.green};"
+                              f"set map {test_map} test {api.backend(idle)}")
+        if out.strip():
+            raise RouterError(f"HAProxy refused the switch: {out.strip()}")
+        # The same change in the files HAProxy reads at start, so a reload keeps it.
+        text_w, text_t = api.render_maps(weights.green, idle)
+        atomic_write(Path(weights_map), text_w)
+        atomic_write(Path(test_map), text_t)
+
+    async def observe(self) -> RouteState:
+        weights_map, test_map = await self._maps()
+        green = api.parse_map(await self._cmd(f"show map {weights_map}")).get("green")
+        test = api.parse_map(await self._cmd(f"show map {test_map}")).get("test")
+        if green is None or not green.isdigit() or test not in {api.backend(c) for c in Color}:
+            raise RouterError(f"HAProxy's turnout maps are incomplete: green={green!r} test={test!r}")
+        backends = {}
+        for color in Color:
+            slots = api.parse_servers(await self._cmd(f"show servers state {api.backend(color)}"))
+            backends[color] = tuple(s.endpoint for s in slots if s.serving)
+        return RouteState(
+            weights=Weights(100 - int(green), int(green)),
+            test_color=Color(test.removeprefix("turnout_")),
+            backends=backends,
+            production_url=f"http://{self.production}",
+            test_url=f"http://{self.test}",
+        )
+
+    async def release(self) -> None:
+        if self.owned:
+            # SIGUSR1 = soft stop: listeners close, in-flight requests finish, up to the drain time.
+            await self.process.stop(self.drain, signal.SIGUSR1)
+
+    # -- helpers -------------------------------------------------------------------------------
+    async def _cmd(self, line: str) -> str:
+        return await api.command(self.socket, line)
+
+    async def _answers(self) -> bool:
+        if self.process.pid is None:
+            return False
+        try:
+            return "Name: HAProxy" in await self._cmd("show info")
+        except RouterError:
+            return False
+
+    async def _maps(self) -> tuple[str, str]:
+        if self.owned:
+            return str(self.folder / api.WEIGHTS_MAP), str(self.folder / api.TEST_MAP)
+        found = api.find_maps(await self._cmd("show map"))
+        if api.WEIGHTS_MAP not in found or api.TEST_MAP not in found:
+            raise RouterError(f"the HAProxy on {self.socket} has no {api.WEIGHTS_MAP} / {api.TEST_MAP} maps",
+                              hint="add turnout's frontends and backends to its config (docs/routers.md)")
+        return found[api.WEIGHTS_MAP], found[api.TEST_MAP]
+
+    def _render(self, slots: dict[Color, list[api.Slot]]) -> str:
+        return api.render_config(
+            production=self.production, test=self.test, socket=self.socket, maps_dir=self.folder, slots=slots,
+            maxconn=self.options.maxconn, threads=self.options.threads, timeout_server=self.options.timeout_server)
+
+    async def _persist_servers(self, slots: dict[Color, list[api.Slot]]) -> None:
+        if self.owned:
+            atomic_write(self.folder / "haproxy.cfg", self._render(slots))
+        elif self.options.server_state_file:
+            text = await self._cmd("show servers state")
+            atomic_write(Path(self.options.server_state_file), text)
+
+    async def _start(self, wanted: dict[Color, tuple[Endpoint, ...]]) -> None:
+        binary = shutil.which(self.options.binary)
+        if binary is None:
+            raise RouterError(f"{self.options.binary} not found", hint="run scripts/install-servers.sh")
+        await self.process.stop(0)  # a leftover that no longer answers its socket
+        cfg = self._write_files(wanted)
+        check = subprocess.run([binary, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise RouterError(f"HAProxy rejected the generated config {cfg}: {(check.stderr or check.stdout).strip()}")
+        self.process.start([binary, "-W", "-S", self.master_socket, "-f", str(cfg)])
+        await self.process.wait_ready(self._answers)
+
+    def _write_files(self, wanted: dict[Color, tuple[Endpoint, ...]]) -> Path:
+        """Config and maps for a (re)start; a color not given keeps the instances the old config had."""
+        cfg = self.folder / "haproxy.cfg"
+        before = api.slots_in_config(cfg.read_text()) if cfg.exists() else {}
+        slots = {}
+        for color in Color:
+            endpoints = list(wanted[color] if color in wanted else
+                             (s.endpoint for s in before.get(color, []) if s.serving))
+            slots[color] = [api.Slot(f"s{i + 1}", endpoints[i] if i < len(endpoints) else EMPTY, i < len(endpoints))
+                            for i in range(self.options.slots)]
+        # Maps survive a crash: a restarted HAProxy serves the split turnout last applied.
+        if not (self.folder / api.WEIGHTS_MAP).exists() or not (self.folder / api.TEST_MAP).exists():
+            text_w, text_t = api.render_maps(0, Color.GREEN)
+            atomic_write(self.folder / api.WEIGHTS_MAP, text_w)
+            atomic_write(self.folder / api.TEST_MAP, text_t)
+        atomic_write(cfg, self._render(slots))
+        for sock in (self.socket, self.master_socket):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(sock)
+        return cfg

@@ -1,0 +1,1 @@
+"""nginx with a Lua balancer reading a shared dict (conf renders it; driver never reloads)."""

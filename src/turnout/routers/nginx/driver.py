@@ -1,0 +1,136 @@
+"""nginx driver: a Lua balancer picks the color per request from a shared dict; no reload on a switch.
+
+A plain `nginx -s reload` loses requests on keep-alive connections (the old workers close idle
+connections while a client is already sending the next request; 3-117 lost per reload measured
+here) and can truncate in-flight proxied responses. So the switch never reloads: turnout PUTs the new
+split to a Lua handler on the admin listener, which stores it in a `lua_shared_dict` that every
+worker's `balancer_by_lua` reads on the next request. The same state goes to `state.txt`, which
+nginx loads at start, so a restart (or a reload by someone else) serves the same split.
+Needs Debian's `libnginx-mod-http-lua` (and `lua-resty-core`, its dependency).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnout.config import Duration
+from turnout.errors import RouterError
+from turnout.infra.files import atomic_write
+from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.routers.endpoints import resolve_all
+from turnout.routers.nginx.conf import LUA, render_config
+from turnout.routers.owned import OwnedRouter, http
+
+
+class NginxOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dir: str | None = None  # config, Lua module, state, logs (default: <state>/nginx)
+    binary: str = "nginx"
+    modules: str = "/usr/lib/nginx/modules"  # where ndk_http_module.so and ngx_http_lua_module.so live
+    workers: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
+    keepalive: int = Field(default=64, ge=1, le=4096)  # idle upstream connections kept per worker
+    timeout_server: Duration = 60.0
+
+
+def parse_state(text: str) -> tuple[Weights, Color, dict[Color, tuple[Endpoint, ...]]]:
+    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    try:
+        green = int(values["green"])
+        test = Color(values["test"])
+        peers = {c: tuple(Endpoint.parse(a) for a in values[f"peers.{c}"].split(",") if a) for c in Color}
+        return Weights(100 - green, green), test, peers
+    except (KeyError, ValueError) as exc:
+        raise RouterError(f"nginx answered an unreadable turnout state ({exc}): {text[:200]!r}") from None
+
+
+def state_body(**values: str) -> bytes:
+    return "".join(f"{k.replace('_', '.')}={v}\n" for k, v in values.items()).encode()
+
+
+class NginxRouter(OwnedRouter[NginxOptions]):
+    kind = "nginx"
+    can_split = True
+    options_model = NginxOptions
+
+    async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+        wanted = resolve_all(backends)
+        if self.process.pid is None or not await self._answers():
+            await self._start()
+        peers = {f"peers_{c}": ",".join(e.address for e in eps) for c, eps in wanted.items()}
+        await self._put(state_body(**peers))
+
+    async def route(self, weights: Weights) -> None:
+        await self._put(state_body(green=str(weights.green), test=weights.dominant.other.value))
+
+    async def observe(self) -> RouteState:
+        weights, test, peers = parse_state(await self._call("GET", b""))
+        return RouteState(weights=weights, test_color=test, backends=peers,
+                          production_url=f"http://{self.production}", test_url=f"http://{self.test}")
+
+    async def release(self) -> None:
+        await self.process.stop(self.drain, signal.SIGQUIT)  # SIGQUIT = graceful: in-flight requests finish
+
+    # -- helpers -------------------------------------------------------------------------------
+    async def _put(self, body: bytes) -> None:
+        served = await self._call("PUT", body)
+        parse_state(served)
+        atomic_write(self.folder / "state.txt", served)  # what a restarted nginx loads
+
+    async def _call(self, method: str, body: bytes) -> str:
+        token = (self.folder / "admin.token").read_text().strip() if (self.folder / "admin.token").exists() else ""
+        try:
+            status, data = await http(self.admin, method, "/turnout/state", body=body,
+                                      headers={"Authorization": f"Bearer {token}"})
+        except (OSError, TimeoutError) as exc:
+            raise RouterError(f"nginx is not answering on its turnout admin listener {self.admin}: "
+                              f"{exc or 'timeout'}",
+                              hint="an owned nginx is started again by the next prepare") from None
+        if status != 200:
+            raise RouterError(f"nginx refused {method} /turnout/state: HTTP {status} {data[:200]!r}")
+        return data.decode()
+
+    async def _answers(self) -> bool:
+        try:
+            await self._call("GET", b"")
+        except RouterError:
+            return False
+        return True
+
+    async def _start(self) -> None:
+        binary = shutil.which(self.options.binary)
+        if binary is None:
+            raise RouterError(f"{self.options.binary} not found", hint="run scripts/install-servers.sh")
+        modules = Path(self.options.modules)
+        if not (modules / "ngx_http_lua_module.so").exists():
+            raise RouterError(f"nginx's Lua module is missing in {modules}",
+                              hint="apt-get install libnginx-mod-http-lua (or run scripts/install-servers.sh)")
+        await self.process.stop(0)  # a leftover that no longer answers
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.folder / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        token = self.folder / "admin.token"
+        if not token.exists():
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24))
+        atomic_write(self.folder / "turnout.lua", LUA)
+        conf = self.folder / "nginx.conf"
+        atomic_write(conf, render_config(
+            folder=self.folder, production=self.production, test=self.test, admin=self.admin,
+            workers=str(self.options.workers), keepalive=self.options.keepalive,
+            timeout_server=self.options.timeout_server, lua_modules=modules))
+        argv = [binary, "-p", str(self.folder), "-e", "stderr", "-c", str(conf)]
+        check = subprocess.run([*argv, "-t", "-q"], capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise RouterError(f"nginx rejected the generated config {conf}: {check.stderr.strip()}")
+        self.process.start(argv)
+        await self.process.wait_ready(self._answers)
