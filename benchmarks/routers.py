@@ -34,6 +34,7 @@ from turnout.routers.builtin import BuiltinRouter
 from turnout.routers.envoy.driver import EnvoyRouter
 from turnout.routers.haproxy.driver import HAProxyRouter
 from turnout.routers.nginx.driver import NginxRouter
+from turnout.testing import router_from_config
 
 HERE = Path(__file__).resolve().parent
 ROUTERS: dict[str, tuple[Any, dict[str, Any]]] = {  # one worker/thread each: the servers share one core
@@ -143,7 +144,7 @@ class Bench:
                                   admin=f"127.0.0.1:{free_port()}", drain=2, options=options)
         cfg = Config(app=AppConfig(name="bench"), router=router_cfg,
                      state=StateConfig(path=str(self.folder / name)), base_dir=self.folder)
-        router = cls.from_config(cfg)
+        router = router_from_config(cls, cfg)
         await router.prepare({Color.BLUE: [Endpoint("127.0.0.1", self.blue)],
                               Color.GREEN: [Endpoint("127.0.0.1", self.green)]})
         await router.route(Weights.all_to(Color.BLUE))

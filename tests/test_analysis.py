@@ -13,7 +13,7 @@ import pytest
 from turnout.checks.base import Target
 from turnout.checks.dependencies import DependenciesCheck
 from turnout.checks.flags import FeatureFlagsCheck
-from turnout.config import AnalysisConfig, Policy, StabilizeConfig
+from turnout.config import AnalysisConfig, ErrorRateSettings, OutageSettings, Policy, StabilizeConfig
 from turnout.engine.gate import assess, done, progress, run_gate
 from turnout.engine.watch import (
     Baseline,
@@ -180,14 +180,14 @@ CLEAN = Baseline(requests=200, failed=0, latencies=tuple(0.001 + i * 1e-6 for i 
     (OutageTrigger(), ticks((10, 10)), None, P),  # one bad burst is not an outage yet
     (OutageTrigger(), ticks((10, 0), (10, 10), (10, 10)), None, F),
     (OutageTrigger(), ticks((10, 10), (10, 9)), None, P),  # one probe got through
-    (OutageTrigger(consecutive=1), ticks((10, 10)), None, F),
+    (OutageTrigger(OutageSettings(consecutive=1)), ticks((10, 10)), None, F),
     (ErrorRateTrigger(), ticks((10, 10)), CLEAN, F),  # all failing against a clean baseline: first tick
     (ErrorRateTrigger(), ticks((10, 1)), CLEAN, P),  # one error in ten: could be chance
     (ErrorRateTrigger(), ticks(*[(10, 2)] * 8), CLEAN, F),  # 20% sustained over the lookback
-    (ErrorRateTrigger(min_samples=50), ticks((10, 10)), CLEAN, N),
+    (ErrorRateTrigger(ErrorRateSettings(min_samples=50)), ticks((10, 10)), CLEAN, N),
     (ErrorRateTrigger(), ticks((10, 2)), Baseline(200, 40, ()), P),  # as bad as before the switch
     (ErrorRateTrigger(), ticks((10, 10)), None, F),  # no baseline: absolute tolerance
-    (ErrorRateTrigger(lookback=0.5), ticks(*[(10, 10)] * 3, *[(10, 0)] * 8), CLEAN, P),  # recovered
+    (ErrorRateTrigger(ErrorRateSettings(lookback=0.5)), ticks(*[(10, 10)] * 3, *[(10, 0)] * 8), CLEAN, P),  # recovered
     (LatencyTrigger(), ticks(*[(10, 0)] * 10, latency=0.2), CLEAN, F),
     (LatencyTrigger(), ticks(*[(10, 0)] * 10, latency=0.0012), CLEAN, P),  # slower, but by 0.2 ms
     (LatencyTrigger(), ticks(*[(10, 0)] * 2, latency=0.2), CLEAN, N),  # too few samples yet

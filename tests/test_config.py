@@ -52,10 +52,25 @@ def test_good_file_loads_with_defaults() -> None:
      "router.sokcet: unknown key (turnout.toml line 5)"),
     ("[router]\nkind = 'builtin'\n", "app: field required (turnout.toml)"),
     ("[app]\nname = 'x'\n[runtime]\ncommand = ['run', '{prot}']\n",
-     "runtime.command: unknown placeholder {prot}; use {version}, {color}, {port}, {instance} (turnout.toml line 4)"),
+     "runtime.command: unknown placeholder {prot}; use {color}, {instance}, {port}, {version} (turnout.toml line 4)"),
     ("[app]\nname = 'x'\n[[checks]]\nkind = 'smoke'\n[[checks]]\nkind = 'smoke'\ntimeout = 'x'\n",
-     "checks.1.timeout: expected a duration like 30s, 15m or 500ms, got 'x' (turnout.toml line 7)"),
+     "checks[1].timeout: expected a duration like 30s, 15m or 500ms, got 'x' (turnout.toml line 7)"),
     ("[app]\nname = 'bad name!'\n", "app.name: String should match pattern"),
+    # validated by the schema at load time, not at deploy time
+    ("[app]\nname = 'x'\n[deploy]\nsteps = [50, 5]\n",
+     "deploy.steps: canary steps must rise from 1 to 100 percent, got [50, 5] (turnout.toml line 4)"),
+    ("[app]\nname = 'x'\n[router]\nadmin = 'nonsense'\n",
+     "router.admin: expected host:port or unix:/path, got 'nonsense' (turnout.toml line 4)"),
+    ("[app]\nname = 'x'\n[[checks]]\nkind = 'smoke'\ncommand = 'curl {tset_url}'\n",
+     "checks[0].command: unknown placeholder {tset_url}; use {color}, {production_url}, {test_url}, {version} "
+     "(turnout.toml line 5)"),
+    ("[app]\nname = 'x'\n[runtime]\nkind = 'static'\n[runtime.hosts]\nblue = ['web1']\n",
+     "runtime.hosts.blue[0]: expected host:port, got 'web1' (turnout.toml line 6)"),
+    ("[app]\nname = 'x'\n[hooks]\n\"post-swtich\" = 'true'\n",
+     "hooks.post-swtich: unknown key (turnout.toml line 4)"),
+    ("[app]\nname = 'x'\n[database]\nmigrations = 'm'\n", "database.url: field required (turnout.toml line 3)"),
+    ("webhooks = ['ftp://x']\n[app]\nname = 'x'\n",
+     "webhooks: expected an http(s) URL, got 'ftp://x' (turnout.toml line 1)"),
 ])
 def test_errors_name_key_path_and_line(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as exc:
@@ -75,7 +90,7 @@ def test_all_errors_reported_at_once() -> None:
 
 
 def test_starter_file_is_valid(tmp_path: Path) -> None:
-    text = config.STARTER.format(name="demo-app", python="python3", app="app.py")
+    text = config.starter(name="demo-app", python="python3", app="app.py")
     cfg = config.parse(text, base_dir=tmp_path)
     assert cfg.app.name == "demo-app"
     assert cfg.runtime.command[-1] == "{version}"
@@ -119,12 +134,4 @@ def test_driver_option_errors_point_at_the_line(tmp_path: Path) -> None:
 
     text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[router]\nkind = 'haproxy'\n[router.options]\nsokcet = 1\n"
     with pytest.raises(ConfigError, match=r"router\.options\.sokcet: unknown key \(turnout.toml line 8\)"):
-        Stack.build(config.parse(text, base_dir=tmp_path))
-
-
-def test_unknown_hook_is_a_config_error_with_its_line(tmp_path: Path) -> None:
-    from turnout.control.local import Stack
-
-    text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[hooks]\n\"post-swtich\" = 'true'\n"
-    with pytest.raises(ConfigError, match=r"hooks\.post-swtich: unknown hook .*\(turnout.toml line 6\)"):
         Stack.build(config.parse(text, base_dir=tmp_path))

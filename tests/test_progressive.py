@@ -14,6 +14,7 @@ from aiohttp import web
 
 from turnout.engine.orchestrator import Orchestrator
 from turnout.errors import AutoRolledBack, NotReady, TurnoutError
+from turnout.events import RollbackTiming, TriggerFired
 from turnout.model import Color, Phase, Weights
 
 from .conftest import MakeStack, free_port
@@ -77,10 +78,10 @@ async def test_trigger_rolls_back_automatically(make_stack: MakeStack, trigger: 
     assert switches[-2:] == [("switch", Color.BLUE, Color.GREEN), ("rollback", Color.GREEN, Color.BLUE)]
     rollback = next(e for e in reversed(events) if e.action == "rollback" and e.outcome == "ok")
     assert rollback.reason.startswith(f"automatic: {trigger}")
-    info = next(m for m in rollback.measurements if m["check"] == "trigger")
-    assert info["value"] == trigger and info["data"]["measurements"]
-    timing = next(e for e in reversed(events) if e.outcome == "measured")
-    assert timing.measurements[0]["detect_to_restore_ms"] > 0
+    info = rollback.find(TriggerFired)
+    assert info is not None and info.trigger == trigger and info.judgements
+    timing = next(e for e in reversed(events) if e.outcome == "measured").find(RollbackTiming)
+    assert timing is not None and timing.detect_to_restore_ms > 0
 
 
 async def test_quiet_window_keeps_the_release(make_stack: MakeStack) -> None:

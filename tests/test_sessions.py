@@ -27,6 +27,7 @@ from turnout.checks.sessions import SessionCompatCheck
 from turnout.contrib.sessions import IncompatibleSession, Payload, SessionNotFound, SessionStore
 from turnout.errors import ConfigError
 from turnout.model import Color, Release, Verdict
+from turnout.testing import check_from_config
 
 APP = Path(__file__).resolve().parents[1] / "src" / "turnout" / "examples" / "app.py"
 BLUE = {"version": "1.0.0", "color": "blue"}
@@ -324,9 +325,9 @@ async def test_check_errors_without_session_endpoints(start_app: StartApp, redis
 def test_check_options_from_config() -> None:
     def parse(entry: str) -> SessionCompatCheck:
         cfg = config.parse(f'[app]\nname = "shop"\n\n[[checks]]\nkind = "sessions"\n{entry}\n')
-        cls = registry.load("turnout.checks", "sessions", key="checks[0].kind")
+        cls = registry.load("checks", "sessions", key=("checks", 0, "kind"))
         assert cls is SessionCompatCheck
-        made: SessionCompatCheck = cls.from_config(cfg.checks[0], cfg)
+        made: SessionCompatCheck = check_from_config(cls, cfg.checks[0], cfg)
         return made
 
     check = parse('name = "carts"\nread_path = "/s/{id}"\npayload = { user = "probe", n = 3 }\nupdate = { x = 1 }')

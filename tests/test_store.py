@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from turnout.errors import LockHeld, StaleState
-from turnout.model import AuditEvent, Color, Phase, Weights
+from turnout.events import AuditEvent, Checked
+from turnout.model import Color, Measurement, Phase, Verdict, Weights
 from turnout.store import SqliteStore
 
 
@@ -45,11 +46,12 @@ def test_roundtrip_all_fields(store: SqliteStore) -> None:
 
 
 def test_audit_is_append_only(store: SqliteStore, tmp_path: Path) -> None:
+    checked = Checked(measurement=Measurement("x", Verdict.PASS, 1))
     e = store.append(AuditEvent(app="shop", action="switch", outcome="ok", actor="me", from_color=Color.BLUE,
-                                to_color=Color.GREEN, measurements=[{"check": "x", "value": 1}]))
+                                to_color=Color.GREEN, evidence=(checked,)))
     assert e.id == 1 and e.at > 0
     hist = store.history("shop")
-    assert hist[0].to_color is Color.GREEN and hist[0].measurements == [{"check": "x", "value": 1}]
+    assert hist[0].to_color is Color.GREEN and hist[0].measurements() == [Measurement("x", Verdict.PASS, 1)]
     raw = sqlite3.connect(tmp_path / "state.db")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         raw.execute("UPDATE audit SET outcome = 'failed'")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -136,9 +136,6 @@ class Measurement:
     detail: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "verdict": self.verdict.value, "value": self.value,
-                "detail": self.detail, **({"data": self.data} if self.data else {})}
 
 
 @dataclass(frozen=True)
@@ -162,30 +159,64 @@ class Deployment:
     def version_of(self, color: Color) -> str | None:
         return self.versions.get(color)
 
+    # -- named transitions: the only way state changes (the journal saves what they return) --------
+    def starting(self, color: Color, version: str) -> Deployment:
+        """A deploy puts `version` on `color`; it is not warm until its instances are ready."""
+        return replace(self, target=color, versions={**self.versions, color: version},
+                       warm={**self.warm, color: False})
 
-@dataclass(frozen=True)
-class AuditEvent:
-    app: str
-    action: str  # deploy, switch, rollback, abort, scale_down, phase, ...
-    outcome: str  # started, ok, failed, refused
-    actor: str = ""
-    at: float = 0.0
-    from_color: Color | None = None
-    to_color: Color | None = None
-    versions: dict[str, str | None] = field(default_factory=dict)
-    phase: Phase | None = None
-    reason: str = ""
-    measurements: list[dict[str, Any]] = field(default_factory=list)
-    id: int | None = None
+    def ready(self, color: Color) -> Deployment:
+        """`color`'s instances run and answer: it can be validated, switched to, rolled back to."""
+        return replace(self, warm={**self.warm, color: True})
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "at": self.at, "app": self.app, "actor": self.actor, "action": self.action,
-            "outcome": self.outcome, "from": self.from_color.value if self.from_color else None,
-            "to": self.to_color.value if self.to_color else None, "versions": self.versions,
-            "phase": self.phase.value if self.phase else None, "reason": self.reason,
-            "measurements": self.measurements,
-        }
+    def validated(self) -> Deployment:
+        """The deploy's checks passed; nothing is in flight any more."""
+        return replace(self, target=None)
+
+    def dropped(self, color: Color) -> Deployment:
+        """A deploy to `color` was stopped before the switch: it runs nothing."""
+        return replace(self, target=None, versions={**self.versions, color: None}, warm={**self.warm, color: False})
+
+    def switching(self, color: Color) -> Deployment:
+        """Traffic is being moved to `color` (after a crash, resume finishes or undoes it)."""
+        return replace(self, target=color)
+
+    def shifted(self, weights: Weights) -> Deployment:
+        """A canary step: the router serves this split."""
+        return replace(self, weights=weights)
+
+    def switched(self, to: Color, at: float) -> Deployment:
+        """All traffic on `to` since `at`; the other color's retention window starts now."""
+        return replace(self, active=to, weights=Weights.all_to(to), target=None, switched_at=at)
+
+    def kept(self, color: Color | None = None) -> Deployment:
+        """The switch did not happen: all traffic stays on the active color (or `color`)."""
+        return replace(self, target=None, weights=Weights.all_to(color or self.active))
+
+    def retired(self, color: Color) -> Deployment:
+        """`color` was scaled down: it is no rollback target any more."""
+        return replace(self, warm={**self.warm, color: False})
+
+    def warmed(self, color: Color) -> Deployment:
+        return replace(self, warm={**self.warm, color: True})
+
+    def bootstrapped(self, version: str, at: float) -> Deployment:
+        """The first release, live on blue."""
+        return replace(self, active=Color.BLUE, versions={Color.BLUE: version, Color.GREEN: None},
+                       weights=Weights.all_to(Color.BLUE), warm={Color.BLUE: True, Color.GREEN: False},
+                       switched_at=at, target=None)
+
+    # -- the retention rule -----------------------------------------------------------------------
+    def retire_at(self, retention: float) -> float | None:
+        """When the old (idle) color stops being a rollback target: `retention` after the switch, if warm."""
+        if self.switched_at is None or not self.warm.get(self.idle):
+            return None
+        return self.switched_at + retention
+
+    def rollback_open(self, now: float, retention: float) -> bool:
+        """Whether the old color can still be rolled back to (warm and inside its retention window)."""
+        until = self.retire_at(retention)
+        return until is not None and now < until
 
 
 @dataclass(frozen=True)

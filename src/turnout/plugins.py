@@ -1,53 +1,40 @@
-"""Drivers found by name through entry points; turnout's own are registered the same way."""
+"""Drivers found by name through entry points: the only list of them is pyproject.toml.
+
+turnout's own drivers are registered the same way a third party's are (`turnout.routers`,
+`turnout.runtimes`, `turnout.checks`). The loaders here return classes; what a class must offer
+is written in routers/base.py, runtimes/base.py and checks/base.py (the registry checks the
+shape, so a broken plugin is a clear config error, not a crash in the middle of a deploy).
+"""
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from turnout.errors import ConfigError
+from turnout.errors import ConfigError, Key
 
-# Fallback when the package metadata is not installed (running from a source tree).
-BUILTIN: dict[str, dict[str, str]] = {
-    "turnout.routers": {
-        "builtin": "turnout.routers.builtin:BuiltinRouter",
-        "haproxy": "turnout.routers.haproxy:HAProxyRouter",
-        "envoy": "turnout.routers.envoy:EnvoyRouter",
-        "nginx": "turnout.routers.nginx:NginxRouter",
-        "kubernetes": "turnout.routers.kubernetes:KubernetesRouter",
-        "aws_alb": "turnout.routers.aws_alb:ALBRouter",
-    },
-    "turnout.runtimes": {
-        "process": "turnout.runtimes.process:ProcessRuntime",
-        "static": "turnout.runtimes.static:StaticRuntime",
-        "kubernetes": "turnout.runtimes.kubernetes:KubernetesRuntime",
-    },
-    "turnout.checks": {
-        "readiness": "turnout.checks.readiness:ReadinessCheck",
-        "version": "turnout.checks.version:VersionCheck",
-        "smoke": "turnout.checks.command:CommandCheck",
-        "command": "turnout.checks.command:CommandCheck",
-        "sessions": "turnout.checks.sessions:SessionCompatCheck",
-    },
-}
+GROUPS = {"routers": "turnout.routers", "runtimes": "turnout.runtimes", "checks": "turnout.checks"}
+_REQUIRED = {"routers": ("kind", "can_split", "Options", "from_options"),
+             "runtimes": ("kind", "Options", "from_options"), "checks": ("kind", "Options", "from_options")}
 
 
-def names(group: str) -> list[str]:
-    found = {ep.name for ep in entry_points(group=group)}
-    return sorted(found | set(BUILTIN.get(group, {})))
+def names(kind: str) -> list[str]:
+    """The names registered for `kind` (routers, runtimes, checks)."""
+    return sorted({ep.name for ep in entry_points(group=GROUPS[kind])})
 
 
-def load(group: str, name: str, *, key: str) -> Any:
-    """The driver class registered as `name` in `group`; `key` is the config path, for the error."""
-    for ep in entry_points(group=group):
-        if ep.name == name:
-            return ep.load()
-    target = BUILTIN.get(group, {}).get(name)
-    if target is None:
-        raise ConfigError(f"{key}: unknown {group.rsplit('.', 1)[-1][:-1]} {name!r} (known: {', '.join(names(group))})")
-    module, _, attr = target.partition(":")
+def load(kind: str, name: str, *, key: Key) -> Any:
+    """The driver class registered as `name`; `key` is where the name is written, for the error."""
+    found = [ep for ep in entry_points(group=GROUPS[kind]) if ep.name == name]
+    if not found:
+        known = ", ".join(names(kind)) or "none: is turnout installed (pip install -e .)?"
+        raise ConfigError(f"unknown {kind[:-1]} {name!r} (known: {known})", key=key)
     try:
-        return getattr(importlib.import_module(module), attr)
+        cls = found[0].load()
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{key}: {name!r} is not available: {exc}") from None
+        raise ConfigError(f"{name!r} is not available: {exc}", key=key) from None
+    missing = [attr for attr in _REQUIRED[kind] if not hasattr(cls, attr)]
+    if missing:
+        raise ConfigError(f"{name!r} ({found[0].value}) is not a turnout {kind[:-1]} driver: it lacks "
+                          f"{', '.join(missing)} (see docs/writing-a-driver.md)", key=key)
+    return cls

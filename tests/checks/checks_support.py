@@ -59,10 +59,10 @@ def refused_port() -> int:
         return port
 
 
-def target_for(app: App, baseline: App | None = None, *, endpoints: bool = True, **extra: str) -> Target:
+def target_for(app: App, baseline: App | None = None, *, endpoints: bool = True, pids: tuple[int, ...] = ()) -> Target:
     return Target(url=app.url, color=Color.GREEN, release=Release("v2"),
                   baseline_url=baseline.url if baseline is not None else "",
-                  endpoints=(Endpoint("127.0.0.1", app.port),) if endpoints else (), extra=dict(extra))
+                  endpoints=(Endpoint("127.0.0.1", app.port),) if endpoints else (), pids=pids)
 
 
 def target_at(url: str) -> Target:

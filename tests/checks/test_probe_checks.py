@@ -14,13 +14,14 @@ from turnout.checks.latency import LatencyCheck
 from turnout.errors import ConfigError
 from turnout.measure.loadgen import run_load
 from turnout.model import Verdict
+from turnout.testing import check_from_config
 
 from .checks_support import App, check_config, target_at, target_for
 
 
 def build(cls: type, entry: str) -> object:
     cc, cfg = check_config(entry)
-    return cls.from_config(cc, cfg)  # type: ignore[attr-defined]
+    return check_from_config(cls, cc, cfg)  # type: ignore[attr-defined]
 
 
 # -- dependencies --

@@ -15,29 +15,30 @@ from turnout.checks.chaos import ChaosCheck, ChaosOptions, pids_listening
 from turnout.checks.traffic import LoadCheck, SmokeTrafficCheck, SoakCheck
 from turnout.errors import ConfigError
 from turnout.model import Verdict
+from turnout.testing import check_from_config
 
 from .checks_support import FAKEAPP, App, check_config, target_at, target_for
 
 
 def test_profiles_defaults_and_overrides() -> None:
     cc, cfg = check_config('kind = "smoke-traffic"')
-    smoke = SmokeTrafficCheck.from_config(cc, cfg)
+    smoke = check_from_config(SmokeTrafficCheck, cc, cfg)
     assert (smoke.opts.rps, smoke.opts.duration, smoke.opts.max_error_rate) == (10, 10.0, 0.0)
     cc, cfg = check_config('kind = "soak"\nduration = "5m"\nrps = 5')
-    soak = SoakCheck.from_config(cc, cfg)
+    soak = check_from_config(SoakCheck, cc, cfg)
     assert (soak.opts.rps, soak.opts.duration, soak.opts.segments) == (5, 300.0, 6)
     assert soak.timeout >= 300  # the runner must give it the time it needs
     cc, cfg = check_config('kind = "load"\nrps = -1\nburst = 3')
     with pytest.raises(ConfigError, match=r"checks\[0\]\.rps: .*greater than 0.*checks\[0\]\.burst: unknown key"):
-        LoadCheck.from_config(cc, cfg)
+        check_from_config(LoadCheck, cc, cfg)
     cc, cfg = check_config('kind = "soak"\nduration = "10m"\ntimeout = "1m"')
     with pytest.raises(ConfigError, match=r"checks\[0\]\.timeout"):
-        SoakCheck.from_config(cc, cfg)
+        check_from_config(SoakCheck, cc, cfg)
 
 
 async def test_traffic_pass_fail_inconclusive_error(app: App, refused_url: str) -> None:
     cc, cfg = check_config('kind = "load"\nrps = 200\nduration = "500ms"\nconcurrency = 4\nmax_latency = "50ms"')
-    check = LoadCheck.from_config(cc, cfg)
+    check = check_from_config(LoadCheck, cc, cfg)
     m = await check.measure(target_for(app))
     assert m.verdict is Verdict.PASS and m.value == 0.0 and m.data["load"]["requests"] >= 95, m.detail
 
@@ -50,7 +51,7 @@ async def test_traffic_pass_fail_inconclusive_error(app: App, refused_url: str) 
     assert m.verdict is Verdict.FAIL and m.detail.startswith("p99 "), m.detail
 
     cc, cfg = check_config('kind = "load"\nrps = 200\nduration = "300ms"\nconcurrency = 1\nmin_requests = 500')
-    m = await LoadCheck.from_config(cc, cfg).measure(target_for(app))  # 80 ms each: far too few complete
+    m = await check_from_config(LoadCheck, cc, cfg).measure(target_for(app))  # 80 ms each: far too few complete
     assert m.verdict is Verdict.INCONCLUSIVE and "only" in m.detail
 
     m = await check.measure(target_at(refused_url))
@@ -60,7 +61,7 @@ async def test_traffic_pass_fail_inconclusive_error(app: App, refused_url: str) 
 async def test_soak_catches_latency_growth(app: App) -> None:
     cc, cfg = check_config('kind = "soak"\nrps = 100\nduration = "900ms"\nsegments = 3\nconcurrency = 4\n'
                            'max_latency_growth = 3')
-    soak = SoakCheck.from_config(cc, cfg)
+    soak = check_from_config(SoakCheck, cc, cfg)
     # the app slows down while the soak runs: 0 ms, then 30 ms after ~0.5 s
     asyncio.get_running_loop().call_later(0.5, lambda: app.fault(latency_ms=30))
     m = await soak.measure(target_for(app))
@@ -120,7 +121,7 @@ async def test_chaos_recovers_within_budget(supervised: Supervisor) -> None:
 async def test_chaos_fails_without_restart(start_app: Callable[..., App]) -> None:
     app = start_app("--color", "green")
     opts = CHAOS.model_copy(update={"budget": 0.6})
-    m = await ChaosCheck(opts).measure(target_for(app, pids=str(app.proc.pid)))  # victim from target.extra
+    m = await ChaosCheck(opts).measure(target_for(app, pids=(app.proc.pid,)))  # victim from target.pids
     assert m.verdict is Verdict.FAIL
     assert f"127.0.0.1:{app.port} did not answer /health/ready within 0.6s" in m.detail
     assert "requests still failed" in m.detail
@@ -143,5 +144,3 @@ async def test_chaos_kill_function_and_errors(start_app: Callable[..., App], ref
     assert m.verdict is Verdict.ERROR and "no instance to kill" in m.detail
     m = await ChaosCheck(opts).measure(target_at(refused_url))
     assert m.verdict is Verdict.ERROR and "not healthy to start with" in m.detail
-    m = await ChaosCheck(opts).measure(target_for(app, pids="not-a-pid"))
-    assert m.verdict is Verdict.ERROR and "not a list of pids" in m.detail

@@ -19,6 +19,7 @@ from turnout.config import StabilizeConfig
 from turnout.engine.watch import ErrorRateTrigger, measure_baseline, triggers_for, watch
 from turnout.measure.loadgen import run_load
 from turnout.model import Color, Release, Verdict
+from turnout.testing import check_from_config
 
 from .checks_support import App, check_config, refused_port
 
@@ -88,9 +89,9 @@ async def test_error_rate_from_proxy_metrics(proxy: tuple[Proxy, App, App]) -> N
     green.fault(error_rate=0.4)
     cc, cfg = check_config('kind = "error_rate"\nsource = "metrics"\nwindow = "700ms"\nmin_samples = 50\n'
                            'metrics = { requests = "turnout_proxy_requests_total", status_label = "code" }')
-    check = ErrorRateCheck.from_config(cc, cfg)
+    check = check_from_config(ErrorRateCheck, cc, cfg)
     target = Target(url=p.test, color=Color.GREEN, release=Release("v2"), baseline_url=p.production,
-                    extra={"metrics_url": f"{p.admin}/metrics", "metrics_authorization": f"Bearer {TOKEN}"})
+                    metrics_url=f"{p.admin}/metrics", metrics_authorization=f"Bearer {TOKEN}")
     measuring = asyncio.ensure_future(check.measure(target))
     await asyncio.sleep(0.1)
     await asyncio.gather(run_load(f"{p.test}/", concurrency=2, duration=0.4, rps=300),
@@ -100,7 +101,7 @@ async def test_error_rate_from_proxy_metrics(proxy: tuple[Proxy, App, App]) -> N
     assert m.data["baseline"]["errors"] == 0 and m.data["canary"]["requests"] >= 100
 
     bad_token = Target(url=p.test, color=Color.GREEN, release=Release("v2"),
-                       extra={"metrics_url": f"{p.admin}/metrics", "metrics_authorization": "Bearer nope"})
+                       metrics_url=f"{p.admin}/metrics", metrics_authorization="Bearer nope")
     m = await check.measure(bad_token)
     assert m.verdict is Verdict.ERROR and "HTTP 401" in m.detail
 

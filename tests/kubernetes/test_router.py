@@ -25,6 +25,7 @@ from turnout.control.local import Stack
 from turnout.errors import ConfigError, RouterError
 from turnout.model import Color, Endpoint, Weights
 from turnout.routers.kubernetes import KubernetesRouter
+from turnout.testing import router_from_config
 from turnout.testing.contracts import RouterContract
 
 NO_CLUSTER = ("sends HTTP traffic through the router: needs a real cluster (kube-apiserver, kube-proxy, pods), "
@@ -35,7 +36,7 @@ BLUE, GREEN = Weights.all_to(Color.BLUE), Weights.all_to(Color.GREEN)
 def make_router(cluster: FakeCluster, **options: Any) -> KubernetesRouter:
     cfg = Config(app=AppConfig(name="shop"), router=RouterConfig(
         kind="kubernetes", options={"host": cluster.url, "namespace": NS, **options}))
-    return KubernetesRouter.from_config(cfg)
+    return router_from_config(KubernetesRouter, cfg)
 
 
 def selectors(cluster: FakeCluster) -> tuple[str, str]:
@@ -208,14 +209,14 @@ async def test_manage_services_follows_an_existing_test_service(cluster: FakeClu
 def test_options_are_validated(options: dict[str, Any], message: str) -> None:
     cfg = Config(app=AppConfig(name="shop"), router=RouterConfig(kind="kubernetes", options=options))
     with pytest.raises(ConfigError) as err:
-        KubernetesRouter.from_config(cfg)
+        router_from_config(KubernetesRouter, cfg)
     assert str(err.value).startswith(message)
 
 
 async def test_no_credentials_is_a_router_error_not_a_crash(tmp_path: Path) -> None:
     cfg = Config(app=AppConfig(name="shop"), base_dir=tmp_path,
                  router=RouterConfig(kind="kubernetes", options={"kubeconfig": "missing.yaml"}))
-    router = KubernetesRouter.from_config(cfg)  # builds no client yet: check-config needs no cluster
+    router = router_from_config(KubernetesRouter, cfg)  # builds no client yet: check-config needs no cluster
     with pytest.raises(RouterError, match="no cluster credentials"):
         await router.observe()
 

@@ -20,6 +20,7 @@ from turnout.config import AppConfig, Config, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.model import Color, Endpoint, EnvStatus, Release
 from turnout.runtimes.kubernetes import VERSION_ANNOTATION, KubernetesRuntime
+from turnout.testing import runtime_from_config
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 
@@ -28,7 +29,7 @@ def make_runtime(cluster: FakeCluster, *, ready_timeout: float = 5.0, **options:
     opts = {"host": cluster.url, "namespace": NS, "image": "registry/shop:{version}", "container": "app", **options}
     cfg = Config(app=AppConfig(name="shop"), runtime=RuntimeConfig(
         kind="kubernetes", instances=2, ready_timeout=ready_timeout, options=opts))
-    return KubernetesRuntime.from_config(cfg)
+    return runtime_from_config(KubernetesRuntime, cfg)
 
 
 @pytest.fixture
@@ -185,5 +186,5 @@ async def test_api_server_gone(cluster: FakeCluster) -> None:
 def test_options_are_validated(options: dict[str, Any], message: str) -> None:
     cfg = Config(app=AppConfig(name="shop"), runtime=RuntimeConfig(kind="kubernetes", options=options))
     with pytest.raises(ConfigError) as err:
-        KubernetesRuntime.from_config(cfg)
+        runtime_from_config(KubernetesRuntime, cfg)
     assert str(err.value).startswith(message)

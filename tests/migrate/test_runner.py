@@ -9,9 +9,10 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from turnout.cli.migrate import migrate, set_rollback_probe
+from turnout.cli import migrate as migrate_cli
+from turnout.cli.migrate import migrate
 from turnout.errors import ConfigError, MigrationError
-from turnout.migrate import Migrations, Phase, discover, rollback_window_open
+from turnout.migrate import Migrations, Phase, discover
 from turnout.model import Color, Deployment
 
 from .conftest import run_sql
@@ -170,10 +171,10 @@ def test_plan_says_what_runs_when(tmp_path: Path, app_db: str) -> None:
 
 def test_rollback_window() -> None:
     warm = Deployment(app="a", active=Color.GREEN, switched_at=1000.0, warm={Color.BLUE: True, Color.GREEN: True})
-    assert rollback_window_open(warm, retention=600, now=1500.0)
-    assert not rollback_window_open(warm, retention=600, now=1700.0)
+    assert warm.rollback_open(1500.0, retention=600)
+    assert not warm.rollback_open(1700.0, retention=600)
     cold = Deployment(app="a", active=Color.GREEN, switched_at=1000.0, warm={Color.BLUE: False, Color.GREEN: True})
-    assert not rollback_window_open(cold, retention=600, now=1100.0)
+    assert not cold.rollback_open(1100.0, retention=600)
 
 
 def _config(tmp_path: Path, url: str, extra: str = "") -> Path:
@@ -182,7 +183,7 @@ def _config(tmp_path: Path, url: str, extra: str = "") -> Path:
     return cfg
 
 
-def test_cli_plan_and_contract(tmp_path: Path, app_db: str) -> None:
+def test_cli_plan_and_contract(tmp_path: Path, app_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / "db", {"expand/0001.sql": "ALTER TABLE users ADD COLUMN a int;\n",
                             "contract/0002.sql": "ALTER TABLE users DROP COLUMN login;\n"})
     cfg = str(_config(tmp_path, app_db))
@@ -191,24 +192,19 @@ def test_cli_plan_and_contract(tmp_path: Path, app_db: str) -> None:
     assert res.exit_code == 0 and res.output == "applied 0001.sql\n"
 
     window = {"open": True}
-    set_rollback_probe(lambda c: window["open"] and c.app.name == "shop")
-    try:
-        res = cli.invoke(migrate, ["plan", "-c", cfg])
-        assert res.output.splitlines() == [
-            "expand    applied  0001.sql: already applied",
-            "contract  pending  0002.sql [destructive]: after the retention window (the old color can still be "
-            "rolled back to)"]
-        res = cli.invoke(migrate, ["contract", "-c", cfg])
-        assert isinstance(res.exception, MigrationError) and res.exception.exit_code == 11
-        window["open"] = False
-        res = cli.invoke(migrate, ["contract", "-c", cfg])
-        assert res.exit_code == 0 and res.output == "applied 0002.sql\n"
-        res = cli.invoke(migrate, ["plan", "-c", cfg, "--json"])
-        assert '"state": "applied"' in res.output and '"pending"' not in res.output
-    finally:
-        set_rollback_probe(None)
-    res = cli.invoke(migrate, ["contract", "-c", cfg])  # without a probe: refuse unless --force
-    assert isinstance(res.exception, MigrationError)
+    monkeypatch.setattr(migrate_cli, "rollback_open", lambda c: window["open"] and c.app.name == "shop")
+    res = cli.invoke(migrate, ["plan", "-c", cfg])
+    assert res.output.splitlines() == [
+        "expand    applied  0001.sql: already applied",
+        "contract  pending  0002.sql [destructive]: after the retention window (the old color can still be "
+        "rolled back to)"]
+    res = cli.invoke(migrate, ["contract", "-c", cfg])
+    assert isinstance(res.exception, MigrationError) and res.exception.exit_code == 11
+    window["open"] = False
+    res = cli.invoke(migrate, ["contract", "-c", cfg])
+    assert res.exit_code == 0 and res.output == "applied 0002.sql\n"
+    res = cli.invoke(migrate, ["plan", "-c", cfg, "--json"])
+    assert '"state": "applied"' in res.output and '"pending"' not in res.output
     assert cli.invoke(migrate, ["contract", "-c", cfg, "--force"]).output == "no pending contract migrations\n"
 
 

@@ -35,6 +35,7 @@ from turnout.model import Color, Endpoint, Weights
 from turnout.routers.aws_alb import plan
 from turnout.routers.aws_alb.driver import ALBRouter
 from turnout.routers.aws_alb.elb import translate
+from turnout.testing import router_from_config
 from turnout.testing.contracts import RouterContract
 
 REGION = "us-east-1"
@@ -208,7 +209,7 @@ def world(moto: MotoServer, aws_env: None) -> World:
 
 
 def make_router(options: dict[str, Any]) -> ALBRouter:
-    return ALBRouter.from_config(Config(app=AppConfig(name="shop"), router=RouterConfig(kind="aws_alb",
+    return router_from_config(ALBRouter, Config(app=AppConfig(name="shop"), router=RouterConfig(kind="aws_alb",
                                                                                         options=options)))
 
 
@@ -603,13 +604,13 @@ ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
      "router.options.load_balancer_arn: give either load_balancer_arn or load_balancer_name"),
     ({"production_listener_port": None}, "router.options.production_listener_arn: give either"),
     ({"target_groups": {"blue": "tg-blue"}}, "router.options.target_groups: green missing"),
-    ({"target_groups": {"blue": "tg-blue", "red": "tg-red"}}, "router.options.target_groups.red.[key]: Input should"),
+    ({"target_groups": {"blue": "tg-blue", "red": "tg-red"}}, "router.options.target_groups.red: Input should"),
     ({"target_groups": {"blue": "tg-blue", "green": "tg-blue"}}, "router.options.target_groups: blue and green are"),
     ({"target_groups": {"blue": "tg_blue!", "green": "tg-green"}},
      "router.options.target_groups.blue: expected a target group ARN or name"),
     ({"target_groups": {"blue": ARN.replace("us-east-1", "eu-west-1") + "targetgroup/b/01", "green": "tg-green"}},
      "router.options.target_groups.blue: the ARN is in eu-west-1, router.options.region is us-east-1"),
-    ({"test_listener_port": 80}, "router.options.test_listener_*: the test listener must not be"),
+    ({"test_listener_port": 80}, "router.options.test_listener_port: the test listener must not be"),
     ({"endpoint_url": "localhost:5000"}, "router.options.endpoint_url: String should match pattern"),
     ({"deregistration_delay": "2h"}, "router.options.deregistration_delay: Input should be less than or equal to 3600"),
     ({"register_targets": "maybe"}, "router.options.register_targets: Input should be a valid boolean"),
@@ -627,7 +628,7 @@ def test_options_are_validated(changes: dict[str, Any], message: str) -> None:
 
 
 def test_registered_by_name() -> None:
-    assert registry.load("turnout.routers", "aws_alb", key="router.kind") is ALBRouter
+    assert registry.load("routers", "aws_alb", key=("router", "kind")) is ALBRouter
 
 
 def _client_error(code: str, op: str) -> ClientError:

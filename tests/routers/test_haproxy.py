@@ -17,6 +17,7 @@ from turnout.errors import ConfigError
 from turnout.model import Color, Endpoint, Weights
 from turnout.routers.haproxy import runtime_api as api
 from turnout.routers.haproxy.driver import HAProxyRouter, plan
+from turnout.testing import router_from_config
 from turnout.testing.contracts import ColorBackends, RouterContract
 
 
@@ -124,7 +125,7 @@ def test_plan_refuses_more_instances_than_slots() -> None:
 def test_options_are_validated(options: dict[str, Any], message: str) -> None:
     cfg = Config(app=AppConfig(name="x"), router=RouterConfig(kind="haproxy", options=options))
     with pytest.raises(ConfigError) as err:
-        HAProxyRouter.from_config(cfg)
+        router_from_config(HAProxyRouter, cfg)
     assert str(err.value) == message
 
 

@@ -10,6 +10,7 @@ import httpx
 
 from turnout.model import Color, Weights
 from turnout.routers.nginx.driver import NginxRouter, parse_state, state_body
+from turnout.testing import router_from_config
 from turnout.testing.contracts import ColorBackends, RouterContract, colors
 
 
@@ -55,7 +56,7 @@ def test_options_are_validated() -> None:
     from turnout.errors import ConfigError
 
     def make(options: dict[str, object]) -> NginxRouter:
-        return NginxRouter.from_config(Config(app=AppConfig(name="x"), router=RouterConfig(kind="nginx",
+        return router_from_config(NginxRouter, Config(app=AppConfig(name="x"), router=RouterConfig(kind="nginx",
                                                                                             options=options)))
 
     assert make({"workers": 1}).options.workers == 1

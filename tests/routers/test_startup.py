@@ -14,6 +14,7 @@ from turnout.model import Color, Endpoint
 from turnout.routers.envoy.driver import EnvoyRouter
 from turnout.routers.haproxy.driver import HAProxyRouter
 from turnout.routers.nginx.driver import NginxRouter
+from turnout.testing import router_from_config
 
 
 @pytest.mark.parametrize("cls", [HAProxyRouter, NginxRouter, EnvoyRouter])
@@ -25,7 +26,7 @@ async def test_port_in_use_is_a_clear_error(cls: type, tmp_path: Path) -> None:
         router_cfg = RouterConfig(kind=cls.kind, production=f"127.0.0.1:{port}", test=f"127.0.0.1:{free_port()}",
                                   admin=f"127.0.0.1:{free_port()}", drain=1)
         cfg = Config(app=AppConfig(name="x"), router=router_cfg, state=StateConfig(path=str(tmp_path)))
-        router = cls.from_config(cfg)
+        router = router_from_config(cls, cfg)
         try:
             with pytest.raises(RouterError) as err:
                 await router.prepare({Color.BLUE: [Endpoint("127.0.0.1", 1)]})

@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from turnout.config import HealthConfig, RuntimeConfig
+from turnout.config import AppConfig, Config, HealthConfig, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.model import Color, EnvStatus, Release
 from turnout.runtimes.base import Runtime
 from turnout.runtimes.process.runtime import ProcessRuntime
+from turnout.testing import runtime_from_config
 
 APP = Path(__file__).resolve().parents[2] / "src" / "turnout" / "examples" / "app.py"
 BLUE, GREEN = Color.BLUE, Color.GREEN
@@ -110,8 +111,8 @@ async def test_early_exit_reports_code_and_log(runtimes: Factory) -> None:
 
 async def test_unstartable_command_and_empty_command(tmp_path: Path) -> None:
     health = HealthConfig()
-    with pytest.raises(ConfigError, match="runtime.command"):
-        ProcessRuntime(RuntimeConfig(), health, tmp_path, tmp_path)
+    with pytest.raises(ConfigError, match="runtime.command: field required for the process runtime"):
+        runtime_from_config(ProcessRuntime, Config(app=AppConfig(name="x"), base_dir=tmp_path))
     rt = ProcessRuntime(RuntimeConfig(command=["./no-such-server", "{port}"]), health, tmp_path, tmp_path)
     with pytest.raises(RuntimeFailure, match="cannot start './no-such-server'"):
         await rt.start(Release("1.0.0"), BLUE)

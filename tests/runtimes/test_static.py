@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from turnout import config
 from turnout.config import AppConfig, Config, HealthConfig, RuntimeConfig, StateConfig
+from turnout.control.local import Stack
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.infra.procs import free_port
 from turnout.model import Color, Release
 from turnout.runtimes.static import StaticRuntime
+from turnout.testing import runtime_from_config
 from turnout.testing.contracts import ColorBackends
 
 
@@ -25,7 +28,7 @@ def make(tmp_path: Path, hosts: dict[str, list[str]], **options: object) -> Stat
     cfg = Config(app=AppConfig(name="fleet"), runtime=RuntimeConfig(kind="static", hosts=hosts, options=options),
                  health=HealthConfig(interval=0.02, successes=2, deadline=0.5, timeout=0.5),
                  state=StateConfig(path=str(tmp_path / "state")), base_dir=tmp_path)
-    return StaticRuntime.from_config(cfg)
+    return runtime_from_config(StaticRuntime, cfg)
 
 
 def addresses(backends: ColorBackends) -> dict[str, list[str]]:
@@ -72,14 +75,16 @@ async def test_scale_refuses_other_counts(tmp_path: Path, backends: ColorBackend
 
 
 @pytest.mark.parametrize(("hosts", "options", "message"), [
-    ({"blue": ["h:1"]}, {}, "runtime.hosts.green: field required"),
-    ({"blue": ["h:1"], "green": ["nope"]}, {}, "runtime.hosts.green[0]: expected host:port, got 'nope'"),
-    ({"blue": ["h:1"], "green": []}, {}, "runtime.hosts.green: list at least one host:port"),
-    ({"blue": ["h:1"], "green": ["h:2"], "red": ["h:3"]}, {}, "runtime.hosts.red: unknown color"),
-    ({"blue": ["h:1"], "green": ["h:2"]}, {"count": 2}, "runtime.options.count: unknown key"),
+    ('blue = ["h:1"]', "", "runtime.hosts.green: field required (the static runtime needs both colors)"),
+    ('blue = ["h:1"]\ngreen = ["nope"]', "",
+     "runtime.hosts.green[0]: expected host:port, got 'nope' (turnout.toml line 8)"),
+    ('blue = ["h:1"]\ngreen = []', "", "runtime.hosts.green: List should have at least 1 item"),
+    ('blue = ["h:1"]\ngreen = ["h:2"]\nred = ["h:3"]', "", "runtime.hosts.red: Input should be 'blue' or 'green'"),
+    ('blue = ["h:1"]\ngreen = ["h:2"]', "[runtime.options]\ncount = 2\n",
+     "runtime.options.count: unknown key (turnout.toml line 10)"),
 ])
-def test_config_errors_name_the_key(tmp_path: Path, hosts: dict[str, list[str]], options: dict[str, object],
-                                    message: str) -> None:
+def test_config_errors_name_the_key(tmp_path: Path, hosts: str, options: str, message: str) -> None:
+    text = f"[app]\nname = 'fleet'\n[runtime]\nkind = 'static'\n\n[runtime.hosts]\n{hosts}\n{options}"
     with pytest.raises(ConfigError) as err:
-        make(tmp_path, hosts, **options)
-    assert str(err.value).startswith(message)
+        Stack.build(config.parse(text, base_dir=tmp_path))
+    assert str(err.value).startswith(message), str(err.value)

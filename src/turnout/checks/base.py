@@ -1,17 +1,15 @@
-"""The Check protocol and the target it measures; what every check shares: options with key paths, timeouts."""
+"""What a check is: the target it measures, the protocol, the construction contract, the one timeout rule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from turnout.config import CheckConfig, Config, parse_options
+from turnout.config import CheckConfig, DriverEnv
 from turnout.errors import ConfigError
 from turnout.model import Color, Endpoint, Measurement, Release
-
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -22,15 +20,34 @@ class Target:
     color: Color
     release: Release
     baseline_url: str = ""  # production endpoint, for comparisons against the live color
-    endpoints: tuple[Endpoint, ...] = ()
-    extra: dict[str, str] = field(default_factory=dict)
+    endpoints: tuple[Endpoint, ...] = ()  # the color's instances, when the runtime knows them
+    pids: tuple[int, ...] = ()  # their processes, in the order of `endpoints` (the process runtime)
+    metrics_url: str = ""  # the router's per-color metrics, when it has them
+    metrics_authorization: str = ""  # the header value those metrics need
 
 
 @runtime_checkable
 class Check(Protocol):
+    """A check as the gate runs it: one measurement per call; judging is the gate's job."""
+
     name: str
+    timeout: float  # how long the gate lets one measurement run before it counts as an ERROR
 
     async def measure(self, target: Target) -> Measurement: ...
+
+
+class CheckDriver(Check, Protocol):
+    """A check class as the registry hands it out (docs/writing-a-driver.md).
+
+    `kind` is the `[[checks]] kind` it is registered under in the `turnout.checks` entry points;
+    `Options` validates the entry's own keys (beside kind/name/command/timeout/path); `from_options`
+    builds it with the entry, the validated options and a `DriverEnv`, without I/O."""
+
+    kind: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+
+    @classmethod
+    def from_options(cls, entry: CheckConfig, options: Any, env: DriverEnv) -> Self: ...
 
 
 class Options(BaseModel):
@@ -39,28 +56,17 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def where(cc: CheckConfig, cfg: Config) -> str:
-    """`checks[2]`: the entry's place in turnout.toml, for error messages."""
-    for i, entry in enumerate(cfg.checks):
-        if entry is cc or entry == cc:
-            return f"checks[{i}]"
-    return f"checks.{cc.label}"
+def stretched(needs: float) -> float:
+    """What the gate allows a check that runs `needs` seconds by design: room for a slow machine."""
+    return needs * 1.2 + 10
 
 
-def options(model: type[M], cc: CheckConfig, cfg: Config, defaults: dict[str, Any] | None = None) -> M:
-    """The entry's own keys validated by `model`; `defaults` fill in what the entry leaves out."""
-    try:
-        return parse_options(model, {**(defaults or {}), **(cc.model_extra or {})}, where(cc, cfg))
-    except ConfigError as exc:
-        raise ConfigError(str(exc), hint=f"see the {cc.kind!r} check's options in the docs") from None
-
-
-def check_timeout(cc: CheckConfig, cfg: Config, needs: float) -> float:
-    """The time the runner may give this check: its own `timeout` if set (and long enough), else
-    the default stretched to fit a check that runs for `needs` seconds by design."""
-    if "timeout" in cc.model_fields_set:
-        if cc.timeout < needs:
-            raise ConfigError(f"{where(cc, cfg)}.timeout: {cc.timeout:g}s is shorter than the check's "
-                              f"own run of {needs:g}s")
-        return cc.timeout
-    return max(cc.timeout, needs * 1.2 + 10)
+def time_limit(entry: CheckConfig, needs: float) -> float:
+    """The entry's own `timeout` if set (it must cover the check's designed run), else `timeout`'s
+    default stretched to fit the run."""
+    if "timeout" in entry.model_fields_set:
+        if entry.timeout < needs:
+            raise ConfigError(f"{entry.timeout:g}s is shorter than the check's own run of {needs:g}s",
+                              key=("timeout",))
+        return entry.timeout
+    return max(entry.timeout, stretched(needs))

@@ -8,8 +8,8 @@ kill to the later of the two; errors still happening `budget` seconds after the 
 Which instance dies, first match wins:
   1. a `kill` coroutine given to the constructor (Kubernetes: delete a pod; the orchestrator can
      pass one bound to its runtime), returning a description of what it killed;
-  2. `target.extra["pids"]`: comma-separated pids in the order of `target.endpoints` (the process
-     runtime knows them: EnvStatus.instances[i].pid); the first one gets the signal;
+  2. `target.pids`: the pids in the order of `target.endpoints` (the process runtime knows them:
+     EnvStatus.instances[i].pid); the first one gets the signal;
   3. Linux, loopback endpoints: the process listening on the first endpoint's port, found in /proc.
 """
 
@@ -27,8 +27,8 @@ from typing import ClassVar, Literal, Self
 import httpx
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, check_timeout, options
-from turnout.config import CheckConfig, Config, Duration
+from turnout.checks.base import Options, Target, stretched, time_limit
+from turnout.config import CheckConfig, DriverEnv, Duration
 from turnout.measure.http import join
 from turnout.measure.loadgen import run_load
 from turnout.model import Endpoint, Measurement, Verdict
@@ -54,22 +54,22 @@ class _Broken(Exception):
 
 class ChaosCheck:
     kind: ClassVar[str] = "chaos"
+    Options = ChaosOptions
 
     def __init__(self, opts: ChaosOptions | None = None, *, kill: Killer | None = None, name: str = "chaos",
                  path: str = "/", health_path: str = "/health/ready", timeout_s: float | None = None) -> None:
         self.opts = opts or ChaosOptions()
         self.kill, self.name, self.path = kill, name, path
         self.health_path = self.opts.health_path or health_path
-        self.timeout = timeout_s or self._needs() * 1.2 + 10
+        self.timeout = timeout_s or stretched(self._needs())
 
     def _needs(self) -> float:
         return self.opts.warmup + self.opts.budget + self.opts.settle + 1
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        o = options(ChaosOptions, cc, cfg)
-        self = cls(o, name=cc.label, path=cc.path or "/", health_path=cfg.health.path)
-        self.timeout = check_timeout(cc, cfg, self._needs())
+    def from_options(cls, entry: CheckConfig, options: ChaosOptions, env: DriverEnv) -> Self:
+        self = cls(options, name=entry.label, path=entry.path or "/", health_path=env.health.path)
+        self.timeout = time_limit(entry, self._needs())
         return self
 
     async def measure(self, target: Target) -> Measurement:
@@ -122,16 +122,13 @@ class ChaosCheck:
         endpoint = target.endpoints[0] if target.endpoints else None
         if self.kill is not None:
             return await self.kill(target), endpoint
-        pids: list[int] = []
-        if target.extra.get("pids"):
-            try:
-                pids = [int(p) for p in target.extra["pids"].split(",")[:1]]
-            except ValueError:
-                raise _Broken(f"target.extra['pids'] is not a list of pids: {target.extra['pids']!r}") from None
+        pids: list[int] = list(target.pids[:1])
+        if pids:
+            pass
         elif endpoint is not None and endpoint.host.startswith("127."):
             pids = pids_listening(endpoint.port)
         if not pids:
-            raise _Broken("no instance to kill: give the check a kill function, target.extra['pids'], "
+            raise _Broken("no instance to kill: give the check a kill function, target.pids, "
                           "or loopback endpoints whose processes are visible in /proc")
         sig = signal.SIGKILL if self.opts.signal == "KILL" else signal.SIGTERM
         for pid in pids:

@@ -9,38 +9,36 @@ import time
 from typing import ClassVar, Self
 
 from turnout.checks.base import Target
-from turnout.config import CheckConfig, Config
+from turnout.config import CheckConfig, DriverEnv, NoOptions, templates
 from turnout.errors import ConfigError
 from turnout.model import Measurement, Verdict
 
 
 class CommandCheck:
     kind: ClassVar[str] = "smoke"
+    Options = NoOptions
 
     def __init__(self, command: str | list[str], timeout: float, cwd: str, name: str = "smoke") -> None:
         self.name, self.command, self.timeout, self.cwd = name, command, timeout, cwd
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        if not cc.command:
-            raise ConfigError(f"checks ({cc.label}): command: field required for a {cc.kind} check")
-        return cls(cc.command, cc.timeout, str(cfg.base_dir), cc.label)
+    def from_options(cls, entry: CheckConfig, options: NoOptions, env: DriverEnv) -> Self:
+        if not entry.command:
+            raise ConfigError(f"field required for a {entry.kind} check", key=("command",))
+        return cls(entry.command, entry.timeout, str(env.base_dir), entry.label)
 
     def _argv(self, target: Target) -> list[str]:
         values = {"test_url": target.url, "production_url": target.baseline_url,
                   "version": target.release.version, "color": target.color.value}
         if isinstance(self.command, str):
             # A string runs through the shell, like a line in a CI script.
-            return ["/bin/sh", "-c", self.command.format_map(values)]
-        return [part.format_map(values) for part in self.command]
+            return ["/bin/sh", "-c", templates.fill(self.command, values)]
+        return [templates.fill(part, values) for part in self.command]
 
     async def measure(self, target: Target) -> Measurement:
         env = {**os.environ, "TURNOUT_TEST_URL": target.url, "TURNOUT_PRODUCTION_URL": target.baseline_url,
                "TURNOUT_VERSION": target.release.version, "TURNOUT_COLOR": target.color.value}
-        try:
-            argv = self._argv(target)
-        except (KeyError, ValueError) as exc:
-            return Measurement(self.name, Verdict.ERROR, None, f"bad placeholder in command: {exc}")
+        argv = self._argv(target)  # placeholders were checked with the config
         start = time.monotonic()
         try:
             proc = await asyncio.create_subprocess_exec(

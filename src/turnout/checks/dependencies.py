@@ -11,8 +11,8 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from turnout.checks.base import Options, Target, options
-from turnout.config import CheckConfig, Config
+from turnout.checks.base import Options, Target
+from turnout.config import CheckConfig, DriverEnv
 from turnout.measure.http import Unreachable, get_json, instance_urls, join
 from turnout.model import Measurement, Verdict
 
@@ -24,17 +24,18 @@ class DependenciesOptions(Options):
 
 class DependenciesCheck:
     kind: ClassVar[str] = "dependencies"
+    Options = DependenciesOptions
 
     def __init__(self, name: str = "dependencies", path: str = "/health/dependencies",
                  require: tuple[str, ...] = (), healthy: tuple[str, ...] = ("healthy",),
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, *, timeout: float = 60.0) -> None:
         self.name, self.path, self.require, self.healthy, self.timeout_s = name, path, require, healthy, timeout_s
+        self.timeout = timeout
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        o = options(DependenciesOptions, cc, cfg)
-        return cls(cc.label, cc.path or "/health/dependencies", tuple(o.require), tuple(o.healthy),
-                   min(cfg.health.timeout * 2.5, cc.timeout))
+    def from_options(cls, entry: CheckConfig, options: DependenciesOptions, env: DriverEnv) -> Self:
+        return cls(entry.label, entry.path or "/health/dependencies", tuple(options.require), tuple(options.healthy),
+                   min(env.health.timeout * 2.5, entry.timeout), timeout=entry.timeout)
 
     async def measure(self, target: Target) -> Measurement:
         bad: dict[str, list[str]] = {}  # dependency -> what is wrong, per instance

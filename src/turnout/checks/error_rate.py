@@ -4,8 +4,8 @@ source = "load" (default) sends the same synthetic traffic to the test endpoint 
 to the production endpoint (live release, the baseline) at the same time, then compares them
 with Fisher's exact test plus a tolerance (checks.stats). source = "metrics" compares the request
 counters both colors already expose over `window`: each color's own /metrics, or one scrape of
-`metrics_url` (the builtin proxy; or target.extra["metrics_url"], with the bearer header in
-target.extra["metrics_authorization"]) split by the `color_label`. Without a baseline URL only the
+`metrics_url` (the builtin proxy; or target.metrics_url, with the bearer header in
+target.metrics_authorization) split by the `color_label`. Without a baseline URL only the
 absolute `max` applies. Too few requests on either side is INCONCLUSIVE.
 """
 
@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, check_timeout, options
-from turnout.config import CheckConfig, Config, Duration
+from turnout.checks.base import Options, Target, stretched, time_limit
+from turnout.config import CheckConfig, DriverEnv, Duration
 from turnout.measure.http import instance_urls, join
 from turnout.measure.loadgen import run_load
 from turnout.measure.prometheus import MetricsError, RequestMetrics, Scrape, error_counts, scrape_all
@@ -43,18 +43,22 @@ class ErrorRateOptions(Options):
 
 class ErrorRateCheck:
     kind: ClassVar[str] = "error_rate"
+    Options = ErrorRateOptions
 
     def __init__(self, opts: ErrorRateOptions | None = None, *, name: str = "error_rate", path: str = "/",
                  timeout_s: float | None = None) -> None:
         self.opts = opts or ErrorRateOptions()
         self.name, self.path = name, path
-        self.timeout = timeout_s or max(self.opts.window, self.opts.duration) * 1.2 + 10
+        self.timeout = timeout_s or stretched(self._needs())
+
+    def _needs(self) -> float:
+        return self.opts.duration if self.opts.source == "load" else self.opts.window
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        o = options(ErrorRateOptions, cc, cfg)
-        needs = o.duration if o.source == "load" else o.window
-        return cls(o, name=cc.label, path=cc.path or "/", timeout_s=check_timeout(cc, cfg, needs))
+    def from_options(cls, entry: CheckConfig, options: ErrorRateOptions, env: DriverEnv) -> Self:
+        self = cls(options, name=entry.label, path=entry.path or "/")
+        self.timeout = time_limit(entry, self._needs())
+        return self
 
     async def measure(self, target: Target) -> Measurement:
         try:
@@ -98,10 +102,10 @@ class ErrorRateCheck:
                                                          dict[str, Any]]:
         o, spec = self.opts, self.opts.metrics
         # the orchestrator may point the check at its router's metrics through the target
-        metrics_url = o.metrics_url or target.extra.get("metrics_url")
+        metrics_url = o.metrics_url or target.metrics_url
         headers = dict(o.metrics_headers)
-        if "metrics_authorization" in target.extra and not headers:
-            headers["Authorization"] = target.extra["metrics_authorization"]
+        if target.metrics_authorization and not headers:
+            headers["Authorization"] = target.metrics_authorization
         if metrics_url:  # one scrape, two colors
             sources = [[metrics_url]]
             matches = [{o.color_label: target.color.value}, {o.color_label: target.color.other.value}]

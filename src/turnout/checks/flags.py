@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Self
 
 import httpx
 
-from turnout.checks.base import Options, Target, options
-from turnout.config import CheckConfig, Config
+from turnout.checks.base import Options, Target
+from turnout.config import CheckConfig, DriverEnv
 from turnout.measure.http import Unreachable, get_json, join
 from turnout.model import Measurement, Verdict
 
@@ -28,15 +28,17 @@ class FlagsOptions(Options):
 
 class FeatureFlagsCheck:
     kind: ClassVar[str] = "feature_flags"
+    Options = FlagsOptions
 
     def __init__(self, name: str = "feature_flags", path: str = "/debug/feature-flags",
-                 expect: dict[str, Any] | None = None, timeout_s: float = 5.0) -> None:
+                 expect: dict[str, Any] | None = None, timeout_s: float = 5.0, *, timeout: float = 60.0) -> None:
         self.name, self.path, self.expect, self.timeout_s = name, path, dict(expect or {}), timeout_s
+        self.timeout = timeout
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        o = options(FlagsOptions, cc, cfg)
-        return cls(cc.label, cc.path or "/debug/feature-flags", o.expect, min(cfg.health.timeout * 2.5, cc.timeout))
+    def from_options(cls, entry: CheckConfig, options: FlagsOptions, env: DriverEnv) -> Self:
+        return cls(entry.label, entry.path or "/debug/feature-flags", options.expect,
+                   min(env.health.timeout * 2.5, entry.timeout), timeout=entry.timeout)
 
     async def measure(self, target: Target) -> Measurement:
         url = join(target.url, self.path)

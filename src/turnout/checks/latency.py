@@ -18,8 +18,8 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, check_timeout, options
-from turnout.config import CheckConfig, Config, Duration
+from turnout.checks.base import Options, Target, stretched, time_limit
+from turnout.config import CheckConfig, DriverEnv, Duration
 from turnout.measure.http import instance_urls, join
 from turnout.measure.loadgen import run_load
 from turnout.measure.prometheus import MetricsError, RequestMetrics, Scrape, latency_quantile, scrape_all
@@ -40,17 +40,21 @@ class LatencyOptions(Options):
 
 class LatencyCheck:
     kind: ClassVar[str] = "latency"
+    Options = LatencyOptions
 
     def __init__(self, opts: LatencyOptions, *, name: str = "latency", path: str = "/",
                  timeout_s: float | None = None) -> None:
         self.opts, self.name, self.path = opts, name, path
-        self.timeout = timeout_s or max(opts.window, opts.duration) * 1.2 + 10
+        self.timeout = timeout_s or stretched(self._needs())
+
+    def _needs(self) -> float:
+        return self.opts.window if self.opts.source == "metrics" else self.opts.duration
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        o = options(LatencyOptions, cc, cfg)
-        needs = o.window if o.source == "metrics" else o.duration
-        return cls(o, name=cc.label, path=cc.path or "/", timeout_s=check_timeout(cc, cfg, needs))
+    def from_options(cls, entry: CheckConfig, options: LatencyOptions, env: DriverEnv) -> Self:
+        self = cls(options, name=entry.label, path=entry.path or "/")
+        self.timeout = time_limit(entry, self._needs())
+        return self
 
     async def measure(self, target: Target) -> Measurement:
         o = self.opts

@@ -8,22 +8,24 @@ from typing import ClassVar, Self
 
 import httpx
 
-from turnout.checks.base import Target
-from turnout.config import CheckConfig, Config, HealthConfig
+from turnout.checks.base import Target, stretched
+from turnout.config import CheckConfig, DriverEnv, HealthConfig, NoOptions
 from turnout.model import Measurement, Verdict
 
 
 class ReadinessCheck:
     kind: ClassVar[str] = "readiness"
+    Options = NoOptions
 
     def __init__(self, health: HealthConfig, name: str = "readiness") -> None:
         self.name = name
         self.health = health
+        self.timeout = stretched(health.deadline)
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        health = cfg.health.model_copy(update={"path": cc.path}) if cc.path else cfg.health
-        return cls(health, cc.label)
+    def from_options(cls, entry: CheckConfig, options: NoOptions, env: DriverEnv) -> Self:
+        health = env.health.model_copy(update={"path": entry.path}) if entry.path else env.health
+        return cls(health, entry.label)
 
     async def measure(self, target: Target) -> Measurement:
         h = self.health

@@ -23,8 +23,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import field_validator
 
-from turnout.checks.base import Options, Target, options
-from turnout.config import CheckConfig, Config
+from turnout.checks.base import Options, Target
+from turnout.config import CheckConfig, DriverEnv
 from turnout.measure.http import join
 from turnout.model import Measurement, Verdict
 
@@ -71,20 +71,22 @@ class Broken(Exception):
 
 class SessionCompatCheck:
     kind: ClassVar[str] = "sessions"
+    Options = SessionOptions
 
     def __init__(self, name: str = "sessions", *, create_path: str = "/session", read_path: str = "/session/{id}",
                  payload: dict[str, Any] | None = None, update: dict[str, Any] | None = None,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, timeout: float = 60.0) -> None:
         self.name, self.create_path, self.read_path, self.timeout_s = name, create_path, read_path, timeout_s
+        self.timeout = timeout
         defaults = SessionOptions()
         self.payload = defaults.payload if payload is None else payload
         self.update = defaults.update if update is None else update
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        o = options(SessionOptions, cc, cfg)
-        return cls(cc.label, create_path=o.create_path, read_path=o.read_path, payload=o.payload, update=o.update,
-                   timeout_s=min(cfg.health.timeout * 2.5, cc.timeout))
+    def from_options(cls, entry: CheckConfig, options: SessionOptions, env: DriverEnv) -> Self:
+        o = options
+        return cls(entry.label, create_path=o.create_path, read_path=o.read_path, payload=o.payload, update=o.update,
+                   timeout_s=min(env.health.timeout * 2.5, entry.timeout), timeout=entry.timeout)
 
     async def measure(self, target: Target) -> Measurement:
         if not target.baseline_url:

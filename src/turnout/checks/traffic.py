@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, check_timeout, options
-from turnout.config import CheckConfig, Config, Duration
+from turnout.checks.base import Options, Target, stretched, time_limit
+from turnout.config import CheckConfig, DriverEnv, Duration
 from turnout.measure.http import join
 from turnout.measure.loadgen import LoadResult, run_load
 from turnout.model import Measurement, Verdict
@@ -40,22 +40,46 @@ class TrafficOptions(Options):
     request_timeout: Duration = 5.0
 
 
+class LoadOptions(TrafficOptions):
+    rps: float | None = Field(default=100, gt=0)
+    duration: Duration = 60.0
+    concurrency: int = Field(default=16, ge=1, le=1024)
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+
+
+class SmokeTrafficOptions(TrafficOptions):
+    rps: float | None = Field(default=10, gt=0)
+    concurrency: int = Field(default=2, ge=1, le=1024)
+
+
+class SoakOptions(TrafficOptions):
+    rps: float | None = Field(default=20, gt=0)
+    duration: Duration = 1800.0
+    concurrency: int = Field(default=4, ge=1, le=1024)
+    max_error_rate: float = Field(default=0.001, ge=0, le=1)
+    segments: int = Field(default=6, ge=1, le=100)
+    max_latency_growth: float | None = Field(default=2.0, gt=1)
+
+
 class TrafficCheck:
     kind: ClassVar[str] = "load"
-    defaults: ClassVar[dict[str, Any]] = {"rps": 100, "duration": 60.0, "concurrency": 16, "max_error_rate": 0.01}
+    Options: ClassVar[type[TrafficOptions]] = LoadOptions
 
     def __init__(self, opts: TrafficOptions | None = None, *, name: str | None = None, path: str = "/",
                  timeout_s: float | None = None) -> None:
-        self.opts = opts or TrafficOptions(**self.defaults)
+        self.opts = opts or self.Options()
         self.name = name or self.kind
         self.path = path
-        self.timeout = timeout_s or self.opts.duration * 1.2 + 10  # what the runner may allow it
+        self.timeout = timeout_s or stretched(self._needs())  # what the gate may allow it
+
+    def _needs(self) -> float:
+        return self.opts.duration + self.opts.request_timeout
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        opts = options(TrafficOptions, cc, cfg, defaults=cls.defaults)
-        return cls(opts, name=cc.label, path=cc.path or "/",
-                   timeout_s=check_timeout(cc, cfg, opts.duration + opts.request_timeout))
+    def from_options(cls, entry: CheckConfig, options: TrafficOptions, env: DriverEnv) -> Self:
+        self = cls(options, name=entry.label, path=entry.path or "/")
+        self.timeout = time_limit(entry, self._needs())
+        return self
 
     async def measure(self, target: Target) -> Measurement:
         o = self.opts
@@ -107,7 +131,7 @@ def _ms(seconds: float | None) -> str:
 
 class SmokeTrafficCheck(TrafficCheck):
     kind: ClassVar[str] = "smoke-traffic"
-    defaults: ClassVar[dict[str, Any]] = {"rps": 10, "duration": 10.0, "concurrency": 2, "max_error_rate": 0.0}
+    Options = SmokeTrafficOptions
 
 
 class LoadCheck(TrafficCheck):
@@ -116,5 +140,4 @@ class LoadCheck(TrafficCheck):
 
 class SoakCheck(TrafficCheck):
     kind: ClassVar[str] = "soak"
-    defaults: ClassVar[dict[str, Any]] = {"rps": 20, "duration": 1800.0, "concurrency": 4, "max_error_rate": 0.001,
-                                          "segments": 6, "max_latency_growth": 2.0}
+    Options = SoakOptions

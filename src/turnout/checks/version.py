@@ -7,19 +7,20 @@ from typing import ClassVar, Self
 import httpx
 
 from turnout.checks.base import Target
-from turnout.config import CheckConfig, Config
+from turnout.config import CheckConfig, DriverEnv, NoOptions
 from turnout.model import Measurement, Verdict
 
 
 class VersionCheck:
     kind: ClassVar[str] = "version"
+    Options = NoOptions
 
     def __init__(self, path: str, field: str = "version", timeout: float = 2.0, name: str = "version") -> None:
         self.name, self.path, self.field, self.timeout = name, path, field, timeout
 
     @classmethod
-    def from_config(cls, cc: CheckConfig, cfg: Config) -> Self:
-        return cls(cc.path or cfg.health.version_path, cfg.health.version_field, cfg.health.timeout, cc.label)
+    def from_options(cls, entry: CheckConfig, options: NoOptions, env: DriverEnv) -> Self:
+        return cls(entry.path or env.health.version_path, env.health.version_field, env.health.timeout, entry.label)
 
     async def measure(self, target: Target) -> Measurement:
         url = target.url.rstrip("/") + self.path

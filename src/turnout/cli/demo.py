@@ -22,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from turnout import config as config_mod
+from turnout.control import api
 from turnout.control.client import AgentClient
 from turnout.errors import AutoRolledBack, TurnoutError
+from turnout.events import AuditEvent, ProgressEvent, Recorded, RollbackTiming, SwitchTiming, to_builtins
 from turnout.measure.loadgen import run_load
+from turnout.model import Color
 
 APP = Path(__file__).resolve().parents[1] / "examples" / "app.py"
 
@@ -92,12 +95,14 @@ class Timeline:
         if color:
             self.answers.setdefault(color, array("d")).append(at)
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        step = event.get("step")
-        if step in ("switch:started", "rollback:started"):
-            self.starts.append(event["at"])
-        elif step in ("switch:ok", "rollback:ok"):
-            self.switches.append((event["measurements"][0]["data"]["routed_at"], event["from"]))
+    def on_audit(self, event: AuditEvent) -> None:
+        if event.action not in ("switch", "rollback"):
+            return
+        timing = event.find(SwitchTiming)
+        if event.outcome == "started":
+            self.starts.append(event.at)
+        elif event.outcome == "ok" and timing is not None and event.from_color is not None:
+            self.switches.append((timing.routed_at, event.from_color.value))
 
     def full_switch_ms(self) -> list[float]:
         result = []
@@ -126,33 +131,40 @@ class Story:
         self.timeline = Timeline()
         self.counts = {"switches": 0, "rollbacks": 0}
         self.steps: list[dict[str, Any]] = []
-        self.events: list[dict[str, Any]] = []
+        self.audit: list[AuditEvent] = []
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        self.timeline.on_event(event)
-        self.events.append(event)
-        if event.get("step") == "switch:ok":
+    def on_event(self, event: ProgressEvent) -> None:
+        if not isinstance(event, Recorded):
+            return
+        audit = event.event
+        self.timeline.on_audit(audit)
+        self.audit.append(audit)
+        if audit.name == "switch:ok":
             self.counts["switches"] += 1
-        elif event.get("step") == "rollback:ok":
+        elif audit.name == "rollback:ok":
             self.counts["rollbacks"] += 1
 
-    async def call(self, op: str, body: dict[str, Any]) -> Any:
+    def first(self, name: str) -> AuditEvent | None:
+        return next((e for e in self.audit if e.name == name), None)
+
+    async def call(self, command: str, args: api.Request) -> Any:
         started = time.monotonic()
         try:
-            return await asyncio.to_thread(self.client.call, op, body, self.on_event)
+            return await asyncio.to_thread(self.client.call, command, args, self.on_event)
         finally:
-            self.steps.append({"op": op, **body, "seconds": round(time.monotonic() - started, 2)})
+            self.steps.append({"op": command, **{k: v for k, v in to_builtins(args).items() if v},
+                               "seconds": round(time.monotonic() - started, 2)})
 
 
 async def happy(story: Story) -> dict[str, Any]:
     story.log("deploying 2.0.0 to green: start, validate through the test endpoint, switch, watch")
-    await story.call("/deploy", {"version": "2.0.0"})
+    await story.call("deploy", api.DeployArgs(version="2.0.0"))
     await asyncio.sleep(1.5)
     story.log("rolling back to blue (1.0.0 is still warm)")
-    await story.call("/rollback", {"reason": "demo rollback"})
+    await story.call("rollback", api.RollbackArgs(reason="demo rollback"))
     await asyncio.sleep(1.5)
     story.log("switching to green again")
-    await story.call("/switch", {"to": "green"})
+    await story.call("switch", api.SwitchArgs(to=Color.GREEN))
     await asyncio.sleep(1.5)
     return {}
 
@@ -163,20 +175,19 @@ async def bad_release(story: Story) -> dict[str, Any]:
     story.log(f"deploying {version}: it validates fine, then fails under real traffic")
     rolled_back, trigger = False, None
     try:
-        await story.call("/deploy", {"version": version})
+        await story.call("deploy", api.DeployArgs(version=version))
     except AutoRolledBack as exc:
         rolled_back = True
         story.log(f"automatic rollback: {exc}")
-    measured = next((e for e in story.events if e.get("step") == "rollback:measured"), None)
-    rollback = next((e for e in story.events if e.get("step") == "rollback:ok"), None)
-    watch_ms = None
-    if measured:
-        info = measured["measurements"][0]
-        trigger, watch_ms = info["trigger"], info["detect_to_restore_ms"]
+    measured = story.first("rollback:measured")
+    info = measured.find(RollbackTiming) if measured else None
+    watch_ms = info.detect_to_restore_ms if info else None
+    trigger = info.trigger if info else None
+    rollback = story.first("rollback:ok")
+    timing = rollback.find(SwitchTiming) if rollback else None
     detect_to_restore = None
-    if rollback and story.timeline.first_failure_at is not None:
-        routed_at = rollback["measurements"][0]["data"]["routed_at"]
-        detect_to_restore = round((routed_at - story.timeline.first_failure_at) * 1000, 1)
+    if timing and story.timeline.first_failure_at is not None:
+        detect_to_restore = round((timing.routed_at - story.timeline.first_failure_at) * 1000, 1)
     await asyncio.sleep(1.0)
     return {"rolled_back": rolled_back, "trigger": trigger, "detect_to_restore_ms": detect_to_restore,
             "watch_detect_to_restore_ms": watch_ms}
@@ -190,7 +201,7 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
     folder = Path(tempfile.mkdtemp(prefix="turnout-demo-"))
     path = demo_config(folder, extra=WATCH.format(window="2s" if scenario == "happy" else "20s"))
     cfg = config_mod.load(path)
-    client = AgentClient(cfg)
+    client = AgentClient(cfg.state_dir(), cfg.app.name)
     story = Story(client, log)
     if scenario == "bad-release":
         min_requests = min(min_requests, 5_000)  # the story ends at the rollback
@@ -198,7 +209,7 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
     try:
         await asyncio.to_thread(client.start_detached, str(path), "1.0.0")
         status = await asyncio.to_thread(client.status)
-        prod = status["router"]["production_url"]
+        prod = status.router.production_url
         log(f"1.0.0 live on blue behind {prod}; starting keep-alive load ({concurrency} connections)")
         stop = asyncio.Event()
         load = asyncio.create_task(run_load(prod, concurrency=concurrency, duration=300, stop=stop,
@@ -214,7 +225,7 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
         history = await asyncio.to_thread(_history_len, cfg)
     finally:
         with contextlib.suppress(TurnoutError):
-            await asyncio.to_thread(client.call, "/down", {})
+            await asyncio.to_thread(client.call, "down", api.DownArgs())
         await asyncio.to_thread(_wait_gone, client)
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -230,9 +241,9 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
 
 
 def _history_len(cfg: config_mod.Config) -> int:
-    from turnout.store import SqliteStore
+    from turnout.control.local import open_store
 
-    store = SqliteStore(cfg.state_dir() / "state.db")
+    store = open_store(cfg)
     try:
         return len(store.history(cfg.app.name, 1000))
     finally:

@@ -4,33 +4,24 @@ Exit codes. `check` is a linter: 0 every file safe, 1 findings (a non-safe verdi
 not be parsed or a usage error. The commands that touch a database raise turnout errors, which the
 main CLI maps to their exit codes (MigrationError 11: refused or failed; ConfigError 2).
 
-Whether the old color can still be rolled back to lives in the state store, which this package
-may not import (sibling layers). The main CLI installs the answer with `set_rollback_probe`.
+Whether the old color can still be rolled back to comes from the state store
+(`control.local.rollback_open`, the deployment's one retention rule).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from turnout.config import Config, load
-from turnout.errors import MigrationError
+from turnout.control.local import rollback_open
 from turnout.migrate.check import DIALECTS, check_paths
 from turnout.migrate.context import CheckOptions, TxMode
 from turnout.migrate.render import FORMATS, render
 from turnout.migrate.runner import Migrations
 from turnout.migrate.settings import DatabaseSettings
-
-RollbackProbe = Callable[[Config], bool]
-_probes: list[RollbackProbe] = []
-
-
-def set_rollback_probe(probe: RollbackProbe | None) -> None:
-    """Install how `contract` and `plan` learn whether the old color can still be rolled back to."""
-    _probes[:] = [probe] if probe is not None else []
 
 
 def _pg_version(ctx: click.Context, param: click.Parameter, value: str) -> int:
@@ -89,8 +80,7 @@ _config_option = click.option("--config", "-c", "config_path", type=click.Path(p
 def plan(config_path: Path | None, as_json: bool) -> None:
     """Show which migrations run when: expand at the next deploy, contract after the retention window."""
     cfg, runner = _migrations(config_path)
-    probe = _probes[0] if _probes else None
-    items = runner.plan(can_rollback=(lambda: probe(cfg)) if probe is not None else None)
+    items = runner.plan(can_rollback=lambda: rollback_open(cfg))
     if as_json:
         click.echo(json.dumps({"migrations": [i.as_dict() for i in items]}, indent=2))
         return
@@ -116,9 +106,5 @@ def apply_expand(config_path: Path | None) -> None:
 def contract(config_path: Path | None, force: bool) -> None:
     """Run pending contract migrations once the old color can no longer be rolled back to."""
     cfg, runner = _migrations(config_path)
-    probe = _probes[0] if _probes else None
-    if not force and probe is None:
-        raise MigrationError("cannot tell whether the old color can still be rolled back to",
-                             hint="run it as `turnout migrate contract`, or pass --force if the old color is retired")
-    done = runner.apply_contract(lambda: False if force or probe is None else probe(cfg))
+    done = runner.apply_contract(lambda: False if force else rollback_open(cfg))
     click.echo("\n".join(f"applied {m.name}" for m in done) or "no pending contract migrations")

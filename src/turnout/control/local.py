@@ -1,56 +1,87 @@
-"""Builds the drivers named in the config and the status report every command shows."""
+"""The composition root: builds the drivers the config names, and the status view every command shows.
+
+Each driver class comes from the registry (turnout.plugins), its options are validated by its own
+`Options` model with their key path, and it is built with `from_options` and a `DriverEnv`: no
+driver ever sees the whole Config. Every config problem found here gets its file line.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import getpass
-import socket
-import subprocess
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import cast
 
 from turnout import plugins
-from turnout.checks.base import Check
-from turnout.config import CheckConfig, Config
+from turnout.checks.base import Check, CheckDriver
+from turnout.config import CheckConfig, Config, parse_options
+from turnout.control.api import AgentView, EnvView, LockView, RouterView, StatusView
 from turnout.engine.journal import Progress
 from turnout.engine.orchestrator import Orchestrator
 from turnout.errors import ConfigError, TurnoutError
+from turnout.infra.identity import actor
 from turnout.migrate import Migrations
 from turnout.model import Color
 from turnout.notify import Notifier
-from turnout.routers.base import Router
-from turnout.runtimes.base import Runtime
+from turnout.routers.base import Router, RouterDriver
+from turnout.runtimes.base import Runtime, RuntimeDriver
 from turnout.store import SqliteStore
 from turnout.store.base import Store
 
+STATE_DB = "state.db"
 
-def actor() -> str:
-    """Who is acting, for the audit log: the OS user, and the git identity when there is one."""
-    user = f"{getpass.getuser()}@{socket.gethostname()}"
+
+def state_db(cfg: Config) -> Path:
+    """The state store's file: named here once."""
+    return cfg.state_dir() / STATE_DB
+
+
+def open_store(cfg: Config) -> Store:
+    return SqliteStore(state_db(cfg))
+
+
+def build_router(cfg: Config, cls: type[RouterDriver] | None = None) -> Router:
+    """The router the config names (or `cls`), its options validated by its own model."""
+    cls = cls or cast(type[RouterDriver], plugins.load("routers", cfg.router.kind, key=("router", "kind")))
+    if cfg.deploy.steps and not cls.can_split:
+        raise ConfigError(f"the {cfg.router.kind} router cannot split traffic", key=("deploy", "steps"))
+    options = parse_options(cls.Options, cfg.router.options, ("router", "options"))
+    return cls.from_options(cfg.router, options, cfg.driver_env())
+
+
+def build_runtime(cfg: Config, cls: type[RuntimeDriver] | None = None) -> Runtime:
+    cls = cls or cast(type[RuntimeDriver], plugins.load("runtimes", cfg.runtime.kind, key=("runtime", "kind")))
+    options = parse_options(cls.Options, cfg.runtime.options, ("runtime", "options"))
+    return cls.from_options(cfg.runtime, options, cfg.driver_env())
+
+
+def build_check(cfg: Config, entry: CheckConfig, key: tuple[str | int, ...],
+                cls: type[CheckDriver] | None = None) -> Check:
+    """The check of one [[checks]] entry; every problem is keyed under the entry (`checks[2].max`)."""
     try:
-        email = subprocess.run(["git", "config", "user.email"], capture_output=True, text=True, timeout=2,
-                               check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        email = ""
-    return f"{user} ({email.strip()})" if email.strip() else user
+        cls = cls or cast(type[CheckDriver], plugins.load("checks", entry.kind, key=("kind",)))
+        options = parse_options(cls.Options, entry.options, ())
+        return cls.from_options(entry, options, cfg.driver_env())
+    except ConfigError as exc:
+        raise cfg.locate(exc.under(*key)) from None
 
 
 def build_checks(cfg: Config) -> list[Check]:
-    """readiness and version always run first; then the [[checks]] in file order."""
-    entries = [CheckConfig(kind="readiness"), CheckConfig(kind="version"), *cfg.checks]
-    checks: list[Check] = []
-    for i, cc in enumerate(entries):
-        key = f"checks[{i - 2}].kind" if i >= 2 else "health"
-        try:
-            cls = plugins.load("turnout.checks", cc.kind, key=key)
-            checks.append(cls.from_config(cc, cfg))
-        except ConfigError as exc:
-            raise cfg.located(exc) from None
-    return checks
+    """readiness and version always run first (from [health]); then the [[checks]] in file order."""
+    implicit = [build_check(cfg, CheckConfig(kind=kind), ("health",)) for kind in ("readiness", "version")]
+    return implicit + [build_check(cfg, entry, ("checks", i)) for i, entry in enumerate(cfg.checks)]
+
+
+def build_notifier(cfg: Config) -> Notifier | None:
+    hooks = cfg.hooks.commands()
+    return Notifier(cfg.webhooks, hooks, str(cfg.base_dir)) if cfg.webhooks or hooks else None
 
 
 @dataclass
 class Stack:
+    """Everything one app's agent drives, built from its config."""
+
     cfg: Config
     store: Store
     router: Router
@@ -62,24 +93,14 @@ class Stack:
 
     @classmethod
     def build(cls, cfg: Config) -> Stack:
+        """Validate and build every driver (no I/O but creating the state folder and opening the store)."""
         try:
-            return cls._build(cfg)
+            router, runtime, checks = build_router(cfg), build_runtime(cfg), build_checks(cfg)
+            migrations = Migrations.from_config(cfg)
         except ConfigError as exc:
-            raise cfg.located(exc) from None
-
-    @classmethod
-    def _build(cls, cfg: Config) -> Stack:
-        router_cls = plugins.load("turnout.routers", cfg.router.kind, key="router.kind")
-        runtime_cls = plugins.load("turnout.runtimes", cfg.runtime.kind, key="runtime.kind")
-        if cfg.runtime.kind == "process" and not cfg.runtime.command:
-            raise ConfigError("runtime.command: field required for the process runtime")
-        if cfg.deploy.steps and not router_cls.can_split:
-            raise ConfigError(f"deploy.steps: the {cfg.router.kind} router cannot split traffic")
-        state = cfg.state_dir()
-        state.mkdir(parents=True, exist_ok=True)
-        notifier = Notifier(cfg.webhooks, cfg.hooks, str(cfg.base_dir)) if cfg.webhooks or cfg.hooks else None
-        return cls(cfg, SqliteStore(state / "state.db"), router_cls.from_config(cfg), runtime_cls.from_config(cfg),
-                   build_checks(cfg), notifier, Migrations.from_config(cfg))
+            raise cfg.locate(exc) from None
+        cfg.state_dir().mkdir(parents=True, exist_ok=True)
+        return cls(cfg, open_store(cfg), router, runtime, checks, build_notifier(cfg), migrations)
 
     def orchestrator(self, progress: Progress | None = None, actor: str | None = None,
                      stop_watch: asyncio.Event | None = None) -> Orchestrator:
@@ -89,33 +110,40 @@ class Stack:
             orch.progress = progress
         return orch
 
-    async def status(self, *, agent: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def status(self, agent: AgentView) -> StatusView:
+        """What the state says, next to what the runtime and the router report."""
         dep = self.store.load(self.cfg.app.name)
-        envs: dict[str, Any] = {}
+        envs: dict[Color, EnvView] = {}
         for color in Color:
             st = await self.runtime.status(color)
-            envs[color.value] = {"version": dep.version_of(color), "running_version": st.version,
-                                 "instances": len(st.instances), "healthy": st.healthy, "warm": dep.warm.get(color),
-                                 "endpoints": [i.endpoint.address for i in st.instances]}
-        router: dict[str, Any] = {"kind": self.router.kind}
+            envs[color] = EnvView(version=dep.version_of(color), running_version=st.version,
+                                  instances=len(st.instances), healthy=st.healthy, warm=bool(dep.warm.get(color)),
+                                  endpoints=tuple(i.endpoint.address for i in st.instances))
         try:
             seen = await self.router.observe()
-            router.update(serving=seen.weights.as_dict(), test=seen.test_color.value,
-                          production_url=seen.production_url, test_url=seen.test_url, reachable=True)
+            router = RouterView(kind=self.router.kind, reachable=True,
+                                serving={Color.BLUE: seen.weights.blue, Color.GREEN: seen.weights.green},
+                                test=seen.test_color, production_url=seen.production_url, test_url=seen.test_url)
         except TurnoutError as exc:
-            router.update(serving=None, reachable=False, error=str(exc))
+            router = RouterView(kind=self.router.kind, reachable=False, error=str(exc))
         lock = self.store.lock_info(self.cfg.app.name)
-        drift = router.get("serving") not in (None, dep.weights.as_dict())
-        warm_old = dep.switched_at is not None and dep.warm.get(dep.idle)
-        retire_at = dep.switched_at + self.cfg.deploy.retention if warm_old and dep.switched_at else None
-        return {
-            "app": self.cfg.app.name, "active": dep.active.value, "idle": dep.idle.value, "phase": dep.phase.value,
-            "revision": dep.revision, "environments": envs, "router": router, "stored_weights": dep.weights.as_dict(),
-            "drift": drift, "rollback_ready_until": retire_at,
-            "lock": {"holder": lock.holder, "since": lock.since, "purpose": lock.purpose} if lock else None,
-            "agent": agent or {"running": False},
-        }
+        stored = {Color.BLUE: dep.weights.blue, Color.GREEN: dep.weights.green}
+        return StatusView(
+            app=self.cfg.app.name, phase=dep.phase, active=dep.active, idle=dep.idle, revision=dep.revision,
+            environments=envs, router=router, stored_weights=stored,
+            drift=router.serving is not None and router.serving != stored,
+            rollback_ready_until=dep.retire_at(self.cfg.deploy.retention),
+            lock=LockView(holder=lock.holder, since=lock.since, purpose=lock.purpose) if lock else None, agent=agent)
 
     async def close(self) -> None:
         await self.runtime.close()
         self.store.close()
+
+
+def rollback_open(cfg: Config) -> bool:
+    """Whether the old color can still be rolled back to (contract migrations wait until it cannot)."""
+    store = open_store(cfg)
+    try:
+        return store.load(cfg.app.name).rollback_open(time.time(), cfg.deploy.retention)
+    finally:
+        store.close()

@@ -1,7 +1,9 @@
-"""The agent: hosts the stack, resumes after a crash, retires old colors, serves the CLI over a unix socket.
+"""The agent: hosts the stack, resumes after a crash, retires old colors, serves the control API.
 
 Long operations run as tasks of their own, so a CLI that disconnects does not cut a deploy in half;
-their progress is streamed to the caller as JSON lines.
+their progress is streamed to the caller as frames, one JSON object per line. A request that does
+not decode is a usage error (exit 2); a turnout error keeps its exit code; anything else raised
+while running an operation is a bug (exit 70), with its traceback in the agent's log.
 """
 
 from __future__ import annotations
@@ -9,39 +11,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from turnout import config as config_mod
+from turnout.control import api
 from turnout.control.local import Stack
-from turnout.control.paths import agent_paths
 from turnout.engine.orchestrator import Orchestrator
 from turnout.errors import TurnoutError, UsageError
+from turnout.events import ProgressEvent
+from turnout.locations import agent_paths
 from turnout.model import Color
 
 log = logging.getLogger("turnout.agent")
-Op = Callable[[Orchestrator], Awaitable[Any]]
-
-
-def _result(value: Any) -> Any:
-    if isinstance(value, list):
-        return [m.as_dict() if hasattr(m, "as_dict") else m for m in value]
-    if hasattr(value, "phase"):
-        return {"phase": value.phase.value, "active": value.active.value}
-    return value
+NDJSON = "application/x-ndjson"
 
 
 class Agent:
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, log_file: Path) -> None:
         self.stack = stack
+        self.log_file = log_file
         self.started = time.time()
         self.stopping = asyncio.Event()
         self.watch_stop = asyncio.Event()
@@ -59,76 +55,90 @@ class Agent:
         else:
             await orch.reconcile()
 
-    # -- HTTP API -------------------------------------------------------------------------------------
+    # -- the control API -------------------------------------------------------------------------------
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/status", self.status)
-        app.router.add_post("/deploy", self.op_handler(
-            lambda o, b: o.deploy(b["version"], switch=b.get("switch", True), pause=b.get("pause", False),
-                                  steps=b.get("steps"))))
-        app.router.add_post("/promote", self.op_handler(lambda o, b: o.promote(b.get("steps"))))
-        app.router.add_post("/abort", self.op_handler(lambda o, b: o.abort(b.get("reason") or "manual abort")))
-        app.router.add_post("/switch", self.op_handler(
-            lambda o, b: o.switch(Color(b["to"]) if b.get("to") else None, reason=b.get("reason", ""))))
-        app.router.add_post("/rollback", self.op_handler(lambda o, b: o.rollback(b.get("reason", ""))))
-        app.router.add_post("/validate", self.op_handler(lambda o, b: o.validate()))
-        app.router.add_post("/warm", self.op_handler(
-            lambda o, b: o.warm(Color(b["color"]) if b.get("color") else None)))
-        app.router.add_post("/scale-down", self.op_handler(
-            lambda o, b: o.scale_down(Color(b["color"]) if b.get("color") else o.current().idle)))
-        app.router.add_post("/down", self.down)
+        app.router.add_get("/v1/status", self.status)
+        app.router.add_post("/v1/{command}", self.command)
         return app
 
-    async def status(self, request: web.Request) -> web.Response:
-        info = {"running": True, "pid": os.getpid(), "since": self.started}
-        return web.json_response(await self.stack.status(agent=info))
+    def view(self) -> api.AgentView:
+        return api.AgentView(running=True, pid=os.getpid(), since=self.started)
 
-    def op_handler(self, op: Callable[[Orchestrator, dict[str, Any]], Awaitable[Any]]) -> Callable[
-            [web.Request], Awaitable[web.StreamResponse]]:
-        async def handle(request: web.Request) -> web.StreamResponse:
-            try:
-                body = await request.json() if request.can_read_body else {}
-            except json.JSONDecodeError:
-                return web.json_response({"error": {"message": "request body is not JSON"}}, status=400)
-            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    async def status(self, request: web.Request) -> web.Response:
+        view = await self.stack.status(self.view())
+        return web.Response(body=api.encode(view), content_type="application/json")
+
+    async def command(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["command"]
+        kind = api.COMMANDS.get(name)
+        if kind is None:
+            return _error_response(404, api.OpError(type="UsageError", message=f"unknown command {name!r}",
+                                                    exit_code=2))
+        try:
+            args = api.decode(kind, await request.read() or b"{}")
+        except UsageError as exc:
+            return _error_response(400, api.OpError(type="UsageError", message=str(exc), exit_code=exc.exit_code))
+        queue: asyncio.Queue[api.Frame] = asyncio.Queue()
+        if not isinstance(args, api.DownArgs):
             # A new operation ends the stabilize watch of the previous one: the human decides now.
             self.watch_stop.set()
             self.watch_stop = asyncio.Event()
-            orch = self.stack.orchestrator(lambda step, data: queue.put_nowait({"step": step, **data}),
-                                           actor=body.get("actor"), stop_watch=self.watch_stop)
-            task = asyncio.create_task(self._run(op, orch, body, queue))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
-            await resp.prepare(request)
-            while True:
-                item = await queue.get()
-                await resp.write(json.dumps(item, default=str).encode() + b"\n")
-                if "result" in item or "error" in item:
-                    break
-            await resp.write_eof()
-            return resp
-        return handle
 
-    async def _run(self, op: Callable[[Orchestrator, dict[str, Any]], Awaitable[Any]], orch: Orchestrator,
-                   body: dict[str, Any], queue: asyncio.Queue[dict[str, Any]]) -> None:
+        def progress(event: ProgressEvent) -> None:
+            queue.put_nowait(api.Frame(event=event))
+
+        orch = self.stack.orchestrator(progress, actor=args.actor or None, stop_watch=self.watch_stop)
+        task = asyncio.create_task(self._execute(args, orch, queue))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        resp = web.StreamResponse(headers={"Content-Type": NDJSON})
+        await resp.prepare(request)
+        while True:
+            frame = await queue.get()
+            await resp.write(api.encode(frame) + b"\n")
+            if frame.event is None:
+                break
+        await resp.write_eof()
+        return resp
+
+    async def _execute(self, args: api.Request, orch: Orchestrator, queue: asyncio.Queue[api.Frame]) -> None:
         try:
-            result = await op(orch, body)
-            queue.put_nowait({"result": _result(result)})
+            result = await self._dispatch(args, orch)
+            queue.put_nowait(api.Frame(result=result))
         except TurnoutError as exc:
-            queue.put_nowait({"error": {"type": type(exc).__name__, "message": str(exc), "hint": exc.hint,
-                                        "exit_code": exc.exit_code}})
-        except (KeyError, ValueError) as exc:
-            queue.put_nowait({"error": {"type": "UsageError", "message": f"bad request: {exc}", "exit_code": 2}})
+            queue.put_nowait(api.Frame(error=api.OpError(type=type(exc).__name__, message=str(exc), hint=exc.hint,
+                                                         exit_code=exc.exit_code)))
         except Exception as exc:
-            log.exception("operation failed")
-            queue.put_nowait({"error": {"type": type(exc).__name__, "message": f"internal error: {exc!r}",
-                                        "exit_code": 1, "bug": True}})
+            log.exception("operation %s failed with a bug", type(args).__name__)
+            queue.put_nowait(api.Frame(error=api.OpError.bug_in_agent(exc, str(self.log_file))))
 
-    async def down(self, request: web.Request) -> web.Response:
-        self.watch_stop.set()
-        self.stopping.set()
-        return web.json_response({"result": "stopping"})
+    async def _dispatch(self, args: api.Request, orch: Orchestrator) -> api.Result:
+        match args:
+            case api.DeployArgs(version=version, switch=switch, pause=pause, steps=steps):
+                dep = await orch.deploy(version, switch=switch, pause=pause, steps=steps)
+            case api.PromoteArgs(steps=steps):
+                dep = await orch.promote(steps)
+            case api.AbortArgs(reason=reason):
+                dep = await orch.abort(reason or "manual abort")
+            case api.SwitchArgs(to=to, reason=reason):
+                dep = await orch.switch(to, reason=reason)
+            case api.RollbackArgs(reason=reason):
+                dep = await orch.rollback(reason)
+            case api.ValidateArgs():
+                return api.Measurements(measurements=tuple(await orch.validate()))
+            case api.WarmArgs(color=color):
+                dep = await orch.warm(color)
+            case api.ScaleDownArgs(color=color):
+                await orch.scale_down(color or orch.current().idle)
+                dep = orch.current()
+            case api.DownArgs():
+                self.watch_stop.set()
+                self.stopping.set()
+                return api.Done(message="stopping")
+            case _:
+                raise UsageError(f"no handler for {type(args).__name__}")
+        return api.DeploymentView.of(dep)
 
     # -- background ------------------------------------------------------------------------------------
     async def retire_loop(self) -> None:
@@ -152,11 +162,15 @@ class Agent:
         await self.stack.close()
 
 
+def _error_response(status: int, error: api.OpError) -> web.Response:
+    return web.Response(status=status, body=api.encode(api.Frame(error=error)) + b"\n", content_type=NDJSON)
+
+
 async def serve(config_path: str | None, version: str | None) -> int:
     cfg = config_mod.load(config_path)
-    sock, pid_file = agent_paths(cfg)
+    sock, pid_file = agent_paths(cfg.state_dir())
     stack = Stack.build(cfg)
-    agent = Agent(stack)
+    agent = Agent(stack, cfg.state_dir() / "logs" / "agent.log")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopping.set)

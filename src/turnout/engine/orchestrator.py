@@ -1,12 +1,12 @@
 """The only module that knows the order of steps: deploy, validate, switch, rollback, resume, retire.
 
-Every state change goes through the journal (journal.py): it checks the phase table, saves
-(compare-and-swap), appends the audit event and notifies webhooks, so they never drift apart.
-Intent is saved before the router is touched and the outcome after, so `resume` can finish or undo
-a step cut short by a crash.
+Every state change goes through the journal (journal.py) as a named transition of the deployment
+(model.Deployment): it checks the phase table, saves (compare-and-swap), appends the audit event
+and notifies webhooks, so they never drift apart. Intent is saved before the router is touched and
+the outcome after, so `resume` can finish or undo a step cut short by a crash.
 
     deploy: lock → pre-deploy hook → DEPLOY (expand migrations, start release on the idle color)
-      → VALIDATE (checks on the test endpoint, judged by analysis) → [pause: promote/abort]
+      → VALIDATE (checks on the test endpoint, judged by the gate) → [pause: promote/abort]
       → SWITCH (canary steps with a watch between them, then 100 %) → STABILIZE
       → unlock → watch the live color; a trigger → route back (ROLLED_BACK)
 """
@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
 
 from turnout.checks.base import Check, Target
-from turnout.config import Config
+from turnout.config import Config, canary_steps
 from turnout.engine import gate, phases, watch
 from turnout.engine.journal import Journal, Progress, quiet
 from turnout.errors import (
@@ -32,10 +30,12 @@ from turnout.errors import (
     RouterError,
     RuntimeFailure,
     TurnoutError,
+    UsageError,
     ValidationFailed,
 )
+from turnout.events import Aborting, Evidence, Measured, Noop, RollbackTiming, Starting, SwitchTiming, Watching, checked
 from turnout.migrate import Migrations
-from turnout.model import Color, Deployment, Measurement, Phase, Release, Verdict, Weights
+from turnout.model import Color, Deployment, Endpoint, Measurement, Phase, Release, Verdict, Weights
 from turnout.notify import Notifier
 from turnout.routers.base import Router
 from turnout.runtimes.base import Runtime
@@ -75,15 +75,12 @@ class Orchestrator:
             dep = self.current()
             if dep.version_of(dep.active) is not None:
                 return dep
-            self.journal.progress("start", {"color": "blue", "version": version})
+            self.progress(Starting(color=Color.BLUE, version=version))
             endpoints = await self.runtime.start(Release(version), Color.BLUE)
             await self.router.prepare({Color.BLUE: endpoints, Color.GREEN: []})
             await self._route_and_verify(Weights.all_to(Color.BLUE))
-            return self.journal.advance(dep, Phase.INITIAL, action="bootstrap", outcome="ok", to_color=Color.BLUE,
-                                        reason=f"{version} live on blue", active=Color.BLUE,
-                                        versions={Color.BLUE: version, Color.GREEN: None},
-                                        weights=Weights.all_to(Color.BLUE),
-                                        warm={Color.BLUE: True, Color.GREEN: False}, switched_at=time.time())
+            return self.journal.advance(dep.bootstrapped(version, time.time()), Phase.INITIAL, action="bootstrap",
+                                        outcome="ok", to_color=Color.BLUE, reason=f"{version} live on blue")
         finally:
             self.journal.unlock()
 
@@ -100,93 +97,96 @@ class Orchestrator:
                                    hint="restart the agent (`turnout up`) to resume it")
             if dep.version_of(dep.active) is None:
                 raise NotReady(f"{self.app} has no live release yet", hint="start one with `turnout up --version V`")
-            await self.journal.hook("pre-deploy", dep, f"deploy {version}")
+            await self.journal.hook("pre-deploy", dep, f"deploy {version}", version=version)
             target, release = dep.idle, Release(version)
-            dep = self.journal.advance(dep, Phase.DEPLOY, action="deploy", outcome="started", to_color=target,
-                                       from_color=dep.active, reason=f"{version} to {target.value}", target=target,
-                                       versions={**dep.versions, target: version}, warm={**dep.warm, target: False})
-            await self._expand(dep, target)
-            endpoints = await self._start(dep, target, release)
-            dep = self.journal.advance(dep, Phase.VALIDATE, action="validate", outcome="started", to_color=target,
-                                       warm={**dep.warm, target: True})
-            gate = await self._gate(target, release, endpoints)
-            if gate.verdict is not Verdict.PASS:
-                await self._abort(dep, target, f"check {gate.reason}", gate.measurements)
-                raise ValidationFailed(f"check {gate.reason}",
+            dep = self.journal.advance(dep.starting(target, version), Phase.DEPLOY, action="deploy",
+                                       outcome="started", from_color=dep.active, to_color=target,
+                                       reason=f"{version} to {target.value}")
+            await self._expand(target)
+            endpoints = await self._start(target, release)
+            dep = self.journal.advance(self.current().ready(target), Phase.VALIDATE, action="validate",
+                                       outcome="started", to_color=target)
+            result = await self._gate(target, release, endpoints)
+            if result.verdict is not Verdict.PASS:
+                await self._abort(target, f"check {result.reason}", checked(result.measurements))
+                raise ValidationFailed(f"check {result.reason}",
                                        hint=f"nothing was switched; {dep.active.value} still serves")
-            dep = self.journal.advance(self.current(), Phase.VALIDATE, action="validate", outcome="ok", to_color=target,
-                                       measurements=gate.measurements, reason=gate.reason, target=None)
+            dep = self.journal.advance(self.current().validated(), Phase.VALIDATE, action="validate", outcome="ok",
+                                       to_color=target, reason=result.reason, evidence=checked(result.measurements))
             if pause or not switch:
                 if pause:
                     self.journal.record("pause", "ok", f"{version} validated on {target.value}; "
                                                        "`turnout promote` switches, `turnout abort` stops it")
                 return dep
-            baseline = await self._baseline(dep, steps)
-            dep = await self._shift(dep, target, steps, baseline, reason=f"deploy {version}")
+            dep, baseline = await self._go_live(dep, target, steps, reason=f"deploy {version}")
         finally:
             self.journal.unlock()
         return await self._stabilize(dep, baseline)
 
+    async def _go_live(self, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
+                       ) -> tuple[Deployment, watch.Baseline | None]:
+        """Measure the live color's baseline, then shift traffic to `target` (canary steps, then 100 %)."""
+        baseline = await self._baseline(dep, steps)
+        return await self._shift(dep, target, steps, baseline, reason=reason), baseline
+
     def _steps(self, steps: Sequence[int] | None) -> list[int]:
+        """The canary steps before 100 % (the rule itself, rising 1..100, is the config's)."""
         chosen = list(steps if steps is not None else self.cfg.deploy.steps)
+        try:
+            canary_steps(chosen)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if chosen and not self.router.can_split:
             raise TurnoutError(f"the {self.router.kind} router cannot split traffic; canary steps need one that can")
-        if any(not 0 < p <= 100 for p in chosen) or chosen != sorted(set(chosen)):
-            raise TurnoutError(f"canary steps must rise from 1 to 100 percent, got {chosen}")
         return [p for p in chosen if p < 100]
 
-    async def _expand(self, dep: Deployment, target: Color) -> None:
+    async def _expand(self, target: Color) -> None:
         if self.migrations is None:
             return
         try:
             applied = await asyncio.to_thread(self.migrations.apply_expand)
         except MigrationError as exc:
-            await self._abort(dep, target, f"expand migrations refused: {exc}", ())
+            await self._abort(target, f"expand migrations refused: {exc}")
             raise
         if applied:
             self.journal.record("migrate", "ok", f"expand: {', '.join(m.name for m in applied)}")
 
-    async def _start(self, dep: Deployment, target: Color, release: Release) -> list[Any]:
-        self.journal.progress("start", {"color": target.value, "version": release.version})
+    async def _start(self, target: Color, release: Release) -> list[Endpoint]:
+        self.progress(Starting(color=target, version=release.version))
         try:
             endpoints = await self.runtime.start(release, target)
         except RuntimeFailure as exc:
-            # Instances that never answer their readiness probe are a failed readiness check.
+            # Instances that never answer their readiness probe fail the deploy like a failed check.
             reason = f"check readiness fail: {exc}"
-            await self._abort(dep, target, reason, [Measurement("readiness", Verdict.FAIL, None, str(exc))])
-            raise ValidationFailed(reason, hint=f"nothing was switched; {dep.active.value} still serves") from None
+            await self._abort(target, reason)
+            raise ValidationFailed(reason, hint=f"nothing was switched; {target.other.value} still serves") from None
         try:
             await self.router.prepare({target: endpoints})
         except RouterError as exc:
-            await self._abort(dep, target, str(exc), ())
+            await self._abort(target, str(exc))
             raise
         return endpoints
 
-    async def _target(self, color: Color, release: Release) -> Target:
+    async def _gate(self, color: Color, release: Release, endpoints: Sequence[Endpoint]) -> gate.GateResult:
         state = await self.router.observe()
-        status = await self.runtime.status(color)
-        pids = ",".join(str(i.pid) for i in status.instances if i.pid)
-        return Target(url=state.test_url, color=color, release=release, baseline_url=state.production_url,
-                      endpoints=status.endpoints, extra={"pids": pids} if pids else {})
-
-    async def _gate(self, target: Color, release: Release, endpoints: Sequence[Any]) -> gate.GateResult:
-        state = await self.router.observe()
-        if state.test_color is not target:
+        if state.test_color is not color:
             m = Measurement("test-endpoint", Verdict.ERROR, state.test_color.value,
-                            f"test endpoint serves {state.test_color.value}, expected {target.value}")
+                            f"test endpoint serves {state.test_color.value}, expected {color.value}")
             return gate.GateResult(Verdict.ERROR, [m], m.check, f"test-endpoint error: {m.detail}")
-        tgt = await self._target(target, release)
-        return await gate.run_gate(self.checks, tgt, self.cfg.analysis,
-                                       on_measurement=lambda m: self.journal.progress("measured", m.as_dict()))
+        status = await self.runtime.status(color)
+        target = Target(url=state.test_url, color=color, release=release, baseline_url=state.production_url,
+                        endpoints=tuple(endpoints) or status.endpoints,
+                        pids=tuple(i.pid for i in status.instances if i.pid))
+        return await gate.run_gate(self.checks, target, self.cfg.analysis,
+                                   on_measurement=lambda m: self.progress(Measured(measurement=m)))
 
-    async def _abort(self, dep: Deployment, target: Color, reason: str, measurements: Sequence[Measurement]) -> None:
-        self.journal.progress("abort", {"color": target.value, "reason": reason})
+    async def _abort(self, target: Color, reason: str, evidence: Sequence[Evidence] = ()) -> None:
+        self.progress(Aborting(color=target, reason=reason))
         try:
             await self.runtime.stop(target, drain=0)
         finally:
-            self.journal.advance(self.current(), Phase.ABORTED, action="deploy", outcome="failed", to_color=target,
-                                 reason=reason, measurements=measurements, target=None,
-                                 warm={**dep.warm, target: False}, versions={**dep.versions, target: None})
+            self.journal.advance(self.current().dropped(target), Phase.ABORTED, action="deploy", outcome="failed",
+                                 to_color=target, reason=reason, evidence=evidence)
 
     async def validate(self) -> list[Measurement]:
         """Re-run the checks against the idle color (test endpoint); switches nothing."""
@@ -195,10 +195,10 @@ class Orchestrator:
         version = dep.version_of(dep.idle)
         if version is None or status.healthy == 0:
             raise NotReady(f"{dep.idle.value} runs nothing healthy to validate")
-        gate = await self._gate(dep.idle, Release(version), status.endpoints)
-        self.journal.record("validate", "ok" if gate.verdict is Verdict.PASS else "failed", gate.reason,
-                            [m.as_dict() for m in gate.measurements])
-        return gate.measurements
+        result = await self._gate(dep.idle, Release(version), status.endpoints)
+        self.journal.record("validate", "ok" if result.verdict is Verdict.PASS else "failed", result.reason,
+                            checked(result.measurements))
+        return result.measurements
 
     # -- manual gate ------------------------------------------------------------------------------------
     async def promote(self, steps: Sequence[int] | None = None) -> Deployment:
@@ -209,8 +209,7 @@ class Orchestrator:
             dep = self._paused()
             target = dep.idle
             await self._ensure_warm(dep, target, "promote")
-            baseline = await self._baseline(dep, steps)
-            dep = await self._shift(dep, target, steps, baseline, reason=f"promote {dep.version_of(target)}")
+            dep, baseline = await self._go_live(dep, target, steps, reason=f"promote {dep.version_of(target)}")
         finally:
             self.journal.unlock()
         return await self._stabilize(dep, baseline)
@@ -220,7 +219,7 @@ class Orchestrator:
         self.journal.lock("abort")
         try:
             dep = self._paused()
-            await self._abort(dep, dep.idle, reason, ())
+            await self._abort(dep.idle, reason)
             return self.current()
         finally:
             self.journal.unlock()
@@ -240,7 +239,7 @@ class Orchestrator:
             dep = self.current()
             target = to or dep.idle
             if target is dep.active and dep.weights == Weights.all_to(target) and dep.phase not in phases.IN_PROGRESS:
-                self.journal.progress("noop", {"reason": f"{target.value} already serves all traffic"})
+                self.progress(Noop(reason=f"{target.value} already serves all traffic"))
                 return dep
             await self._ensure_warm(dep, target, action)
             return await self._switch(dep, target, action=action, reason=reason or f"manual {action}")
@@ -268,24 +267,20 @@ class Orchestrator:
         await self.router.prepare({target: status.endpoints})
 
     async def _switch(self, dep: Deployment, target: Color, *, action: str, reason: str,
-                      measurements: Sequence[Measurement] = (), source: Color | None = None) -> Deployment:
+                      evidence: Sequence[Evidence] = (), source: Color | None = None) -> Deployment:
         source = source or dep.active
-        dep = self.journal.advance(dep, Phase.SWITCH, action=action, outcome="started", from_color=source,
-                                   to_color=target,
-                                   reason=reason, target=target)
+        dep = self.journal.advance(dep.switching(target), Phase.SWITCH, action=action, outcome="started",
+                                   from_color=source, to_color=target, reason=reason)
         started = time.monotonic()
         try:
             routed = await self._route_and_verify(Weights.all_to(target))
         except TurnoutError as exc:
             await self._restore(source, target, action, exc)
             raise
-        timing = Measurement("switch_ms", Verdict.PASS, round((time.monotonic() - started) * 1000, 2),
-                             data={"routed_at": routed})
+        timing = SwitchTiming(ms=round((time.monotonic() - started) * 1000, 2), routed_at=routed)
         final = Phase.ROLLED_BACK if action == "rollback" else Phase.STABILIZE
-        dep = self.journal.advance(self.current(), final, action=action, outcome="ok", from_color=source,
-                                   to_color=target,
-                                   reason=reason, measurements=[timing, *measurements], active=target,
-                                   weights=Weights.all_to(target), target=None, switched_at=time.time())
+        dep = self.journal.advance(self.current().switched(target, time.time()), final, action=action, outcome="ok",
+                                   from_color=source, to_color=target, reason=reason, evidence=[timing, *evidence])
         await self.journal.hook("post-rollback" if action == "rollback" else "post-switch", dep, reason)
         return dep
 
@@ -297,8 +292,8 @@ class Orchestrator:
             self.journal.advance(self.current(), Phase.SWITCH, action=action, outcome="failed", reason=str(back))
             raise RollbackFailed(f"{action} to {target.value} failed ({exc}) and so did restoring "
                                  f"{source.value}: {back}") from None
-        self.journal.advance(self.current(), Phase.ABORTED, action=action, outcome="failed", from_color=source,
-                             to_color=target, reason=str(exc), target=None, weights=Weights.all_to(source))
+        self.journal.advance(self.current().kept(source), Phase.ABORTED, action=action, outcome="failed",
+                             from_color=source, to_color=target, reason=str(exc))
 
     async def _route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
@@ -332,22 +327,25 @@ class Orchestrator:
         """Canary steps (each watched for deploy.step_window), then all traffic to `target`."""
         source = dep.active
         for pct in steps:
-            dep = self.journal.advance(self.current(), Phase.SWITCH, action="canary", outcome="started",
-                                       from_color=source,
-                                       to_color=target, reason=f"{pct}% to {target.value}", target=target)
+            dep = self.journal.advance(self.current().switching(target), Phase.SWITCH, action="canary",
+                                       outcome="started", from_color=source, to_color=target,
+                                       reason=f"{pct}% to {target.value}")
+            split = Weights.split(target, pct)
             try:
-                await self._route_and_verify(Weights.split(target, pct))
+                await self._route_and_verify(split)
             except TurnoutError as exc:
                 await self._restore(source, target, "canary", exc)
                 raise
-            self.store.save(replace(self.current(), weights=Weights.split(target, pct)))
+            dep = self.journal.update(self.current().shifted(split), action="canary", outcome="shifted",
+                                      from_color=source, to_color=target, reason=f"router serves {pct}% to "
+                                                                                 f"{target.value}")
             result = await self._watch(target, dep, baseline, self.cfg.deploy.step_window, dominant=pct > 50)
             if result.trigger is not None:
                 await self._route_back(source, target, f"canary step {pct}% failed: {result.reason}", result)
                 raise AutoRolledBack(f"canary step {pct}% failed: {result.reason}",
                                      hint=f"{source.value} serves all traffic again")
             self.journal.record("canary", "ok", f"{pct}% to {target.value} held for {self.cfg.deploy.step_window:g}s",
-                                [m.as_dict() for m in result.measurements])
+                                checked(result.measurements))
         return await self._switch(self.current(), target, action="switch", reason=reason)
 
     async def _watch(self, color: Color, dep: Deployment, baseline: watch.Baseline | None, window: float,
@@ -358,9 +356,9 @@ class Orchestrator:
         # the test endpoint (which serves the non-dominant color) while it is a small canary.
         url = state.production_url if dominant else state.test_url
         tgt = Target(url=url, color=color, release=Release(dep.version_of(color) or ""))
-        self.journal.progress("watch", {"color": color.value, "window": window, "url": url})
+        self.progress(Watching(color=color, window=window, url=url))
         return await watch.watch(watch.triggers_for(stab), tgt, interval=stab.interval, window=window,
-                                    baseline=baseline, probe_cfg=stab.probe, stop=self.stop_watch)
+                                 baseline=baseline, probe_cfg=stab.probe, stop=self.stop_watch)
 
     async def _stabilize(self, dep: Deployment, baseline: watch.Baseline | None) -> Deployment:
         """Watch the new live color for stabilize.window; a trigger switches straight back."""
@@ -369,7 +367,7 @@ class Orchestrator:
         target, source = dep.active, dep.idle
         result = await self._watch(target, dep, baseline, self.cfg.stabilize.window)
         if result.trigger is None:
-            self.journal.record("stabilize", "ok", result.reason, [m.as_dict() for m in result.measurements])
+            self.journal.record("stabilize", "ok", result.reason, checked(result.measurements))
             return self.current()
         try:
             self.journal.lock("automatic rollback")
@@ -386,16 +384,14 @@ class Orchestrator:
         raise AutoRolledBack(f"{target.value} rolled back by trigger {result.reason}",
                              hint=f"{source.value} ({restored.version_of(source)}) serves all traffic again")
 
-    async def _route_back(self, source: Color, target: Color, reason: str,
-                          result: watch.WatchResult) -> Deployment:
-        info = Measurement("trigger", Verdict.FAIL, result.trigger, result.reason, data=result.as_dict())
-        dep = await self._switch(self.current(), source, action="rollback", reason=reason, measurements=[info],
-                                 source=target)
+    async def _route_back(self, source: Color, target: Color, reason: str, result: watch.WatchResult) -> Deployment:
+        dep = await self._switch(self.current(), source, action="rollback", reason=reason,
+                                 evidence=[result.evidence()], source=target)
         restored_at = dep.switched_at or time.time()
         first = result.first_failure_at or result.detected_at or restored_at
         ms = round((restored_at - first) * 1000, 1)
-        timing = {"trigger": result.trigger, "first_failure_at": first, "detected_at": result.detected_at,
-                  "restored_at": restored_at, "detect_to_restore_ms": ms}
+        timing = RollbackTiming(trigger=result.trigger or "", first_failure_at=first, detected_at=result.detected_at,
+                                restored_at=restored_at, detect_to_restore_ms=ms)
         self.journal.record("rollback", "measured",
                             f"trigger {result.trigger}: first failure to traffic restored in {ms:.0f} ms", [timing])
         return dep
@@ -411,18 +407,18 @@ class Orchestrator:
         self.journal.lock("resume")
         try:
             if dep.phase is Phase.SWITCH and state.weights == Weights.all_to(target):
-                return self.journal.advance(dep, Phase.STABILIZE, action="resume", outcome="ok", to_color=target,
-                                            reason="switch had reached the router before the crash; completed",
-                                            active=target, weights=state.weights, target=None, switched_at=time.time())
+                return self.journal.advance(dep.switched(target, time.time()), Phase.STABILIZE, action="resume",
+                                            outcome="ok", to_color=target,
+                                            reason="switch had reached the router before the crash; completed")
             if state.weights != Weights.all_to(dep.active):
                 await self._route_and_verify(Weights.all_to(dep.active))
             reason = f"interrupted in phase {dep.phase.value}; {dep.active.value} kept serving"
-            changes: dict[str, Any] = {"target": None, "weights": Weights.all_to(dep.active)}
+            kept = dep.kept()
             if dep.phase is not Phase.SWITCH:
                 await self.runtime.stop(target, drain=0)
-                changes.update(warm={**dep.warm, target: False}, versions={**dep.versions, target: None})
-            return self.journal.advance(dep, Phase.ABORTED, action="resume", outcome="aborted", to_color=target,
-                                        reason=reason, **changes)
+                kept = kept.dropped(target)
+            return self.journal.advance(kept, Phase.ABORTED, action="resume", outcome="aborted", to_color=target,
+                                        reason=reason)
         finally:
             self.journal.unlock()
 
@@ -442,25 +438,27 @@ class Orchestrator:
     async def retire_if_due(self, now: float | None = None) -> bool:
         """Scale the old color down once the retention window has passed."""
         dep = self.current()
-        old = dep.idle
-        if dep.phase in phases.IN_PROGRESS or not dep.warm.get(old) or dep.switched_at is None:
+        if dep.phase in phases.IN_PROGRESS or dep.retire_at(self.cfg.deploy.retention) is None:
             return False
-        if (now or time.time()) - dep.switched_at < self.cfg.deploy.retention:
+        if dep.rollback_open(now or time.time(), self.cfg.deploy.retention):
             return False
-        return await self.scale_down(old, reason=f"retention window of {self.cfg.deploy.retention:.0f}s passed")
+        return await self.scale_down(dep.idle, reason=f"retention window of {self.cfg.deploy.retention:.0f}s passed")
 
     async def scale_down(self, color: Color, *, reason: str = "manual scale-down") -> bool:
-        dep = self.current()
-        if color is dep.active:
-            raise NotReady(f"{color.value} is live; it cannot be scaled down")
-        count = self.cfg.runtime.idle_instances
-        if count:
-            await self.runtime.scale(color, count)
-        else:
-            await self.runtime.stop(color)
-        self.store.save(replace(dep, warm={**dep.warm, color: False}))
-        self.journal.record("scale_down", "ok", f"{color.value} to {count} instances: {reason}")
-        return True
+        self.journal.lock(f"scale down {color.value}")
+        try:
+            if color is self.current().active:
+                raise NotReady(f"{color.value} is live; it cannot be scaled down")
+            count = self.cfg.runtime.idle_instances
+            if count:
+                await self.runtime.scale(color, count)
+            else:
+                await self.runtime.stop(color)
+            self.journal.update(self.current().retired(color), action="scale_down", outcome="ok",
+                                reason=f"{color.value} to {count} instances: {reason}")
+            return True
+        finally:
+            self.journal.unlock()
 
     async def warm(self, color: Color | None = None) -> Deployment:
         """Scale a cold color back up to full size so it can be switched to again."""
@@ -473,8 +471,8 @@ class Orchestrator:
         try:
             endpoints = await self.runtime.start(Release(version), color)
             await self.router.prepare({color: endpoints})
-            dep = self.store.save(replace(self.current(), warm={**dep.warm, color: True}))
-            self.journal.record("warm", "ok", f"{color.value} running {version} on {len(endpoints)} instances")
-            return dep
+            return self.journal.update(self.current().warmed(color), action="warm", outcome="ok",
+                                       reason=f"{color.value} running {version} on {len(endpoints)} instances")
         finally:
             self.journal.unlock()
+

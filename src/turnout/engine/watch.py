@@ -13,10 +13,11 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 from turnout.checks.base import Target
 from turnout.config import ErrorRateSettings, LatencySettings, OutageSettings, ProbeConfig, StabilizeConfig
+from turnout.events import TriggerFired
 from turnout.measure.loadgen import LoadResult, run_load
 from turnout.measure.stats import Comparison, compare_error_rates, compare_latency, error_rate_within
 from turnout.model import Measurement, Verdict
@@ -53,8 +54,12 @@ class Baseline:
 
 
 class Trigger(Protocol):
+    """A pure judge of the probe history: FAIL fires it; ERROR or INCONCLUSIVE never do."""
+
     name: ClassVar[str]
-    enabled: bool
+
+    def span(self, interval: float) -> float:
+        """How many seconds of probe history it judges (the watch keeps at least that much)."""
 
     def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement: ...
 
@@ -63,8 +68,15 @@ def _recent(ticks: Sequence[Tick], lookback: float) -> list[Tick]:
     return [t for t in ticks if t.at >= ticks[-1].at - lookback] if ticks else []
 
 
-class OutageTrigger(OutageSettings):
+class OutageTrigger:
     name: ClassVar[str] = "outage"
+
+    def __init__(self, settings: OutageSettings | None = None) -> None:
+        settings = settings or OutageSettings()
+        self.consecutive = settings.consecutive
+
+    def span(self, interval: float) -> float:
+        return interval * self.consecutive
 
     def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
         streak = 0
@@ -78,8 +90,16 @@ class OutageTrigger(OutageSettings):
         return Measurement(self.name, Verdict.PASS, streak, f"{streak} all-failed probe bursts in a row")
 
 
-class ErrorRateTrigger(ErrorRateSettings):
+class ErrorRateTrigger:
     name: ClassVar[str] = "error_rate"
+
+    def __init__(self, settings: ErrorRateSettings | None = None) -> None:
+        settings = settings or ErrorRateSettings()
+        self.lookback, self.tolerance, self.alpha = settings.lookback, settings.tolerance, settings.alpha
+        self.min_samples = settings.min_samples
+
+    def span(self, interval: float) -> float:
+        return self.lookback
 
     def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
         recent = _recent(ticks, self.lookback)
@@ -99,8 +119,16 @@ class ErrorRateTrigger(ErrorRateSettings):
         return error_rate_within(failed, total, max_rate=self.tolerance, min_samples=self.min_samples)
 
 
-class LatencyTrigger(LatencySettings):
+class LatencyTrigger:
     name: ClassVar[str] = "latency"
+
+    def __init__(self, settings: LatencySettings | None = None) -> None:
+        settings = settings or LatencySettings()
+        self.lookback, self.max_increase, self.min_shift = settings.lookback, settings.max_increase, settings.min_shift
+        self.alpha, self.min_samples = settings.alpha, settings.min_samples
+
+    def span(self, interval: float) -> float:
+        return self.lookback
 
     def judge(self, ticks: Sequence[Tick], baseline: Baseline | None) -> Measurement:
         if baseline is None:
@@ -121,10 +149,10 @@ class WatchResult:
     ticks: int = 0
     probes: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"trigger": self.trigger, "detected_at": self.detected_at, "first_failure_at": self.first_failure_at,
-                "reason": self.reason, "ticks": self.ticks, "probes": self.probes,
-                "measurements": [m.as_dict() for m in self.measurements]}
+    def evidence(self) -> TriggerFired:
+        return TriggerFired(trigger=self.trigger or "", reason=self.reason, detected_at=self.detected_at,
+                            first_failure_at=self.first_failure_at, ticks=self.ticks, probes=dict(self.probes),
+                            judgements=tuple(self.measurements))
 
 
 async def probe(url: str, cfg: ProbeConfig) -> LoadResult:
@@ -149,7 +177,7 @@ async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float,
     as a trigger judges FAIL. ERROR/INCONCLUSIVE judgements never fire: no data is no rollback."""
     cfg = probe_cfg or ProbeConfig()
     url = target.url.rstrip("/") + cfg.path
-    lookback = max([getattr(t, "lookback", 0.0) for t in triggers] + [interval * 10])
+    lookback = max([t.span(interval) for t in triggers] + [interval * 10])
     history: deque[Tick] = deque(maxlen=int(lookback / interval) + 2)
     last: dict[str, Measurement] = {}
     totals = {"requests": 0, "failed": 0}
@@ -168,8 +196,8 @@ async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float,
             m = trigger.judge(seen, baseline)
             last[trigger.name] = m
             if m.verdict is Verdict.FAIL:
-                lb = getattr(trigger, "lookback", interval * getattr(trigger, "consecutive", 1))
-                firsts = [t.first_failure_at for t in _recent(seen, lb) if t.first_failure_at is not None]
+                firsts = [t.first_failure_at for t in _recent(seen, trigger.span(interval))
+                          if t.first_failure_at is not None]
                 return WatchResult(trigger.name, list(last.values()), time.time(), min(firsts, default=None),
                                    f"{trigger.name}: {m.detail}", n, totals)
         if (pause := started + interval - loop.time()) > 0:
@@ -187,6 +215,7 @@ async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float,
 
 def triggers_for(cfg: StabilizeConfig) -> list[Trigger]:
     """The enabled triggers of a [stabilize] section, ready to judge."""
-    built: list[Trigger] = [OutageTrigger(**cfg.outage.model_dump()), ErrorRateTrigger(**cfg.error_rate.model_dump()),
-                            LatencyTrigger(**cfg.latency.model_dump())]
-    return [t for t in built if t.enabled]
+    built: list[tuple[bool, Trigger]] = [(cfg.outage.enabled, OutageTrigger(cfg.outage)),
+                                         (cfg.error_rate.enabled, ErrorRateTrigger(cfg.error_rate)),
+                                         (cfg.latency.enabled, LatencyTrigger(cfg.latency))]
+    return [trigger for enabled, trigger in built if enabled]

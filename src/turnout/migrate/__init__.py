@@ -6,10 +6,10 @@ The deploy orchestrator uses `Migrations` (runner.py); `turnout migrate` is cli.
 from turnout.migrate.check import Checker, check_paths
 from turnout.migrate.context import CheckOptions, TxMode
 from turnout.migrate.findings import FileReport, Finding, Phase, Report, Verdict
-from turnout.migrate.runner import Migration, Migrations, PlanItem, discover, rollback_window_open
+from turnout.migrate.runner import Migration, Migrations, PlanItem, discover
 from turnout.migrate.settings import DatabaseSettings
 
 __all__ = [
     "CheckOptions", "Checker", "DatabaseSettings", "FileReport", "Finding", "Migration", "Migrations", "Phase",
-    "PlanItem", "Report", "TxMode", "Verdict", "check_paths", "discover", "rollback_window_open",
+    "PlanItem", "Report", "TxMode", "Verdict", "check_paths", "discover",
 ]

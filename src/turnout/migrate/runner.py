@@ -34,7 +34,6 @@ from turnout.migrate.findings import FileReport, Phase, Verdict
 from turnout.migrate.pg_parse import SqlParseError, non_transactional, statements
 from turnout.migrate.settings import DatabaseSettings
 from turnout.migrate.shadow import load_catalog
-from turnout.model import Deployment
 
 log = logging.getLogger("turnout.migrate")
 REFUSED_IN_EXPAND = frozenset({Verdict.BACKWARD_INCOMPATIBLE, Verdict.DESTRUCTIVE, Verdict.ERROR})
@@ -84,12 +83,6 @@ def discover(folder: Path) -> list[Migration]:
             raise MigrationError(f"{rel}: another migration is also named {path.name}")
         found[path.name] = Migration(path.name, Phase(phase), path, text, hashlib.sha256(text.encode()).hexdigest())
     return [found[k] for k in sorted(found)]
-
-
-def rollback_window_open(deployment: Deployment, retention: float, now: float | None = None) -> bool:
-    """True while the previous color is warm and the retention window since the switch has not passed."""
-    now = time.time() if now is None else now
-    return bool(deployment.warm.get(deployment.idle)) and now - (deployment.switched_at or 0) < retention
 
 
 class Migrations:

@@ -32,7 +32,7 @@ class DatabaseSettings:
 
     @classmethod
     def from_config(cls, cfg: Config) -> DatabaseSettings:
-        return cls.parse(cfg.database, cfg.base_dir)
+        return cls.parse(cfg.database.model_dump() if cfg.database else {}, cfg.base_dir)
 
     @classmethod
     def parse(cls, raw: dict[str, Any], base_dir: Path) -> DatabaseSettings:

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from turnout.config import Config, parse_options
+from turnout.config import DriverEnv, RouterConfig
 from turnout.errors import RouterError
-from turnout.infra.procs import pid_alive, reap
+from turnout.infra.files import secret_file
 from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.routers.owned import OwnedRouter
 
 
 class BuiltinOptions(BaseModel):
@@ -30,26 +26,21 @@ class BuiltinOptions(BaseModel):
     start_timeout: float = 10.0
 
 
-class BuiltinRouter:
+class BuiltinRouter(OwnedRouter[BuiltinOptions]):
     kind = "builtin"
     can_split = True
+    Options = BuiltinOptions
+    process_name = "proxy"  # `python -m turnout.proxy`; its files sit in the state folder itself
 
-    def __init__(self, production: str, test: str, admin: str, state_dir: Path, *, token: str | None = None,
-                 drain: float = 30.0, options: BuiltinOptions | None = None) -> None:
-        self.production, self.test, self.admin = production, test, admin
-        self.dir = state_dir
-        self.drain = drain
-        self.options = options or BuiltinOptions()
-        self.token_file = self.dir / "proxy.token"
-        self.pid_file = self.dir / "proxy.pid"
-        self._token = token
+    def __init__(self, *, section: RouterConfig, options: BuiltinOptions, folder: Path) -> None:
+        super().__init__(section=section, options=options, folder=folder)
+        self.token_file = folder / "proxy.token"
+        self._token = section.token
         self._pooled: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        r = cfg.router
-        return cls(r.production, r.test, r.admin, cfg.state_dir(), token=r.token, drain=r.drain,
-                   options=parse_options(BuiltinOptions, r.options, "router.options"))
+    def default_folder(cls, env: DriverEnv) -> Path:
+        return env.state_dir
 
     @property
     def production_url(self) -> str:
@@ -62,12 +53,7 @@ class BuiltinRouter:
     # -- admin API ---------------------------------------------------------------------------
     def token(self) -> str:
         if self._token is None:
-            if not self.token_file.exists():
-                self.dir.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(secrets.token_urlsafe(24))
-            self._token = self.token_file.read_text().strip()
+            self._token = secret_file(self.token_file)
         return self._token
 
     def _shared(self) -> httpx.AsyncClient:
@@ -110,26 +96,13 @@ class BuiltinRouter:
             return
         if not self.options.manage:
             raise RouterError(f"builtin proxy at {self.admin} is not running and router.options.manage is false")
-        logs = self.dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
         self.token()
-        cmd = [sys.executable, "-m", "turnout.proxy", "--production", self.production, "--test", self.test,
-               "--admin", self.admin, "--token-file", str(self.token_file),
-               "--state-file", str(self.dir / "proxy-state.json"), "--drain", str(self.drain),
-               "--workers", str(self.options.workers), "--header-timeout", str(self.options.header_timeout)]
-        with open(logs / "proxy.log", "ab") as log:
-            # Own session: the proxy outlives a crashed agent, which adopts it on restart.
-            proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid_file.write_text(str(proc.pid))
-        deadline = time.monotonic() + self.options.start_timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = (logs / "proxy.log").read_text(errors="replace").strip().splitlines()[-3:]
-                raise RouterError(f"builtin proxy exited at start (code {proc.returncode}): {' | '.join(tail)}")
-            if await self.alive():
-                return
-            await asyncio.sleep(0.05)
-        raise RouterError(f"builtin proxy did not answer on {self.admin} within {self.options.start_timeout}s")
+        self.process.start([
+            sys.executable, "-m", "turnout.proxy", "--production", self.production, "--test", self.test,
+            "--admin", self.admin, "--token-file", str(self.token_file),
+            "--state-file", str(self.folder / "proxy-state.json"), "--drain", str(self.drain),
+            "--workers", str(self.options.workers), "--header-timeout", str(self.options.header_timeout)])
+        await self.process.wait_ready(self.alive, self.options.start_timeout)
 
     # -- Router protocol ------------------------------------------------------------------------
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
@@ -154,23 +127,9 @@ class BuiltinRouter:
             raise RouterError(f"builtin proxy metrics not reachable: {exc}") from None
 
     async def release(self) -> None:
-        """Stop the proxy we started (SIGTERM lets in-flight requests finish)."""
+        """Stop the proxy we started (SIGTERM lets in-flight requests finish, up to the drain)."""
         if self._pooled is not None:
             await self._pooled[1].aclose()
             self._pooled = None
-        if not self.options.manage or not self.pid_file.exists():
-            return
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, signal.SIGTERM)
-        except (ValueError, ProcessLookupError):
-            self.pid_file.unlink(missing_ok=True)
-            return
-        deadline = time.monotonic() + self.drain + 5
-        while pid_alive(pid):  # a zombie counts as gone; reap() below collects it
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                break
-            await asyncio.sleep(0.05)
-        reap(pid)
-        self.pid_file.unlink(missing_ok=True)
+        if self.options.manage:
+            await self.process.stop(self.drain + 5)

@@ -5,15 +5,8 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 
-from turnout.errors import ConfigError, RouterError
+from turnout.errors import RouterError
 from turnout.model import Color, Endpoint
-
-
-def split_hostport(text: str, key: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"{key}: expected host:port, got {text!r}")
-    return host or "127.0.0.1", int(port)
 
 
 def resolve(endpoint: Endpoint) -> Endpoint:

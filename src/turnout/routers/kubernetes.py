@@ -25,11 +25,10 @@ from typing import Any, Self
 
 from pydantic import Field
 
-from turnout.config import Config
+from turnout.config import DriverEnv, RouterConfig
 from turnout.errors import ConfigError, RouterError
 from turnout.infra.kube import NAME, ClientOptions, Kube
 from turnout.model import Color, Endpoint, RouteState, Weights
-from turnout.routers.base import parse_options
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # on every EndpointSlice of a Service
 
@@ -51,6 +50,7 @@ class KubernetesRouterOptions(ClientOptions):
 class KubernetesRouter:
     kind = "kubernetes"
     can_split = False  # a selector switch is all or nothing
+    Options = KubernetesRouterOptions
 
     def __init__(self, options: KubernetesRouterOptions, app: str, kube: Kube) -> None:
         self.options, self.kube = options, kube
@@ -60,14 +60,13 @@ class KubernetesRouter:
         self.key = options.selector_key
         self.labels = options.selector if options.selector is not None else {"app": app}
         if self.key in self.labels:
-            raise ConfigError(f"router.options.selector: must not contain selector_key {self.key!r}")
+            raise ConfigError(f"must not contain selector_key {self.key!r}", key=("router", "options", "selector"))
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        opts = parse_options(KubernetesRouterOptions, cfg.router.options)
-        kube = Kube(opts, cfg.base_dir, error=RouterError, section="router",
+    def from_options(cls, section: RouterConfig, options: KubernetesRouterOptions, env: DriverEnv) -> Self:
+        kube = Kube(options, env.base_dir, error=RouterError, section="router",
                     not_found_hint="check router.options.namespace and the Service names")
-        return cls(opts, cfg.app.name, kube)
+        return cls(options, env.app, kube)
 
     # -- the four protocol calls ---------------------------------------------------------------
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:

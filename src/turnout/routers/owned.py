@@ -15,15 +15,14 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import ClassVar, Generic, Self, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel
 
-from turnout.config import Config
+from turnout.config import DriverEnv, RouterConfig
 from turnout.errors import RouterError
 from turnout.infra import procs
 from turnout.infra.files import tail
-from turnout.routers.base import parse_options
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
@@ -145,24 +144,28 @@ def _dechunk(data: bytes) -> bytes:
 
 
 class OwnedRouter(Generic[OptionsT]):
-    """What the drivers that start and own their router process share: ports, drain, options, folder."""
+    """What the drivers that start and own their router process share: the [router] section, the
+    options, a folder of their own (`options.dir`, else <state>/<kind>) and the process in it."""
 
     kind: ClassVar[str]
-    options_model: ClassVar[type[BaseModel]]
+    Options: ClassVar[type[BaseModel]]
+    process_name: ClassVar[str | None] = None  # the pid/log file name and what its command line shows
 
-    def __init__(self, *, production: str, test: str, admin: str, drain: float, options: OptionsT,
-                 folder: Path) -> None:
-        self.production, self.test, self.admin, self.drain = production, test, admin, drain
-        self.options, self.folder = options, folder
-        self.process = OwnedProcess(folder, self.kind)
+    def __init__(self, *, section: RouterConfig, options: OptionsT, folder: Path) -> None:
+        self.production, self.test, self.admin, self.drain = section.production, section.test, section.admin, \
+            section.drain
+        self.section, self.options, self.folder = section, options, folder
+        self.process = OwnedProcess(folder, self.process_name or self.kind)
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        opts = cast(OptionsT, parse_options(cls.options_model, cfg.router.options))
-        custom: str | None = getattr(opts, "dir", None)
-        folder = cfg.base_dir / custom if custom else cfg.state_dir() / cls.kind
-        return cls(production=cfg.router.production, test=cfg.router.test, admin=cfg.router.admin,
-                   drain=cfg.router.drain, options=opts, folder=folder.resolve())
+    def from_options(cls, section: RouterConfig, options: Any, env: DriverEnv) -> Self:
+        custom: str | None = getattr(options, "dir", None)
+        folder = env.base_dir / custom if custom else cls.default_folder(env)
+        return cls(section=section, options=options, folder=folder.resolve())
+
+    @classmethod
+    def default_folder(cls, env: DriverEnv) -> Path:
+        return env.state_dir / cls.kind
 
     @property
     def pid(self) -> int | None:

@@ -1,18 +1,30 @@
-"""The Runtime protocol: runs a release's instances for a color. Calls are idempotent."""
+"""What a runtime driver is: where a color's instances run (docs/writing-a-driver.md).
+
+Construction, as for routers: `kind` (the `runtime.kind` it is registered under in the
+`turnout.runtimes` entry points), an `Options` model for `[runtime.options]`, and
+`from_options(section, options, env)` with the `[runtime]` section, the validated options and a
+`DriverEnv`; no I/O there. Every call is idempotent; `status()` reports what really runs.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
+from pydantic import BaseModel
+
+from turnout.config import DriverEnv, RuntimeConfig
 from turnout.model import Color, Endpoint, EnvStatus, Release
 
 
 @runtime_checkable
 class Runtime(Protocol):
-    kind: str
+    """A runtime as the engine drives it."""
+
+    kind: ClassVar[str]
 
     async def start(self, release: Release, color: Color, instances: int | None = None) -> list[Endpoint]:
-        """Start the release on `color` (replacing what ran there); return endpoints once ready."""
+        """Start the release on `color` (replacing what ran there); return endpoints once ready.
+        RuntimeFailure when instances do not become ready within runtime.ready_timeout."""
 
     async def stop(self, color: Color, drain: float | None = None) -> None:
         """Stop every instance of `color`: SIGTERM, wait `drain` seconds, then SIGKILL."""
@@ -28,3 +40,13 @@ class Runtime(Protocol):
 
     async def close(self) -> None:
         """Stop supervising; instances keep running unless stopped explicitly."""
+
+
+class RuntimeDriver(Runtime, Protocol):
+    """A runtime class as the registry hands it out."""
+
+    Options: ClassVar[type[BaseModel]]
+
+    @classmethod
+    def from_options(cls, section: RuntimeConfig, options: Any, env: DriverEnv) -> Self:
+        """Build the driver from its validated `Options`; no I/O."""

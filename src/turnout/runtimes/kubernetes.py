@@ -22,7 +22,7 @@ from typing import Any, Self
 
 from pydantic import Field, field_validator
 
-from turnout.config import Config, parse_options
+from turnout.config import DriverEnv, RuntimeConfig, templates
 from turnout.errors import RuntimeFailure
 from turnout.infra.kube import NAME, ClientOptions, Kube
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
@@ -30,13 +30,6 @@ from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
 VERSION_ANNOTATION = "turnout/version"
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 POLL = 0.2  # seconds between readiness reads: one GET each
-
-
-def _placeholders(text: str, allowed: set[str]) -> str:
-    for name in re.findall(r"{(\w*)}", text):
-        if name not in allowed:
-            raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join(f'{{{a}}}' for a in sorted(allowed))}")
-    return text
 
 
 class KubernetesRuntimeOptions(ClientOptions):
@@ -53,18 +46,19 @@ class KubernetesRuntimeOptions(ClientOptions):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str) -> str:
-        return _placeholders(v, {"version", "color", "app"})
+        return templates.check(v, {"version", "color", "app"})
 
     @field_validator("deployment")
     @classmethod
     def _deployment(cls, v: str) -> str:
         if "{color}" not in v:
             raise ValueError("must contain {color}: each color has a Deployment of its own")
-        return _placeholders(v, {"color", "app"})
+        return templates.check(v, {"color", "app"})
 
 
 class KubernetesRuntime:
     kind = "kubernetes"
+    Options = KubernetesRuntimeOptions
 
     def __init__(self, options: KubernetesRuntimeOptions, kube: Kube, *, app: str, instances: int,
                  ready_timeout: float, health_path: str) -> None:
@@ -74,12 +68,11 @@ class KubernetesRuntime:
         self.labels = options.labels if options.labels is not None else {"app": app}
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        opts = parse_options(KubernetesRuntimeOptions, cfg.runtime.options, "runtime.options")
-        kube = Kube(opts, cfg.base_dir, error=RuntimeFailure, section="runtime",
+    def from_options(cls, section: RuntimeConfig, options: KubernetesRuntimeOptions, env: DriverEnv) -> Self:
+        kube = Kube(options, env.base_dir, error=RuntimeFailure, section="runtime",
                     not_found_hint="check runtime.options.namespace and deployment")
-        return cls(opts, kube, app=cfg.app.name, instances=cfg.runtime.instances,
-                   ready_timeout=cfg.runtime.ready_timeout, health_path=cfg.health.path)
+        return cls(options, kube, app=env.app, instances=section.instances,
+                   ready_timeout=section.ready_timeout, health_path=env.health.path)
 
     def name(self, color: Color) -> str:
         slug = self.app.lower().replace("_", "-").replace(".", "-")

@@ -12,50 +12,37 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
 import httpx
 
-from turnout.config import Config, HealthConfig
+from turnout.config import DriverEnv, HealthConfig, NoOptions, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
+from turnout.infra.files import atomic_write
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
 
 
-def parse_hosts(hosts: dict[str, list[str]]) -> dict[Color, tuple[Endpoint, ...]]:
-    """`runtime.hosts` -> endpoints per color; every problem names its key."""
-    out: dict[Color, tuple[Endpoint, ...]] = {}
-    for key, entries in hosts.items():
-        if key not in {c.value for c in Color}:
-            raise ConfigError(f"runtime.hosts.{key}: unknown color (use blue and green)")
-        endpoints = []
-        for i, text in enumerate(entries):
-            host, sep, port = text.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ConfigError(f"runtime.hosts.{key}[{i}]: expected host:port, got {text!r}")
-            endpoints.append(Endpoint(host, int(port)))
-        if not endpoints:
-            raise ConfigError(f"runtime.hosts.{key}: list at least one host:port")
-        out[Color(key)] = tuple(dict.fromkeys(endpoints))
-    for color in Color:
-        if color not in out:
-            raise ConfigError(f"runtime.hosts.{color}: field required (the static runtime needs both colors)")
-    return out
+def parse_hosts(hosts: Mapping[str, list[str]]) -> dict[Color, tuple[Endpoint, ...]]:
+    """`runtime.hosts` (host:port lists, checked by the schema) -> endpoints per color; both colors needed."""
+    missing = [c for c in Color if c.value not in hosts]
+    if missing:
+        raise ConfigError("field required (the static runtime needs both colors)", key=("runtime", "hosts", missing[0]))
+    return {c: tuple(dict.fromkeys(Endpoint.parse(text) for text in hosts[c.value])) for c in Color}
 
 
 class StaticRuntime:
     kind = "static"
+    Options = NoOptions
 
     def __init__(self, hosts: dict[Color, tuple[Endpoint, ...]], health: HealthConfig, state_file: Path) -> None:
         self.hosts, self.health, self.state_file = hosts, health, state_file
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        for key in cfg.runtime.options:
-            raise ConfigError(f"runtime.options.{key}: unknown key (the static runtime takes none)")
-        return cls(parse_hosts(cfg.runtime.hosts), cfg.health, cfg.state_dir() / "static-runtime.json")
+    def from_options(cls, section: RuntimeConfig, options: NoOptions, env: DriverEnv) -> Self:
+        return cls(parse_hosts(section.hosts), env.health, env.state_dir / "static-runtime.json")
 
     async def start(self, release: Release, color: Color, instances: int | None = None) -> list[Endpoint]:
         hosts = self.hosts[color]
@@ -131,7 +118,4 @@ class StaticRuntime:
             state.pop(color.value, None)
         else:
             state[color.value] = version
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_name(f".{self.state_file.name}.tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.state_file)
+        atomic_write(self.state_file, json.dumps(state))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from turnout.model import AuditEvent, Deployment, LockInfo
+from turnout.events import AuditEvent
+from turnout.model import Deployment, LockInfo
 
 
 @runtime_checkable

@@ -8,9 +8,12 @@ import sqlite3
 import time
 from pathlib import Path
 
+import msgspec
+
 from turnout.errors import LockHeld, StaleState
+from turnout.events import AuditEvent, Evidence
 from turnout.infra.procs import pid_alive
-from turnout.model import AuditEvent, Color, Deployment, LockInfo, Phase, Weights
+from turnout.model import Color, Deployment, LockInfo, Phase, Weights
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deployments (
@@ -18,7 +21,7 @@ CREATE TABLE IF NOT EXISTS deployments (
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, at REAL NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, outcome TEXT NOT NULL, from_color TEXT, to_color TEXT, phase TEXT,
-    versions TEXT NOT NULL, reason TEXT NOT NULL, measurements TEXT NOT NULL);
+    versions TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_app ON audit (app, id);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
@@ -27,6 +30,9 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 CREATE TABLE IF NOT EXISTS locks (
     app TEXT PRIMARY KEY, holder TEXT NOT NULL, since REAL NOT NULL, purpose TEXT NOT NULL, pid INTEGER);
 """
+
+
+_EVIDENCE = msgspec.json.Decoder(tuple[Evidence, ...])
 
 
 def _encode(d: Deployment) -> str:
@@ -87,21 +93,21 @@ class SqliteStore:
         at = e.at or time.time()
         cur = self._db.execute(
             "INSERT INTO audit (app, at, actor, action, outcome, from_color, to_color, phase, versions, reason, "
-            "measurements) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (e.app, at, e.actor, e.action, e.outcome, e.from_color.value if e.from_color else None,
              e.to_color.value if e.to_color else None, e.phase.value if e.phase else None,
-             json.dumps(e.versions), e.reason, json.dumps(e.measurements, default=str)))
-        return AuditEvent(**{**e.__dict__, "id": cur.lastrowid, "at": at})
+             json.dumps(e.versions), e.reason, msgspec.json.encode(e.evidence).decode()))
+        return msgspec.structs.replace(e, id=cur.lastrowid, at=at)
 
     def history(self, app: str, limit: int = 100) -> list[AuditEvent]:
         rows = self._db.execute(
-            "SELECT id, at, actor, action, outcome, from_color, to_color, phase, versions, reason, measurements "
+            "SELECT id, at, actor, action, outcome, from_color, to_color, phase, versions, reason, evidence "
             "FROM audit WHERE app = ? ORDER BY id DESC LIMIT ?", (app, limit)).fetchall()
         return [
             AuditEvent(id=r[0], at=r[1], app=app, actor=r[2], action=r[3], outcome=r[4],
                        from_color=Color(r[5]) if r[5] else None, to_color=Color(r[6]) if r[6] else None,
                        phase=Phase(r[7]) if r[7] else None, versions=json.loads(r[8]), reason=r[9],
-                       measurements=json.loads(r[10]))
+                       evidence=_EVIDENCE.decode(r[10]))
             for r in reversed(rows)
         ]
 

@@ -29,6 +29,7 @@ from turnout.config import AppConfig, Config, RouterConfig, StateConfig
 from turnout.errors import RouterError
 from turnout.infra.procs import free_port
 from turnout.model import Color, Weights
+from turnout.testing import router_from_config
 from turnout.testing.backends import SLOW_CHUNKS, ColorBackends, colors
 
 
@@ -76,7 +77,7 @@ class RouterContract:
 
     @pytest_asyncio.fixture
     async def router(self, config: Config, backends: ColorBackends) -> AsyncIterator[Any]:
-        router = self.router_class.from_config(config)
+        router = router_from_config(self.router_class, config)
         try:
             await router.prepare(backends.endpoints)
             await router.route(Weights.all_to(Color.BLUE))

@@ -21,19 +21,20 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
-from turnout.config import Config
+from turnout.config import DriverEnv, RouterConfig
 from turnout.errors import ConfigError, RouterError
 from turnout.model import Color, Endpoint, RouteState, Weights
 from turnout.routers.aws_alb import plan
 from turnout.routers.aws_alb.elb import ELB
 from turnout.routers.aws_alb.world import ALBOptions, World, check, resolve
-from turnout.routers.base import parse_options
 from turnout.routers.endpoints import resolve as resolve_host
 
 
 class ALBRouter:
     kind = "aws_alb"
     can_split = True
+
+    Options = ALBOptions
 
     def __init__(self, *, production: str, test: str, options: ALBOptions) -> None:
         self.production, self.test, self.options = production, test, options
@@ -42,13 +43,12 @@ class ALBRouter:
         self._world: World | None = None  # ARNs found by prepare(): identities, not state
 
     @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        opts = parse_options(ALBOptions, cfg.router.options)
-        check(opts)
+    def from_options(cls, section: RouterConfig, options: ALBOptions, env: DriverEnv) -> Self:
+        check(options)
         if importlib.util.find_spec("boto3") is None:
-            raise ConfigError("router.kind: aws_alb needs boto3, which is not installed",
+            raise ConfigError("aws_alb needs boto3, which is not installed", key=("router", "kind"),
                               hint="pip install 'turnout[aws]'")
-        return cls(production=cfg.router.production, test=cfg.router.test, options=opts)
+        return cls(production=section.production, test=section.test, options=options)
 
     # -- the four protocol calls ---------------------------------------------------------------
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:

@@ -58,35 +58,38 @@ class ALBOptions(BaseModel):
 
 def check(opts: ALBOptions) -> None:
     """What pydantic cannot say per field: one of each pair, both colors, ARNs in `region`."""
-    key = "router.options."
+    key = ("router", "options")
     for a, b in (("load_balancer_arn", "load_balancer_name"), ("production_listener_arn", "production_listener_port"),
                  ("test_listener_arn", "test_listener_port")):
         if (getattr(opts, a) is None) == (getattr(opts, b) is None):
-            raise ConfigError(f"{key}{a}: give either {a} or {b}")
+            raise ConfigError(f"give either {a} or {b}", key=(*key, a))
     missing = [c.value for c in Color if c not in opts.target_groups]
     if missing:
-        raise ConfigError(f"{key}target_groups: {' and '.join(missing)} missing (blue = ARN or name, green = …)")
+        raise ConfigError(f"{' and '.join(missing)} missing (blue = ARN or name, green = …)",
+                          key=(*key, "target_groups"))
     for color, ref in opts.target_groups.items():
         if not (TG_ARN.match(ref) or (NAME.match(ref) and not ref.startswith("arn"))):
-            raise ConfigError(f"{key}target_groups.{color}: expected a target group ARN or name, got {ref!r}")
+            raise ConfigError(f"expected a target group ARN or name, got {ref!r}",
+                              key=(*key, "target_groups", color.value))
     if opts.target_groups[Color.BLUE] == opts.target_groups[Color.GREEN]:
-        raise ConfigError(f"{key}target_groups: blue and green are the same target group")
+        raise ConfigError("blue and green are the same target group", key=(*key, "target_groups"))
     arns = {"load_balancer_arn": opts.load_balancer_arn, "production_listener_arn": opts.production_listener_arn,
             "test_listener_arn": opts.test_listener_arn,
-            **{f"target_groups.{c}": ref for c, ref in opts.target_groups.items() if ref.startswith("arn:")}}
+            **{f"target_groups.{c.value}": ref for c, ref in opts.target_groups.items() if ref.startswith("arn:")}}
     for name, arn in arns.items():
         m = arn and re.match(_ARN, arn)
         if m and m["region"] != opts.region:
-            raise ConfigError(f"{key}{name}: the ARN is in {m['region']}, router.options.region is {opts.region}")
+            raise ConfigError(f"the ARN is in {m['region']}, router.options.region is {opts.region}",
+                              key=(*key, *name.split(".")))
     lb = opts.load_balancer_arn and LB_ARN.match(opts.load_balancer_arn)
     for name in ("production_listener_arn", "test_listener_arn"):
         listener = getattr(opts, name) and LISTENER_ARN.match(getattr(opts, name))
         if lb and listener and listener["lb"] != lb["lb"]:
-            raise ConfigError(f"{key}{name}: a listener of load balancer {listener['lb']}, not of {lb['lb']}")
+            raise ConfigError(f"a listener of load balancer {listener['lb']}, not of {lb['lb']}", key=(*key, name))
     same = (opts.production_listener_arn or opts.production_listener_port) == (
         opts.test_listener_arn or opts.test_listener_port)
     if same:
-        raise ConfigError(f"{key}test_listener_*: the test listener must not be the production listener")
+        raise ConfigError("the test listener must not be the production listener", key=(*key, "test_listener_port"))
 
 
 @dataclass(frozen=True)

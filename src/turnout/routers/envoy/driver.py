@@ -50,7 +50,7 @@ def envoy_binary(configured: str | None) -> str:
 class EnvoyRouter(OwnedRouter[EnvoyOptions]):
     kind = "envoy"
     can_split = True
-    options_model = EnvoyOptions
+    Options = EnvoyOptions
 
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)

@@ -21,18 +21,17 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.config import Config, Duration
+from turnout.config import Duration, RouterConfig
 from turnout.errors import ConfigError, RouterError
-from turnout.infra.files import atomic_write, socket_path
+from turnout.infra.files import atomic_write
+from turnout.locations import socket_path
 from turnout.model import Color, Endpoint, RouteState, Weights
-from turnout.routers.base import parse_options
 from turnout.routers.endpoints import resolve_all
 from turnout.routers.haproxy import runtime_api as api
-from turnout.routers.owned import OwnedProcess
+from turnout.routers.owned import OwnedRouter
 
 EMPTY = Endpoint("127.0.0.1", 1)
 
@@ -63,8 +62,8 @@ def plan(backend: str, current: Sequence[api.Slot], wanted: Sequence[Endpoint]) 
     enable, disable, final = [], [], {s.name: s for s in current}
     for endpoint in (e for e in wanted if e not in keep):
         if not free:
-            raise ConfigError(f"router.options.slots: {backend} needs {len(wanted)} servers, "
-                              f"more than its {len(current)} slots")
+            raise ConfigError(f"{backend} needs {len(wanted)} servers, more than its {len(current)} slots",
+                              key=("router", "options", "slots"))
         slot = free.pop(0)
         if slot.endpoint != endpoint:
             enable.append(f"set server {backend}/{slot.name} addr {endpoint.host} port {endpoint.port}")
@@ -77,24 +76,16 @@ def plan(backend: str, current: Sequence[api.Slot], wanted: Sequence[Endpoint]) 
     return enable + disable, list(final.values())
 
 
-class HAProxyRouter:
+class HAProxyRouter(OwnedRouter[HAProxyOptions]):
     kind = "haproxy"
     can_split = True
+    Options = HAProxyOptions
 
-    def __init__(self, *, production: str, test: str, drain: float, options: HAProxyOptions, folder: Path) -> None:
-        self.production, self.test, self.drain, self.options = production, test, drain, options
-        self.folder = folder
-        self.owned = options.socket is None
+    def __init__(self, *, section: RouterConfig, options: HAProxyOptions, folder: Path) -> None:
+        super().__init__(section=section, options=options, folder=folder)
+        self.owned = options.socket is None  # else attached: someone else's HAProxy, driven over its socket
         self.socket = options.socket or str(socket_path(folder / "admin.sock"))
         self.master_socket = str(socket_path(folder / "master.sock"))
-        self.process = OwnedProcess(folder, "haproxy")
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> Self:
-        opts = parse_options(HAProxyOptions, cfg.router.options)
-        folder = cfg.base_dir / opts.dir if opts.dir else cfg.state_dir() / "haproxy"
-        return cls(production=cfg.router.production, test=cfg.router.test, drain=cfg.router.drain,
-                   options=opts, folder=folder.resolve())
 
     @property
     def pid(self) -> int | None:
@@ -105,8 +96,8 @@ class HAProxyRouter:
         wanted = resolve_all(backends)
         for color, endpoints in wanted.items():
             if len(set(endpoints)) > self.options.slots:
-                raise ConfigError(f"router.options.slots: {color} has {len(set(endpoints))} instances, "
-                                  f"more than slots = {self.options.slots}")
+                raise ConfigError(f"{color} has {len(set(endpoints))} instances, more than slots = "
+                                  f"{self.options.slots}", key=("router", "options", "slots"))
         if self.owned and not await self._answers():
             await self._start(wanted)
             return

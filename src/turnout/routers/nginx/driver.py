@@ -11,8 +11,6 @@ Needs Debian's `libnginx-mod-http-lua` (and `lua-resty-core`, its dependency).
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -24,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.config import Duration
 from turnout.errors import RouterError
-from turnout.infra.files import atomic_write
+from turnout.infra.files import atomic_write, secret_file
 from turnout.model import Color, Endpoint, RouteState, Weights
 from turnout.routers.endpoints import resolve_all
 from turnout.routers.nginx.conf import LUA, render_config
@@ -59,7 +57,7 @@ def state_body(**values: str) -> bytes:
 class NginxRouter(OwnedRouter[NginxOptions]):
     kind = "nginx"
     can_split = True
-    options_model = NginxOptions
+    Options = NginxOptions
 
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
@@ -117,11 +115,7 @@ class NginxRouter(OwnedRouter[NginxOptions]):
         self.folder.mkdir(parents=True, exist_ok=True)
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.folder / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        token = self.folder / "admin.token"
-        if not token.exists():
-            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
+        secret_file(self.folder / "admin.token")
         atomic_write(self.folder / "turnout.lua", LUA)
         conf = self.folder / "nginx.conf"
         atomic_write(conf, render_config(

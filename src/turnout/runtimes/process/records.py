@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from turnout.errors import RuntimeFailure
+from turnout.infra.files import atomic_write
 from turnout.model import Color
 
 FORMAT = 1
@@ -41,19 +40,9 @@ def path(state_dir: Path, color: Color) -> Path:
 def save(state_dir: Path, record: ColorRecord) -> None:
     """Write atomically: a reader (or a host that dies mid-write) sees the old record or the new one."""
     target = path(state_dir, record.color)
-    target.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "color": record.color.value, "version": record.version,
             "instances": [asdict(i) for i in record.instances]}
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, json.dumps(data, indent=1))
 
 
 def load(state_dir: Path, color: Color) -> ColorRecord | None:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import shlex
 import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import httpx
 
-from turnout.config import Config, HealthConfig, RuntimeConfig
+from turnout.config import DriverEnv, HealthConfig, NoOptions, RuntimeConfig, templates
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.infra import files, procs
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
@@ -34,7 +34,6 @@ BACKOFF = (0.5, 30.0)  # restart delay: first, and the cap it doubles up to
 STABLE_AFTER = 30.0  # an instance that ran this long before crashing restarts after the first delay again
 FAILED_GRACE = 1.0  # drain for instances that never became ready: no traffic reached them
 STATUS_TIMEOUT = 1.0
-_PLACEHOLDER = re.compile(r"{(version|color|port|instance)}")
 
 
 @dataclass(eq=False)
@@ -53,11 +52,10 @@ class _Env:
 
 class ProcessRuntime:
     kind = "process"
+    Options = NoOptions  # the process runtime reads runtime.command, cwd, env, restart
 
     def __init__(self, runtime: RuntimeConfig, health: HealthConfig, state_dir: Path, base_dir: Path,
                  host: str = "127.0.0.1") -> None:
-        if not runtime.command:
-            raise ConfigError("runtime.command: field required for the process runtime")
         self.host = host
         self._rt, self._health, self._state_dir = runtime, health, state_dir
         self._cwd = (base_dir / runtime.cwd).resolve()
@@ -65,8 +63,10 @@ class ProcessRuntime:
         self._locks = {c: asyncio.Lock() for c in Color}  # one operation per color at a time
 
     @classmethod
-    def from_config(cls, cfg: Config) -> ProcessRuntime:
-        return cls(cfg.runtime, cfg.health, cfg.state_dir(), cfg.base_dir)
+    def from_options(cls, section: RuntimeConfig, options: NoOptions, env: DriverEnv) -> Self:
+        if not section.command:
+            raise ConfigError("field required for the process runtime", key=("runtime", "command"))
+        return cls(section, env.health, env.state_dir, env.base_dir)
 
     def log_path(self, color: Color, index: int) -> Path:
         return self._state_dir / "logs" / f"{color.value}-{index}.log"
@@ -166,11 +166,8 @@ class ProcessRuntime:
         rec = inst.rec
         values = {"version": rec.version, "color": color.value, "port": str(rec.port), "instance": str(rec.index)}
 
-        def fill(text: str) -> str:
-            return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
-
-        argv = [fill(part) for part in self._rt.command]
-        env = {**os.environ, **{k: fill(v) for k, v in self._rt.env.items()}, "PORT": values["port"],
+        argv = [templates.fill(part, values) for part in self._rt.command]
+        env = {**os.environ, **{k: templates.fill(v, values) for k, v in self._rt.env.items()}, "PORT": values["port"],
                "TURNOUT_VERSION": rec.version, "TURNOUT_COLOR": color.value, "TURNOUT_INSTANCE": values["instance"]}
         header = (f"--- turnout {time.strftime('%Y-%m-%dT%H:%M:%S%z')}: {color.value} instance {rec.index} "
                   f"version {rec.version} port {rec.port}: {shlex.join(argv)}\n")

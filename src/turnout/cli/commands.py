@@ -1,0 +1,371 @@
+"""Each command fills a request type of the control API, sends it to the agent and renders the result.
+
+The commands that talk to the agent find it from the config file alone (turnout.locations) and
+import neither the config schema nor the engine; the ones that work without an agent (init,
+check-config, status and down when it is not running, history) load the config and build the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from turnout import locations
+from turnout.cli import render
+from turnout.control import api
+from turnout.control.client import AgentClient
+from turnout.errors import ConfigError, TurnoutError
+from turnout.infra.identity import actor
+from turnout.model import Color
+
+if TYPE_CHECKING:
+    from turnout.config import Config
+
+COLORS = click.Choice([c.value for c in Color])
+
+
+class Ctx:
+    def __init__(self, config: str | None, debug: bool) -> None:
+        self.config_path, self.debug = config, debug
+
+    def file(self) -> Path:
+        return locations.find_config(self.config_path).resolve()
+
+    def cfg(self) -> Config:
+        from turnout import config
+
+        return config.load(self.file())
+
+    def client(self) -> AgentClient:
+        state, app = locations.peek(self.file())
+        return AgentClient(state, app)
+
+    def call(self, command: str, args: api.Request) -> Any:
+        return self.client().call(command, args, on_event=render.print_event)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+class LazyGroup(click.Group):
+    """A group whose heavy subcommand groups are imported only when they run (`turnout migrate`
+    loads the SQL parsers; `turnout --help` should not)."""
+
+    lazy: dict[str, tuple[str, str]] = {  # name -> (module:attribute, one-line help)
+        "migrate": ("turnout.cli.migrate:migrate",
+                    "Check SQL migrations for blue-green safety; run them in expand/contract phases."),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            import importlib
+
+            module, _, attr = self.lazy[cmd_name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][1] if name in self.lazy and name not in self.commands
+                 else self.commands[name].get_short_help_str(formatter.width)) for name in self.list_commands(ctx)
+                if name in self.lazy or not self.commands[name].hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", envvar="TURNOUT_CONFIG", help="turnout.toml to use (default: search upwards).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="turnout")
+@click.pass_context
+def group(ctx: click.Context, config: str | None, debug: bool) -> None:
+    """turnout: blue-green deployments with an atomic switch and verified rollback."""
+    ctx.obj = Ctx(config, debug)
+
+
+# -- local commands ---------------------------------------------------------------------------------------
+
+@group.command()
+@click.option("--name", default=None, help="App name (default: this folder's name).")
+@click.option("--force", is_flag=True, help="Overwrite an existing turnout.toml.")
+def init(name: str | None, force: bool) -> None:
+    """Write a commented starter turnout.toml."""
+    from turnout.cli.demo import APP
+    from turnout.config import starter
+
+    target = Path(locations.DEFAULT_FILE)
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists already", hint="use --force to overwrite it")
+    app = name or "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path.cwd().name) or "app"
+    target.write_text(starter(name=app, python=sys.executable, app=str(APP)))
+    click.echo(f"wrote {target}; check it with `turnout check-config`")
+
+
+@group.command("check-config")
+@pass_ctx
+def check_config(ctx: Ctx) -> None:
+    """Validate turnout.toml and every driver's options without acting."""
+    from turnout.control.local import Stack
+
+    cfg = ctx.cfg()
+    stack = Stack.build(cfg)
+    asyncio.run(stack.close())
+    click.echo(f"{ctx.file()}: ok (app {cfg.app.name}, router {cfg.router.kind}, runtime {cfg.runtime.kind}, "
+               f"{len(stack.checks)} checks)")
+
+
+@group.command()
+@click.option("--version", "version", help="Release to start on blue when nothing is deployed yet.")
+@click.option("--detach", "-d", is_flag=True, help="Run the agent in the background.")
+@pass_ctx
+def up(ctx: Ctx, version: str | None, detach: bool) -> None:
+    """Start the agent: proxy, runtime and the live release (adopts what a crashed agent left)."""
+    client = ctx.client()
+    if client.running():
+        click.echo(f"agent already running (pid {client.pid()})")
+        return
+    ctx.cfg()  # a broken config is reported here, not in the agent's log
+    if detach:
+        pid = client.start_detached(str(ctx.file()), version)
+        st = client.status()
+        click.echo(f"agent up (pid {pid}): {st.active} serves {st.environments[st.active].version} "
+                   f"at {st.router.production_url}")
+        return
+    from turnout.control.server import serve
+
+    sys.exit(asyncio.run(serve(str(ctx.file()), version)))
+
+
+@group.command()
+@pass_ctx
+def down(ctx: Ctx) -> None:
+    """Stop the agent and everything it started (also what a killed agent left behind)."""
+    client = ctx.client()
+    pid = client.pid()
+    if client.running():
+        cfg = ctx.cfg()
+        client.call("down", api.DownArgs(actor=actor()))
+        deadline = time.monotonic() + cfg.router.drain + cfg.runtime.stop_grace + 15
+        while pid and client.pid() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        click.echo("agent stopped")
+        return
+    from turnout.control.local import Stack
+
+    async def cleanup() -> None:
+        stack = Stack.build(ctx.cfg())
+        for color in Color:
+            await stack.runtime.stop(color)
+        await stack.router.release()
+        await stack.close()
+
+    asyncio.run(cleanup())
+    click.echo("agent was not running; stopped what it had left")
+
+
+@group.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def status(ctx: Ctx, as_json: bool) -> None:
+    """What serves where, read back from the router and the instances."""
+    client = ctx.client()
+    try:
+        view = client.status() if client.sock.exists() else None
+    except TurnoutError:
+        view = None
+    if view is None:
+        from turnout.control.local import Stack
+
+        async def local() -> api.StatusView:
+            stack = Stack.build(ctx.cfg())
+            try:
+                return await stack.status(api.AgentView(running=False, stale_pid=client.pid_file.exists()))
+            finally:
+                await stack.close()
+
+        view = asyncio.run(local())
+    if as_json:
+        click.echo(json.dumps(json.loads(api.encode(view)), indent=2))
+        return
+    render.print_status(view)
+
+
+@group.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+def history(ctx: Ctx, as_json: bool, limit: int) -> None:
+    """The append-only audit log: who switched what, when, and why."""
+    from turnout.control.local import open_store
+
+    cfg = ctx.cfg()
+    store = open_store(cfg)
+    try:
+        events = store.history(cfg.app.name, limit)
+    finally:
+        store.close()
+    if as_json:
+        from turnout.events import to_builtins
+
+        click.echo(json.dumps(to_builtins(events), indent=2))
+        return
+    render.print_history(events)
+
+
+# -- operations the agent runs ----------------------------------------------------------------------------
+
+def _parse_steps(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        steps = [int(p) for p in value.split(",") if p.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected percentages like 5,25,50,100, got {value!r}") from None
+    if not steps:
+        raise click.BadParameter("expected percentages like 5,25,50,100")
+    return tuple(steps)  # the rule (rising, 1..100) is checked once, by the engine: a usage error there
+
+
+STEPS = click.option("--steps", callback=_parse_steps, metavar="5,25,50,100",
+                     help="Canary: shift traffic in these steps, watching each (router must split).")
+
+
+@group.command()
+@click.argument("version")
+@click.option("--no-switch", is_flag=True, help="Stop after validation; switch later with `turnout switch`.")
+@click.option("--pause-before-switch", "pause", is_flag=True,
+              help="Validate, then wait for `turnout promote` or `turnout abort`.")
+@STEPS
+@pass_ctx
+def deploy(ctx: Ctx, version: str, no_switch: bool, pause: bool, steps: tuple[int, ...] | None) -> None:
+    """Deploy VERSION to the idle color, validate it, and switch all traffic to it."""
+    result: api.DeploymentView = ctx.call("deploy", api.DeployArgs(version=version, switch=not no_switch,
+                                                                    pause=pause, steps=steps, actor=actor()))
+    if pause:
+        click.echo(f"{version}: validated on {result.idle}; `turnout promote` to switch, `turnout abort` to stop it")
+    elif no_switch:
+        click.echo(f"{version}: validated, not switched")
+    else:
+        click.echo(f"{version}: live on {result.active}")
+
+
+@group.command()
+@STEPS
+@pass_ctx
+def promote(ctx: Ctx, steps: tuple[int, ...] | None) -> None:
+    """Continue a paused deploy: switch (through canary steps if given) and watch."""
+    result: api.DeploymentView = ctx.call("promote", api.PromoteArgs(steps=steps, actor=actor()))
+    click.echo(f"{result.active} serves all traffic")
+
+
+@group.command()
+@click.option("--reason", default="", help="Why, for the audit log.")
+@pass_ctx
+def abort(ctx: Ctx, reason: str) -> None:
+    """Stop a paused (validated, not switched) release; the live color keeps serving."""
+    result: api.DeploymentView = ctx.call("abort", api.AbortArgs(reason=reason, actor=actor()))
+    click.echo(f"aborted; {result.active} still serves all traffic")
+
+
+@group.command()
+@pass_ctx
+def validate(ctx: Ctx) -> None:
+    """Run the checks against the idle color again (switches nothing)."""
+    from turnout.model import Verdict
+
+    result: api.Measurements = ctx.call("validate", api.ValidateArgs(actor=actor()))
+    if any(m.verdict is not Verdict.PASS for m in result.measurements):
+        raise TurnoutError("validation failed", hint="see the checks above")
+    click.echo("all checks passed")
+
+
+@group.command()
+@click.option("--to", type=COLORS, help="Color to send all traffic to (default: the idle one).")
+@pass_ctx
+def switch(ctx: Ctx, to: str | None) -> None:
+    """Switch all traffic to the other (warm) color at once."""
+    result: api.DeploymentView = ctx.call("switch", api.SwitchArgs(to=Color(to) if to else None, actor=actor()))
+    click.echo(f"{result.active} serves all traffic")
+
+
+@group.command()
+@click.option("--reason", default="", help="Why, for the audit log.")
+@pass_ctx
+def rollback(ctx: Ctx, reason: str) -> None:
+    """Switch back to the previous color while it is still warm."""
+    result: api.DeploymentView = ctx.call("rollback", api.RollbackArgs(reason=reason, actor=actor()))
+    click.echo(f"rolled back: {result.active} serves all traffic")
+
+
+@group.command()
+@click.argument("color", type=COLORS, required=False)
+@pass_ctx
+def warm(ctx: Ctx, color: str | None) -> None:
+    """Scale a cold color (default: the idle one) back up so it can be switched to."""
+    ctx.call("warm", api.WarmArgs(color=Color(color) if color else None, actor=actor()))
+    click.echo("warm")
+
+
+@group.command("scale-down")
+@click.argument("color", type=COLORS, required=False)
+@pass_ctx
+def scale_down(ctx: Ctx, color: str | None) -> None:
+    """Scale the idle color down now instead of waiting for the retention window."""
+    ctx.call("scale-down", api.ScaleDownArgs(color=Color(color) if color else None, actor=actor()))
+    click.echo("scaled down")
+
+
+# -- the rest -------------------------------------------------------------------------------------------
+
+@group.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--requests", "min_requests", default=20_000, show_default=True,
+              help="Keep the load going until at least this many requests went through.")
+@click.option("--concurrency", default=16, show_default=True, help="Keep-alive connections of the load.")
+@click.option("--keep", is_flag=True, help="Keep the temporary folder (config, state, logs).")
+@click.option("--scenario", type=click.Choice(["happy", "bad-release"]), default="happy", show_default=True,
+              help="bad-release: the new version breaks after the switch and is rolled back automatically.")
+def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str) -> None:
+    """Run a full blue-green cycle under load in a temporary folder, then clean up."""
+    from turnout.cli.demo import run as run_demo
+
+    def log(msg: str) -> None:
+        render.err(f"{render.paint('demo', 'dim')} {msg}")
+
+    summary = asyncio.run(run_demo(scenario=scenario, min_requests=min_requests, concurrency=concurrency,
+                                   keep=keep, log=log))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"{summary['requests']} requests, {summary['failed']} failed, {summary['switches']} switches, "
+                   f"{summary['rollbacks']} rollbacks; time to full switch ≤ {summary['max_full_switch_ms']} ms; "
+                   f"{summary['rps']} req/s, p99 {summary['p99_ms']} ms")
+        if scenario == "bad-release":
+            click.echo(f"rolled back automatically: {summary['rolled_back']} (trigger {summary['trigger']}); "
+                       f"first failing request → traffic back on blue: {summary['detect_to_restore_ms']} ms")
+    ok = summary.get("rolled_back") if scenario == "bad-release" else summary["failed"] == 0
+    if not ok:
+        sys.exit(1)
+
+
+@group.command()
+@click.argument("url")
+@click.option("--rps", type=float, default=None, help="Target request rate (default: as fast as possible).")
+@click.option("--duration", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option("--concurrency", type=int, default=8, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def load(url: str, rps: float | None, duration: float, concurrency: int, as_json: bool) -> None:
+    """Send bounded keep-alive load to URL and report latency percentiles and errors."""
+    from turnout.measure.loadgen import main_load
+
+    sys.exit(main_load(url, rps, duration, concurrency, as_json))
+

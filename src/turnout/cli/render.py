@@ -1,0 +1,107 @@
+"""Typed values in, text out: progress events, the status view, the audit log.
+
+Plain text with ANSI colors on a terminal; rich is loaded only for the tables (status, history),
+so commands that print a line or two start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from turnout.control.api import StatusView
+from turnout.events import (
+    Aborting,
+    AuditEvent,
+    Measured,
+    Noop,
+    ProgressEvent,
+    Recorded,
+    Starting,
+    SwitchTiming,
+    Watching,
+)
+from turnout.model import Color, Verdict
+
+_ANSI = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
+
+
+def paint(text: str, style: str, stream: TextIO = sys.stderr) -> str:
+    return f"\033[{_ANSI[style]}m{text}\033[0m" if stream.isatty() else text
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def event_line(event: ProgressEvent) -> str | None:
+    """One line per progress event (None: nothing worth a line)."""
+    match event:
+        case Measured(measurement=m):
+            mark = {Verdict.PASS: paint("✓", "green"), Verdict.FAIL: paint("✗", "red"),
+                    Verdict.ERROR: paint("!", "red")}.get(m.verdict, "?")
+            return f"  {mark} {m.check}: {m.detail}"
+        case Starting(color=color, version=version):
+            return f"→ starting {version} on {color}"
+        case Watching(color=color, window=window, url=url):
+            return (f"→ watching {color} for {window:g}s at {url}; a trigger rolls back "
+                    "(Ctrl-C leaves the watch running in the agent)")
+        case Noop(reason=reason):
+            return f"· {reason}"
+        case Aborting(color=color, reason=reason):
+            return f"· stopping {color}: {reason}"
+        case Recorded(event=audit):
+            timing = audit.find(SwitchTiming)
+            if audit.action in ("switch", "rollback") and audit.outcome == "ok":
+                ms = f"{timing.ms} ms" if timing else "?"
+                return f"{paint('⇄', 'green')} {audit.from_color} → {audit.to_color}: router serves it ({ms})"
+            return f"· {audit.name}" + (f": {audit.reason}" if audit.reason else "")
+    return None
+
+
+def print_event(event: ProgressEvent) -> None:
+    line = event_line(event)
+    if line is not None:
+        err(line)
+
+
+def print_status(d: StatusView) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(highlight=False, emoji=False)
+    r = d.router
+    agent = f"agent pid {d.agent.pid}" if d.agent.running else "[yellow]agent not running[/]"
+    out.print(f"[bold]{d.app}[/]  phase {d.phase}  active [bold]{d.active}[/]  ({agent})")
+    table = Table("color", "version", "instances", "healthy", "warm", "traffic")
+    for color in Color:
+        env = d.environments[color]
+        share = f"{r.serving[color]}%" if r.serving else "?"
+        table.add_row(color, str(env.version), str(env.instances), str(env.healthy), str(env.warm), share)
+    out.print(table)
+    if r.reachable:
+        out.print(f"router {r.kind}: production {r.production_url}  test ({r.test}) {r.test_url}")
+    else:
+        out.print(f"[red]router {r.kind} unreachable[/]: {r.error}")
+    if d.drift and r.serving:
+        out.print(f"[red]the router serves {_split(r.serving)} but the state says {_split(d.stored_weights)}[/]")
+    if d.lock:
+        out.print(f"lock held by {d.lock.holder} ({d.lock.purpose})")
+
+
+def _split(weights: dict[Color, int]) -> str:
+    return "/".join(f"{c} {weights[c]}%" for c in Color)
+
+
+def print_history(events: Sequence[AuditEvent]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("when", "who", "action", "outcome", "from→to", "reason")
+    for e in events:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
+        move = f"{e.from_color or ''}→{e.to_color or ''}" if e.from_color or e.to_color else ""
+        table.add_row(when, e.actor.split(" ")[0], e.action, e.outcome, move, e.reason[:80])
+    Console(highlight=False, emoji=False).print(table)

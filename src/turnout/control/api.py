@@ -1,0 +1,199 @@
+"""The control API: one type per request and per result, shared by the CLI and the agent.
+
+The CLI fills a request type and the agent decodes that same type (kamal-proxy's shared Args):
+decoding is strict (unknown keys, wrong types and bad colors are refused with the field's path),
+and it is the only place a usage error can come from. Long operations stream frames, one JSON
+object per line: progress events, then one result or one error.
+
+    GET  /v1/status            -> StatusView
+    POST /v1/<command>         (a request type below) -> frames: {"event": ...}* then {"result": ...}
+                                                          or {"error": OpError}
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from turnout.errors import BUG_EXIT, UsageError
+from turnout.events import ProgressEvent
+from turnout.model import Color, Deployment, Measurement, Phase
+
+T = TypeVar("T")
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    actor: str = ""  # who asks, for the audit log (OS user and git identity)
+
+
+class DeployArgs(Request, frozen=True, kw_only=True):
+    version: str
+    switch: bool = True  # False: validate only, switch later
+    pause: bool = False  # validate, then wait for promote or abort
+    steps: tuple[int, ...] | None = None  # canary percentages; None: deploy.steps from the config
+
+
+class PromoteArgs(Request, frozen=True, kw_only=True):
+    steps: tuple[int, ...] | None = None
+
+
+class AbortArgs(Request, frozen=True, kw_only=True):
+    reason: str = ""
+
+
+class SwitchArgs(Request, frozen=True, kw_only=True):
+    to: Color | None = None  # None: the idle color
+    reason: str = ""
+
+
+class RollbackArgs(Request, frozen=True, kw_only=True):
+    reason: str = ""
+
+
+class ValidateArgs(Request, frozen=True, kw_only=True):
+    pass
+
+
+class WarmArgs(Request, frozen=True, kw_only=True):
+    color: Color | None = None  # None: the idle color
+
+
+class ScaleDownArgs(Request, frozen=True, kw_only=True):
+    color: Color | None = None
+
+
+class DownArgs(Request, frozen=True, kw_only=True):
+    pass
+
+
+COMMANDS: dict[str, type[Request]] = {
+    "deploy": DeployArgs, "promote": PromoteArgs, "abort": AbortArgs, "switch": SwitchArgs,
+    "rollback": RollbackArgs, "validate": ValidateArgs, "warm": WarmArgs, "scale-down": ScaleDownArgs,
+    "down": DownArgs,
+}
+
+
+# -- results ------------------------------------------------------------------------------------------
+
+class DeploymentView(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a deployment stands after an operation."""
+
+    app: str
+    phase: Phase
+    active: Color
+    versions: dict[Color, str | None]
+    weights: dict[Color, int]
+
+    @classmethod
+    def of(cls, dep: Deployment) -> DeploymentView:
+        return cls(app=dep.app, phase=dep.phase, active=dep.active, versions=dict(dep.versions),
+                   weights={Color.BLUE: dep.weights.blue, Color.GREEN: dep.weights.green})
+
+    @property
+    def idle(self) -> Color:
+        return self.active.other
+
+
+class Measurements(msgspec.Struct, frozen=True, kw_only=True):
+    measurements: tuple[Measurement, ...]
+
+
+class Done(msgspec.Struct, frozen=True, kw_only=True):
+    message: str
+
+
+Result = DeploymentView | Measurements | Done
+RESULTS: dict[str, type[Any]] = {"validate": Measurements, "down": Done}  # every other command: DeploymentView
+
+
+class OpError(msgspec.Struct, frozen=True, kw_only=True):
+    """Why an operation failed: the error's class name, message, hint and exit code. `bug` marks
+    anything that is not a turnout error (exit 70): the traceback is in the agent's log."""
+
+    type: str
+    message: str
+    hint: str = ""
+    exit_code: int = 1
+    bug: bool = False
+
+    @classmethod
+    def bug_in_agent(cls, exc: BaseException, log: str) -> OpError:
+        return cls(type=type(exc).__name__, message=f"internal error in the agent: {exc!r}",
+                   hint=f"this is a bug in turnout; the traceback is in {log}", exit_code=BUG_EXIT, bug=True)
+
+
+# -- the status view ----------------------------------------------------------------------------------
+
+class EnvView(msgspec.Struct, frozen=True, kw_only=True):
+    version: str | None  # what the state says runs there
+    running_version: str | None  # what the runtime reports
+    instances: int
+    healthy: int
+    warm: bool
+    endpoints: tuple[str, ...] = ()
+
+
+class RouterView(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str
+    reachable: bool
+    serving: dict[Color, int] | None = None  # read back from the router
+    test: Color | None = None
+    production_url: str = ""
+    test_url: str = ""
+    error: str = ""
+
+
+class LockView(msgspec.Struct, frozen=True, kw_only=True):
+    holder: str
+    since: float
+    purpose: str = ""
+
+
+class AgentView(msgspec.Struct, frozen=True, kw_only=True):
+    running: bool
+    pid: int | None = None
+    since: float | None = None
+    stale_pid: bool = False  # a pid file is left, its process is gone
+
+
+class StatusView(msgspec.Struct, frozen=True, kw_only=True):
+    app: str
+    phase: Phase
+    active: Color
+    idle: Color
+    revision: int
+    environments: dict[Color, EnvView]
+    router: RouterView
+    stored_weights: dict[Color, int]
+    drift: bool  # the router serves something else than the state says
+    rollback_ready_until: float | None
+    lock: LockView | None
+    agent: AgentView
+
+
+# -- frames of an operation stream --------------------------------------------------------------------
+
+class Frame(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    event: ProgressEvent | None = None
+    result: Any = None
+    error: OpError | None = None
+
+
+def decode(kind: type[T], data: bytes) -> T:
+    """`data` (JSON) as a `kind`; any mismatch is a usage error naming the field."""
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.ValidationError as exc:
+        raise UsageError(f"bad request: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"bad request: not JSON: {exc}") from None
+
+
+def encode(value: Any) -> bytes:
+    return msgspec.json.encode(value)
+
+
+def convert(kind: type[T], value: Any) -> T:
+    """A decoded JSON value (a frame's result) as a `kind`."""
+    return msgspec.convert(value, type=kind)
