@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import httpx
 
@@ -25,7 +25,7 @@ from turnout.infra.files import atomic_write
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
 
 
-def parse_hosts(hosts: Mapping[str, list[str]]) -> dict[Color, tuple[Endpoint, ...]]:
+def parse_hosts(hosts: Mapping[Literal["blue", "green"], list[str]]) -> dict[Color, tuple[Endpoint, ...]]:
     """`runtime.hosts` (host:port lists, checked by the schema) -> endpoints per color; both colors needed."""
     missing = [c for c in Color if c.value not in hosts]
     if missing:
