@@ -2,20 +2,25 @@
 
 Files are checked in path order and each one's DDL updates the schema the next one sees, so a
 folder of migrations is judged the way it will run.
+
+The parsers are imported here, on first use: pglast for PostgreSQL, sqlglot for MySQL/SQLite, so a
+linter run pays only for the one it needs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from turnout.errors import UsageError
-from turnout.migrate.catalog import Catalog
 from turnout.migrate.context import CheckOptions, Ignore, Span, apply_ignores, parse_ignores, up_section
-from turnout.migrate.findings import FileReport, ObjectRef, Report, SqlError
-from turnout.migrate.pg_parse import SqlParseError
+from turnout.migrate.findings import FileReport, ObjectRef, Report, SqlError, SqlParseError
 from turnout.migrate.refs import SourceTree, apply_references
-from turnout.migrate.rules_pg import PgChecker
-from turnout.migrate.rules_sqlglot import SqlglotChecker, schema_from_sql
+from turnout.migrate.versions import stated_version
+
+if TYPE_CHECKING:
+    from turnout.migrate.catalog import Catalog
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
 
@@ -41,14 +46,19 @@ class Checker:
         if opts.database and opts.dialect != "postgresql":
             raise UsageError("--database (the shadow check) needs --dialect postgresql")
         self.opts = opts
-        self.catalog = Catalog()
-        self.mysql_schema: dict[str, dict[str, tuple[str, bool]]] = {}
+        self.mysql_schema: dict[str, dict[str, Any]] = {}
+        if opts.dialect == "postgresql":
+            from turnout.migrate.catalog import Catalog
+
+            self.catalog: Catalog = Catalog()
         for schema in opts.schema:
             text = schema.read_text(encoding="utf-8")
             if opts.dialect == "postgresql":
                 for table_name, table in Catalog.from_sql(text).tables.items():
                     self.catalog.tables[table_name] = table
             else:
+                from turnout.migrate.rules_sqlglot import schema_from_sql
+
                 self.mysql_schema.update(schema_from_sql(text, "sqlite" if opts.dialect == "sqlite" else "mysql"))
         if opts.database:
             from turnout.migrate.shadow import load_catalog
@@ -60,11 +70,20 @@ class Checker:
     def check_text(self, text: str, path: str = "<stdin>") -> FileReport:
         report = FileReport(path, self.opts.dialect)
         text = up_section(text)
+        opts, stated = self.opts, stated_version(text, self.opts.dialect)
+        if stated is not None and self.opts.dialect == "postgresql":
+            opts = dataclasses.replace(opts, pg_version=stated.major)
+        elif stated is not None:
+            opts = dataclasses.replace(opts, mysql_version=stated)
         try:
             if self.opts.dialect == "postgresql":
-                res = PgChecker(text, self.opts, self.catalog).run()
+                from turnout.migrate.rules_pg import PgChecker
+
+                res: Any = PgChecker(text, opts, self.catalog).run()
             else:
-                res = SqlglotChecker(text, self.opts.dialect, self.mysql_schema).run()  # type: ignore[assignment]
+                from turnout.migrate.rules_sqlglot import SqlglotChecker
+
+                res = SqlglotChecker(text, self.opts.dialect, self.mysql_schema, opts.mysql_version).run()
         except SqlParseError as exc:
             report.error = exc.error
             return report
@@ -72,6 +91,8 @@ class Checker:
         if self.tree is not None:
             findings = apply_references(findings, self.tree)
         report.statements, report.notes = res.statements, list(res.notes)
+        if stated is not None:
+            report.notes.insert(0, f"target {stated} (stated in the file)")
         self.spans[path] = res.spans
         ignores = [i for i in parse_ignores(text) if not (self.opts.database and _shadow_only(i))]
         ignored = apply_ignores(findings, ignores, res.spans)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from turnout.migrate.findings import Finding
 from turnout.migrate.rules import RULES
+from turnout.migrate.versions import DEFAULTS, ServerVersion
 
 
 class TxMode(enum.StrEnum):
@@ -33,6 +34,7 @@ class CheckOptions:
     old_source: Path | None = None
     database: str | None = None  # shadow check against a schema-only copy of this database
     schema: tuple[Path, ...] = ()
+    mysql_version: ServerVersion = field(default_factory=lambda: ServerVersion("mysql", DEFAULTS["mysql"]))
 
 
 _IGNORE = re.compile(r"--\s*turnout:ignore(?P<file>-file)?[ \t]+(?P<rules>[\w-]+(?:[ \t]*,[ \t]*[\w-]+)*)"

@@ -96,6 +96,14 @@ class SqlError:
     message: str
 
 
+class SqlParseError(Exception):
+    """The SQL of a file could not be parsed (by pglast or sqlglot); carries where."""
+
+    def __init__(self, error: SqlError) -> None:
+        super().__init__(f"line {error.line}, column {error.column}: {error.message}")
+        self.error = error
+
+
 @dataclass
 class FileReport:
     path: str

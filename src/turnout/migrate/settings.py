@@ -5,6 +5,7 @@
     migrations = "migrations"     # folder (relative to turnout.toml) with expand/ and contract/
     lock_timeout = "2s"           # SET lock_timeout for every migration (PostgreSQL syntax)
     table = "turnout_migrations"  # where applied migrations are recorded
+    version = "postgresql 15"     # target server for `turnout migrate check` (also "mysql 8.0.29", "mariadb 10.11")
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from turnout.config import Config
 from turnout.errors import ConfigError
+from turnout.migrate.versions import ServerVersion, parse_version
 
-_KEYS = {"url", "migrations", "lock_timeout", "table"}
+if TYPE_CHECKING:
+    from turnout.config import Config
+
+_KEYS = {"url", "migrations", "lock_timeout", "table", "version"}
 _TIMEOUT = re.compile(r"\d+\s*(ms|s|min|h)?")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -29,6 +33,7 @@ class DatabaseSettings:
     folder: Path
     lock_timeout: str = "2s"
     table: str = "turnout_migrations"
+    version: ServerVersion | None = None  # stated target server; the live server's version wins when connected
 
     @classmethod
     def from_config(cls, cfg: Config) -> DatabaseSettings:
@@ -54,4 +59,18 @@ class DatabaseSettings:
         table = raw.get("table", "turnout_migrations")
         if not _IDENT.fullmatch(table):
             raise ConfigError(f"database.table: not a plain identifier: {table!r} (turnout.toml)")
-        return cls(url, (base_dir / raw.get("migrations", "migrations")).resolve(), timeout, table)
+        return cls(url, (base_dir / raw.get("migrations", "migrations")).resolve(), timeout, table,
+                   target_version(raw))
+
+
+def target_version(raw: dict[str, Any]) -> ServerVersion | None:
+    """`[database] version` alone: `turnout migrate check` needs it without a reachable url."""
+    text = raw.get("version")
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ConfigError("database.version: expected a string such as \"postgresql 15\" (turnout.toml)")
+    try:
+        return parse_version(text)
+    except ValueError as exc:
+        raise ConfigError(f"database.version: {exc} (turnout.toml)") from None
