@@ -70,8 +70,11 @@ def _prefix_bytes(name: str, length: int) -> int:
     return 1 if length * per <= 255 else 2
 
 
-def type_change(old: str, new: str) -> MyChange:
-    """Compatibility and lock cost of changing a column's type from `old` to `new` (both known)."""
+def type_change(old: str, new: str, mariadb_instant_varchar: bool = False) -> MyChange:
+    """Compatibility and lock cost of changing a column's type from `old` to `new` (both known).
+
+    MariaDB 10.4.3+ extends a VARCHAR instantly even when its length prefix grows (checked on 10.11).
+    """
     (on, oa, ou), (nn, na, nu) = _parts(old), _parts(new)
     if (on, oa, ou) == (nn, na, nu) or (on == nn == "TINYINT" and not ou and not nu):
         return MyChange("same", "none")
@@ -80,7 +83,7 @@ def type_change(old: str, new: str) -> MyChange:
         a, b = _num(oa, 0, 0), _num(na, 0, 0)
         if b < a:
             return MyChange("narrowing", "copy", what)
-        same_prefix = _prefix_bytes(on, a) == _prefix_bytes(nn, b)
+        same_prefix = _prefix_bytes(on, a) == _prefix_bytes(nn, b) or mariadb_instant_varchar
         return MyChange("widening", "inplace" if same_prefix else "copy",
                         what + ("" if same_prefix else " (its length prefix grows from 1 to 2 bytes)"))
     if on == nn and on in ("ENUM", "SET"):
@@ -114,7 +117,8 @@ def type_change(old: str, new: str) -> MyChange:
     return MyChange("representation", "copy", what)
 
 
-def column_change(old: MyColumn | None, new: MyColumn, *, online_clause: bool) -> tuple[MyChange, bool | None]:
+def column_change(old: MyColumn | None, new: MyColumn, *, online_clause: bool,
+                  mariadb_instant_varchar: bool = False) -> tuple[MyChange, bool | None]:
     """The type change and the new NULL-ness (`True`: made NOT NULL, `False`: NOT NULL dropped, None: same).
 
     With the old definition unknown: an ALGORITHM=INSTANT/INPLACE clause means the server will refuse
@@ -123,7 +127,7 @@ def column_change(old: MyColumn | None, new: MyColumn, *, online_clause: bool) -
     restates the type to change NULL-ness (its explicit NULL / NOT NULL). Each assumption is reported.
     """
     if old is not None:
-        change = type_change(old.type, new.type)
+        change = type_change(old.type, new.type, mariadb_instant_varchar)
         if change.kind == "same" and (old.collate or None) != (new.collate or None) and new.collate:
             change = MyChange("same", "copy", f"collation {old.collate or 'default'} -> {new.collate}")
         nullness = None if old.not_null == new.not_null else new.not_null

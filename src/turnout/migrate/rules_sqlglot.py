@@ -318,7 +318,8 @@ class SqlglotChecker:
 
     def modify(self, table: str, column: str, cols: tuple[MyColumn | None, MyColumn], line: int, online: bool) -> None:
         old, new = cols
-        change, nullness = column_change(old, new, online_clause=online)
+        mariadb = self.version.engine == "mariadb" and self.version.at_least(10, 4, 3)
+        change, nullness = column_change(old, new, online_clause=online, mariadb_instant_varchar=mariadb)
         if change.assumed:
             self.note(line, f"{table}.{column}: assumed {change.assumed}; pass --schema or --database to know")
         if nullness is not None:

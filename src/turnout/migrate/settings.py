@@ -74,3 +74,10 @@ def target_version(raw: dict[str, Any]) -> ServerVersion | None:
         return parse_version(text)
     except ValueError as exc:
         raise ConfigError(f"database.version: {exc} (turnout.toml)") from None
+
+
+def configured_version(config_path: Path) -> ServerVersion | None:
+    """`[database] version` of a turnout.toml, for `turnout migrate check --config`."""
+    from turnout.config import load
+
+    return target_version(load(config_path).database or {})

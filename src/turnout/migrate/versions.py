@@ -68,3 +68,17 @@ def stated_version(text: str, dialect: str) -> ServerVersion | None:
             except ValueError:
                 continue
     return None
+
+
+def resolve(pg_version: str | None, mysql_version: str | None, configured: ServerVersion | None) -> dict[str, object]:
+    """CheckOptions fields from the flags, else `[database] version`, else the defaults (flags win)."""
+    out: dict[str, object] = {}
+    if configured is not None and configured.engine == "postgresql":
+        out["pg_version"] = configured.major
+    elif configured is not None:
+        out["mysql_version"] = configured
+    if pg_version is not None:
+        out["pg_version"] = parse_version(pg_version, "postgresql").major
+    if mysql_version is not None:
+        out["mysql_version"] = parse_version(mysql_version, "mysql")
+    return out
