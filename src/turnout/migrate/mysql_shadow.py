@@ -44,7 +44,7 @@ _DDL = re.compile(r"^\s*(ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE|CREATE\s+(?:UNIQU
 _TABLE = re.compile(r"^\s*(?:ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+|(?:CREATE|DROP)\s+.*?\bON\s+)`?([\w$]+)`?"
                     r"(?:\s*\.\s*`?([\w$]+)`?)?", re.IGNORECASE | re.DOTALL)
 _LEVEL_TEXT = {"shared": "in place but with LOCK=SHARED: writes to {t} wait until it finishes",
-               "copy": "by copying {t} (ALGORITHM=COPY): writes wait until the copy finishes",
+               "copy": "only with ALGORITHM=COPY, copying {t}: writes wait until the copy finishes",
                "exclusive": "only with LOCK=EXCLUSIVE: reads and writes of {t} wait until it finishes"}
 
 
@@ -193,7 +193,8 @@ class MyShadow:
                 out.findings.append(RULES["shadow-refused"].finding(
                     line, detail=f"The server refuses this statement's ALGORITHM/LOCK clause on {table}{size}: "
                                  f"{exc.args[-1]}. The migration fails as written."))
-            self._rebuilt(line, table, before, out)
+            else:
+                self._rebuilt(line, table, before, out)
             return
         base = sql.strip().rstrip(";")
         alter = base.upper().startswith("ALTER")
@@ -208,7 +209,8 @@ class MyShadow:
                     break
                 raise
             self._report(line, table, level, size, out)
-            self._rebuilt(line, table, before, out)
+            if level == "online":  # a rebuild that reads and writes survive is worth knowing, not a finding
+                self._rebuilt(line, table, before, out)
             return
         self.cur.execute(sql)
         self._report(line, table, "exclusive", size, out)

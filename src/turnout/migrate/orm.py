@@ -6,8 +6,9 @@ offline mode (`upgrade --sql`), split at its `-- Running upgrade a -> b` markers
 
 Migrations already applied to the database are returned too, marked `applied`: the checker reads
 them for the schema (so a type change in a pending migration is judged against the real old
-type) and reports only the pending ones. When the database cannot be reached, every migration
-counts as pending and a note says so.
+type) and reports only the pending ones. Django's `sqlmigrate` needs the project's database
+(it reads the applied migrations); Alembic's offline mode does not, and when `alembic current`
+cannot reach the database every revision counts as pending and a note says so.
 """
 
 from __future__ import annotations
@@ -23,20 +24,16 @@ from turnout.errors import UsageError
 
 _BEGIN, _END = "<<<turnout-django>>>", "<<<end-turnout-django>>>"
 # Runs inside `manage.py shell`: Django is set up with the project's settings.
-_DJANGO_SCRIPT = f"""
+_DJANGO_SCRIPT = """
 import io, json
 from django.core.management import call_command
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
-alias = {{alias!r}}
+alias = ALIAS
 conn = connections[alias]
 note = None
-try:
-    loader = MigrationLoader(conn)
-    applied = set(loader.applied_migrations)
-except Exception as exc:
-    loader, applied = MigrationLoader(None, ignore_no_migrations=True), set()
-    note = "database not reachable (" + str(exc).strip().splitlines()[0] + "): every migration counts as pending"
+loader = MigrationLoader(conn)
+applied = set(loader.applied_migrations)
 plan = []
 for leaf in sorted(loader.graph.leaf_nodes()):
     for node in loader.graph.forwards_plan(leaf):
@@ -46,9 +43,16 @@ out = []
 for app, name in plan:
     buf = io.StringIO()
     call_command("sqlmigrate", app, name, database=alias, stdout=buf, no_color=True)
-    out.append({{"name": app + "." + name, "applied": (app, name) in applied, "sql": buf.getvalue()}})
-print({_BEGIN!r} + json.dumps({{"vendor": conn.vendor, "migrations": out, "note": note}}) + {_END!r})
+    out.append({"name": app + "." + name, "applied": (app, name) in applied, "sql": buf.getvalue()})
+print(BEGIN + json.dumps({"vendor": conn.vendor, "migrations": out, "note": note}) + END)
 """
+
+
+def _script(alias: str) -> str:
+    return (_DJANGO_SCRIPT.replace("ALIAS", repr(alias)).replace("BEGIN + ", repr(_BEGIN) + " + ")
+            .replace(" + END", " + " + repr(_END)))
+
+
 _VENDORS = {"postgresql": "postgresql", "mysql": "mysql", "sqlite": "sqlite"}
 _RUNNING = re.compile(r"^-- Running upgrade (\S*) -> (\S+)", re.MULTILINE)
 
@@ -79,9 +83,9 @@ def django_plan(project: Path, database: str = "default", python: str = sys.exec
     if not manage.is_file():
         raise UsageError(f"{project}: no manage.py (pass the Django project folder)")
     res = _run([python, str(manage.name), "shell", "--no-imports", "-v", "0", "-c",
-                _DJANGO_SCRIPT.format(alias=database)], manage.parent, "django")
+                _script(database)], manage.parent, "django")
     if res.returncode != 0 and "--no-imports" in res.stderr:  # Django before 5.2 has no --no-imports
-        res = _run([python, str(manage.name), "shell", "-v", "0", "-c", _DJANGO_SCRIPT.format(alias=database)],
+        res = _run([python, str(manage.name), "shell", "-v", "0", "-c", _script(database)],
                    manage.parent, "django")
     if res.returncode != 0 or _BEGIN not in res.stdout:
         tail = (res.stderr.strip() or res.stdout.strip()).splitlines()[-1:] or ["no output"]
