@@ -13,19 +13,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from turnout.config import Config, load
 from turnout.errors import MigrationError, UsageError
 from turnout.migrate.check import DIALECTS, run_check
 from turnout.migrate.context import CheckOptions, TxMode
 from turnout.migrate.render import FORMATS, render
-from turnout.migrate.runner import Migrations
-from turnout.migrate.settings import DatabaseSettings, configured_version
+from turnout.migrate.settings import configured_version
 from turnout.migrate.versions import parse_version, resolve
 
-RollbackProbe = Callable[[Config], bool]
+if TYPE_CHECKING:  # the runner (psycopg) and the config schema load only for the commands that use them
+    from turnout.config import Config
+    from turnout.migrate.runner import Migrations
+
+RollbackProbe = Callable[["Config"], bool]
 _probes: list[RollbackProbe] = []
 
 
@@ -93,6 +96,10 @@ def check(paths: tuple[Path, ...], dialect: str, fmt: str, pg_version: str | Non
 
 
 def _migrations(config_path: Path | None) -> tuple[Config, Migrations]:
+    from turnout.config import load
+    from turnout.migrate.runner import Migrations
+    from turnout.migrate.settings import DatabaseSettings
+
     cfg = load(config_path)
     return cfg, Migrations.from_settings(DatabaseSettings.from_config(cfg))
 
