@@ -241,3 +241,23 @@ def test_pg_dropping_a_trigger_function_created_by_an_earlier_file(tmp_path: Pat
     (tmp_path / "4.sql").write_text("DROP FUNCTION total();\n")
     report = check_paths([tmp_path])
     assert [[f.rule for f in r.active] for r in report.files] == [[], [], [], ["drop-object"]]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("-- accounts.title is varchar(50)\nALTER TABLE accounts ALTER COLUMN title TYPE varchar(200);", []),
+    ("-- accounts.title is varchar(50)\nALTER TABLE accounts ALTER COLUMN title TYPE varchar(20);",
+     [("change-column-type", 2), ("column-type-rewrite", 2)]),
+    ("-- balance was integer\nALTER TABLE accounts ALTER COLUMN balance TYPE bigint;", [("column-type-rewrite", 2)]),
+    ("-- note: the title is short\nALTER TABLE accounts ALTER COLUMN title TYPE varchar(200);", []),
+])
+def test_pg_definition_stated_in_a_comment(sql: str, expected: list[tuple[str, int]]) -> None:
+    found, notes = pg(sql, schema=False)
+    assert found == expected
+    assert ("stated in the file" in " ".join(notes)) == ("is varchar" in sql or "was integer" in sql)
+
+
+def test_mysql_definition_stated_in_a_comment() -> None:
+    assert my("-- `nick` is VARCHAR(15) NOT NULL\nALTER TABLE t MODIFY nick VARCHAR(100) NOT NULL;",
+              schema=False)[0] == [("mysql-table-copy", 2)]
+    assert my("-- t.code is VARCHAR(64) NOT NULL\nALTER TABLE t MODIFY code VARCHAR(16) NOT NULL;",
+              schema=False)[0] == [("change-column-type", 2), ("mysql-table-copy", 2)]

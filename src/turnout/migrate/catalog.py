@@ -245,6 +245,18 @@ WHERE k.contype = 'c' AND pg_get_constraintdef(k.oid) ~ '^CHECK \\(\\(?"?[^" )]+
 """
 
 
+def column_from_definition(definition: str) -> Column | None:
+    """`varchar(100) NOT NULL` -> Column, through PostgreSQL's grammar; None if it does not parse."""
+    from pglast.parser import ParseError
+
+    try:
+        node = parse_sql(f"CREATE TABLE _t (_c {definition})")[0].stmt
+    except ParseError:
+        return None
+    elt = (node.tableElts or (None,))[0]  # type: ignore[union-attr]
+    return _column(elt) if isinstance(elt, ast.ColumnDef) else None
+
+
 def function_key(names: Any) -> str:
     parts = [n.sval for n in names]
     return ".".join(parts) if len(parts) > 1 else f"public.{parts[0]}"

@@ -120,3 +120,28 @@ def up_section(text: str) -> str:
 def declared_phase(text: str) -> str | None:
     m = PHASE_HEADER.search(text)
     return m.group(1).lower() if m else None
+
+
+# `-- users.email is varchar(100)`, `-- email was VARCHAR(64) NOT NULL`, `-- current: name varchar(50)`:
+# a migration that states a column's current definition in a comment, for when no schema is given.
+_TYPE_WORDS = (r"(?:character\s+varying|double\s+precision|timestamp(?:\s+with(?:out)?\s+time\s+zone)?|varchar|char|"
+               r"character|text|tinytext|mediumtext|longtext|integer|int[248]?|bigint|smallint|mediumint|tinyint|"
+               r"numeric|decimal|real|float[48]?|double|json|jsonb|timestamptz|datetime|date|time|boolean|bool|uuid|"
+               r"bytea|blob|tinyblob|mediumblob|longblob|varbinary|binary|enum)")
+_NAME = r"[`\"]?([A-Za-z_]\w*)[`\"]?"
+STATED_COLUMN = re.compile(
+    r"^[ \t]*--[ \t]*(?:" + _NAME + r"\.)?" + _NAME +
+    r"[ \t]+(?:is|was|is currently|currently|is now)[ \t]*:?[ \t]+(?P<type>" + _TYPE_WORDS +
+    r"(?:[ \t]*\([^)]*\))?(?:[ \t]+unsigned)?(?:[ \t]+not[ \t]+null|[ \t]+null)?)[ \t]*[.;,]?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE)
+_NOT_COLUMNS = frozenset({"this", "it", "that", "which", "type", "column", "field", "value", "there", "here"})
+
+
+def stated_columns(text: str) -> dict[tuple[str | None, str], str]:
+    """(table or None, column) -> the type definition a comment states for it."""
+    out: dict[tuple[str | None, str], str] = {}
+    for m in STATED_COLUMN.finditer(text):
+        table, column = m.group(1), m.group(2)
+        if column.lower() not in _NOT_COLUMNS:
+            out[(table.lower() if table else None, column.lower())] = m.group("type").strip()
+    return out

@@ -12,8 +12,8 @@ from typing import Any
 from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 
-from turnout.migrate.catalog import Catalog, function_key, table_key
-from turnout.migrate.context import NO_TRANSACTION, CheckOptions, Span, TxMode
+from turnout.migrate.catalog import Catalog, Column, column_from_definition, function_key, table_key
+from turnout.migrate.context import NO_TRANSACTION, CheckOptions, Span, TxMode, stated_columns
 from turnout.migrate.findings import Finding, ObjectRef, StatementInfo, Verdict
 from turnout.migrate.pg_parse import (
     Statement,
@@ -58,6 +58,7 @@ class PgChecker(AlterTableRules):
         self.stmts: list[Statement] = []
         self.validated: dict[str, set[str]] = {}
         self.dropped_triggers: set[str] = set()
+        self.stated = stated_columns(text)
 
     def run(self) -> PgResult:
         self.stmts = statements(self.text)
@@ -83,6 +84,17 @@ class PgChecker(AlterTableRules):
 
     def note(self, line: int, text: str) -> None:
         self.res.notes.append(f"line {line}: {text}")
+
+    def column(self, key: str, name: str, line: int) -> Column | None:
+        """The catalog's column, else the definition a comment of the file states for it."""
+        col = self.catalog.column(key, name)
+        if col is not None:
+            return col
+        typ = self.stated.get((key.split(".", 1)[1].lower(), name.lower())) or self.stated.get((None, name.lower()))
+        col = column_from_definition(typ) if typ else None
+        if col is not None:
+            self.note(line, f"{key.split('.', 1)[1]}.{name}: using the definition stated in the file ({typ})")
+        return col
 
     def new(self, rel: Any) -> bool:
         return rel is not None and table_key(rel) in self.created

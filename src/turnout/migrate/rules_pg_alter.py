@@ -29,6 +29,9 @@ class AlterTableRules:
     def note(self, line: int, text: str) -> None:
         raise NotImplementedError
 
+    def column(self, key: str, name: str, line: int) -> Any:
+        raise NotImplementedError
+
     def add(self, rule_id: str, line: int, **names: Any) -> None:
         raise NotImplementedError
 
@@ -94,7 +97,7 @@ class AlterTableRules:
             return
         cd = cmd.def_
         new, mods = type_of(cd.typeName)
-        old = self.catalog.column(key, cmd.name)
+        old = self.column(key, cmd.name, line)
         # `USING col::type` converts like no USING at all when the old type is known; when it is not, that
         # the author needed it says there is no assignment cast: not a plain widening.
         plain_cast = isinstance(cd.raw_default, ast.TypeCast) and isinstance(cd.raw_default.arg, ast.ColumnRef)
@@ -116,7 +119,7 @@ class AlterTableRules:
                      detail=was or f" (assumed the old type was {change.assumed})")
 
     def a_AT_SetNotNull(self, cmd: Any, key: str, table: str, line: int) -> None:
-        col = self.catalog.column(key, cmd.name)
+        col = self.column(key, cmd.name, line)
         if col is not None and col.not_null:
             return
         self.made_not_null.add((key, cmd.name))

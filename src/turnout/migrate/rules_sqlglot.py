@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from turnout.migrate.context import Span, line_of
+from turnout.migrate.context import Span, line_of, stated_columns
 from turnout.migrate.findings import Finding, ObjectRef, SqlError, SqlParseError, StatementInfo, Verdict
 from turnout.migrate.mysql_types import MyChange, MyColumn, column_change
 from turnout.migrate.rules import RULES
@@ -90,6 +90,7 @@ class SqlglotChecker:
         self.added: set[tuple[str, str]] = set()  # columns added in this file: the old version never writes them
         self.dropped: dict[str, dict[str, MyColumn]] = {}  # tables dropped in this file, as they were
         self.fk_checks_off = False  # SET foreign_key_checks = 0: InnoDB adds foreign keys in place
+        self.stated = stated_columns(text)
         self.res = SqlglotResult()
 
     def run(self) -> SqlglotResult:
@@ -318,6 +319,14 @@ class SqlglotChecker:
 
     def modify(self, table: str, column: str, cols: tuple[MyColumn | None, MyColumn], line: int, online: bool) -> None:
         old, new = cols
+        if old is None and (typ := self.stated.get((table.lower(), column.lower()))
+                            or self.stated.get((None, column.lower()))):
+            try:
+                tree = sqlglot.parse_one(f"CREATE TABLE _t (_c {typ})", read="mysql")
+                old = coldef(next(tree.find_all(exp.ColumnDef)))
+                self.note(line, f"{table}.{column}: using the definition stated in the file ({typ})")
+            except (ParseError, TokenError, StopIteration):
+                old = None
         mariadb = self.version.engine == "mariadb" and self.version.at_least(10, 4, 3)
         change, nullness = column_change(old, new, online_clause=online, mariadb_instant_varchar=mariadb)
         if change.assumed:
