@@ -162,7 +162,8 @@ def table(title: str, corpus: dict[Path, tuple[set[str], int]], results: dict[st
         yield f"{row:<24}{cells}"
     right = {n: f"{results[n]['files_exact']}/{results[n]['files']}" for n in names}
     yield f"{'files fully right':<24}" + "".join(f"{right[n]:>22}" for n in names)
-    yield f"{'seconds':<24}" + "".join(f"{seconds[n]:>22.2f}" for n in names)
+    yield f"{'seconds':<24}" + "".join(f"{seconds[n]:>22.2f}" if seconds[n] == seconds[n] else f"{'(stored)':>22}"
+                                       for n in names)
 
 
 def load_real(dialect: str) -> dict[Path, tuple[set[str], int]]:
