@@ -261,3 +261,13 @@ def test_mysql_definition_stated_in_a_comment() -> None:
               schema=False)[0] == [("mysql-table-copy", 2)]
     assert my("-- t.code is VARCHAR(64) NOT NULL\nALTER TABLE t MODIFY code VARCHAR(16) NOT NULL;",
               schema=False)[0] == [("change-column-type", 2), ("mysql-table-copy", 2)]
+
+
+@pytest.mark.parametrize(("comment", "expected"), [
+    ("-- users_email_nn CHECK (email IS NOT NULL) was validated in 0041\n", []),
+    ("-- CHECK (email IS NOT NULL) is valid since the previous migration\n", []),
+    ("-- CHECK (email IS NOT NULL) was added NOT VALID last time\n", [("set-not-null", 2), ("set-not-null-scan", 2)]),
+    ("-- make email required\n", [("set-not-null", 2), ("set-not-null-scan", 2)]),
+])
+def test_set_not_null_after_a_check_stated_valid_in_a_comment(comment: str, expected: list[tuple[str, int]]) -> None:
+    assert pg(comment + "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n")[0] == expected

@@ -145,3 +145,15 @@ def stated_columns(text: str) -> dict[tuple[str | None, str], str]:
         if column.lower() not in _NOT_COLUMNS:
             out[(table.lower() if table else None, column.lower())] = m.group("type").strip()
     return out
+
+
+_STATED_CHECK = re.compile(r"^[ \t]*--.*\bCHECK[ \t]*\([ \t]*\(?[ \t]*[`\"]?(\w+)[`\"]?"
+                           r"[ \t]+IS[ \t]+NOT[ \t]+NULL[ \t]*\)?[ \t]*\)(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def stated_not_null_checks(text: str) -> set[str]:
+    """Columns a comment says already have a validated `CHECK (col IS NOT NULL)` (the PostgreSQL 12
+    recipe split over migrations: `-- users_email_nn CHECK (email IS NOT NULL) was validated in 0041`)."""
+    return {m.group(1).lower() for m in _STATED_CHECK.finditer(text)
+            if re.search(r"\bvalid(ated)?\b", m.group(0), re.IGNORECASE)
+            and not re.search(r"\bnot[ \t]+valid(ated)?\b", m.group("rest"), re.IGNORECASE)}

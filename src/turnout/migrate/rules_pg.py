@@ -13,7 +13,14 @@ from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 
 from turnout.migrate.catalog import Catalog, Column, column_from_definition, function_key, table_key
-from turnout.migrate.context import NO_TRANSACTION, CheckOptions, Span, TxMode, stated_columns
+from turnout.migrate.context import (
+    NO_TRANSACTION,
+    CheckOptions,
+    Span,
+    TxMode,
+    stated_columns,
+    stated_not_null_checks,
+)
 from turnout.migrate.findings import Finding, ObjectRef, StatementInfo, Verdict
 from turnout.migrate.pg_parse import (
     Statement,
@@ -59,6 +66,7 @@ class PgChecker(AlterTableRules):
         self.validated: dict[str, set[str]] = {}
         self.dropped_triggers: set[str] = set()
         self.stated = stated_columns(text)
+        self.stated_checks = stated_not_null_checks(text)
 
     def run(self) -> PgResult:
         self.stmts = statements(self.text)

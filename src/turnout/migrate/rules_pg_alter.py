@@ -24,6 +24,7 @@ class AlterTableRules:
     in_tx: bool
     locks: dict[str, int]
     validated: dict[str, set[str]]  # table -> constraints validated in this file that the catalog does not know
+    stated_checks: set[str]  # columns a comment says have a validated CHECK (col IS NOT NULL)
     stmts: list[Any]
 
     def note(self, line: int, text: str) -> None:
@@ -147,7 +148,10 @@ class AlterTableRules:
                 names |= {c.name for c in node.cmds or () if c.subtype == T.AT_DropConstraint and c.name}
         t = self.catalog.tables.get(key)
         known = set(t.constraints) if t else set()
-        return next((n for n in sorted(names - known) if column.lower() in n.lower()), None)
+        found = next((n for n in sorted(names - known) if column.lower() in n.lower()), None)
+        if found is None and column.lower() in self.stated_checks:
+            found = f"CHECK ({column} IS NOT NULL), stated valid in a comment,"
+        return found
 
     def a_AT_DropNotNull(self, cmd: Any, key: str, table: str, line: int) -> None:
         if (key, cmd.name) not in self.added:
