@@ -3,6 +3,14 @@
     python benchmarks/migrations.py            # table
     python benchmarks/migrations.py --json     # machine-readable
     python benchmarks/migrations.py -v         # also list every file a tool got wrong
+    python benchmarks/migrations.py --real     # only the corpus of real migrations (corpus/real) and timings
+
+Two corpora. `corpus/{postgresql,mysql}` was written together with the rules (see docs/migrations.md).
+`corpus/real/<dialect>/<project>/` holds 338 migrations copied from eight public projects, labelled
+before turnout ran on them (corpus/real/README.md). turnout checks each project folder the way
+`turnout migrate check <folder>` does: files in order, the schema carried forward, no schema file.
+The first run on it (with the rules as they were when the labels were committed) is stored in
+corpus/real/first_run.json and scored next to the current rules and squawk, run now.
 
 Corpus: benchmarks/corpus/{postgresql,mysql}/*.sql. Each file starts with `-- expect: <classes>`
 (`safe`, or a comma list of backward_incompatible, lock_risk, destructive) and optionally
@@ -31,6 +39,8 @@ from pathlib import Path
 from turnout.migrate import Checker, CheckOptions
 
 ROOT = Path(__file__).resolve().parent / "corpus"
+REAL = ROOT / "real"
+FIRST_RUN = REAL / "first_run.json"
 CLASSES = ("backward_incompatible", "lock_risk", "destructive")
 BI, LR, DE = CLASSES
 
@@ -120,11 +130,10 @@ def score(corpus: dict[Path, tuple[set[str], int]], pred: Prediction) -> dict[st
         out[c] = _pr(tp, fp, fn)
         tot = {"tp": tot["tp"] + tp, "fp": tot["fp"] + fp, "fn": tot["fn"] + fn}
     out["micro"] = _pr(**tot)
-    wrong = [p.name for p, (lab, _) in corpus.items() if pred[str(p)] != lab]
+    wrong = {str(p.relative_to(ROOT)): sorted(pred[str(p)]) for p, (lab, _) in corpus.items() if pred[str(p)] != lab}
     out["files_exact"] = len(corpus) - len(wrong)
     out["files"] = len(corpus)
-    out["wrong"] = {name: sorted(pred[str(ROOT / p.parent.name / name)]) for p in corpus
-                    for name in [p.name] if name in wrong}
+    out["wrong"] = wrong
     return out
 
 
@@ -153,14 +162,120 @@ def table(title: str, corpus: dict[Path, tuple[set[str], int]], results: dict[st
         yield f"{row:<24}{cells}"
     right = {n: f"{results[n]['files_exact']}/{results[n]['files']}" for n in names}
     yield f"{'files fully right':<24}" + "".join(f"{right[n]:>22}" for n in names)
-    yield f"{'seconds':<24}" + "".join(f"{seconds[n]:>22.2f}" for n in names)
+    yield f"{'seconds':<24}" + "".join(f"{seconds[n]:>22.2f}" if seconds[n] == seconds[n] else f"{'(stored)':>22}"
+                                       for n in names)
+
+
+def load_real(dialect: str) -> dict[Path, tuple[set[str], int]]:
+    out = {}
+    for path in sorted((REAL / dialect).glob("*/*.sql")):
+        expect = header(path.read_text(), "expect")
+        if expect is None:
+            raise SystemExit(f"{path}: missing `-- expect:` header")
+        out[path] = ({c.strip() for c in expect.split(",")} - {"safe"}, 15)
+    return out
+
+
+def run_turnout_folders(dialect: str) -> Prediction:
+    """`turnout migrate check <project folder>` for each project: files in order, schema carried forward."""
+    pred: Prediction = {}
+    for folder in sorted(p for p in (REAL / dialect).iterdir() if p.is_dir()):
+        report = Checker(CheckOptions(dialect=dialect)).check_files(sorted(folder.glob("*.sql")))
+        for f in report.files:
+            pred[f.path] = {"error"} if f.error else {v.value for v in f.classes}
+    return pred
+
+
+def first_run(corpus: dict[Path, tuple[set[str], int]], dialect: str) -> tuple[Prediction, str] | None:
+    if not FIRST_RUN.exists():
+        return None
+    doc = json.loads(FIRST_RUN.read_text())
+    rel = doc["predictions"][dialect]
+    return {str(p): set(rel[str(p.relative_to(REAL))]) for p in corpus}, doc["commit"]
+
+
+def record_first_run() -> None:
+    """Store the current rules' predictions as the first run (done once, right after labelling)."""
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT, check=True).stdout.strip()
+    preds = {d: {str(Path(p).relative_to(REAL)): sorted(v) for p, v in run_turnout_folders(d).items()}
+             for d in ("postgresql", "mysql")}
+    FIRST_RUN.write_text(json.dumps({"commit": commit, "predictions": preds}, indent=1, sort_keys=True) + "\n")
+
+
+def median_wall(cmd: list[str], runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def timings() -> dict[str, float]:
+    """Wall time of directory mode on 100 real files and of one file, as a new process each time."""
+    import tempfile
+
+    files = sorted((REAL / "postgresql").glob("*/*.sql"))[:100]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "migrations"
+        folder.mkdir()
+        for i, f in enumerate(files):
+            (folder / f"{i:03d}_{f.name}").write_bytes(f.read_bytes())
+        one = str(folder / sorted(p.name for p in folder.iterdir())[0])
+        lib = ("import sys; from pathlib import Path; from turnout.migrate import check_paths; "
+               "check_paths([Path(sys.argv[1])])")
+        turnout = shutil.which("turnout") or "turnout"
+        return {
+            "cli_100_files": median_wall([turnout, "migrate", "check", str(folder)]),
+            "cli_1_file": median_wall([turnout, "migrate", "check", one]),
+            "library_100_files": median_wall([sys.executable, "-c", lib, str(folder)]),
+            "library_1_file": median_wall([sys.executable, "-c", lib, one]),
+            "python_startup": median_wall([sys.executable, "-c", "pass"]),
+        }
+
+
+def real_section(verbose: bool, unmapped: set[str], report: dict[str, object]) -> list[str]:
+    lines: list[str] = []
+    version = subprocess.run(["squawk", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    for dialect in ("postgresql", "mysql"):
+        corpus = load_real(dialect)
+        tools: dict[str, Callable[[], Prediction]] = {"turnout": lambda d=dialect: run_turnout_folders(d)}  # type: ignore[misc]
+        if dialect == "postgresql":
+            tools[version or "squawk"] = lambda c=corpus: run_squawk(c, unmapped)  # type: ignore[misc]
+        results, seconds, preds = {}, {}, {}
+        first = first_run(corpus, dialect)
+        if first is not None:
+            preds[f"first run ({first[1]})"], seconds[f"first run ({first[1]})"] = first[0], float("nan")
+        for name, fn in tools.items():
+            preds[name], seconds[name] = timed(fn)
+        for name, pred in preds.items():
+            results[name] = score(corpus, pred)
+        report[f"real_{dialect}"] = {"files": len(corpus), "tools": results, "seconds": seconds}
+        lines.extend(table(f"real {dialect}", corpus, results, seconds))
+        if verbose:
+            for name, res in results.items():
+                for f, got in res["wrong"].items():  # type: ignore[attr-defined]
+                    lines.append(f"  {name}: {f}: expected {sorted(corpus[ROOT / f][0]) or ['safe']}, "
+                                 f"got {got or ['safe']}")
+        lines.append("")
+    t = timings()
+    report["timings"] = t
+    lines.append("directory mode, 100 real PostgreSQL files; median wall of 5 runs, each a new process (seconds)")
+    lines.extend(f"  {k:<20}{v:>8.3f}" for k, v in t.items())
+    return lines
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--real", action="store_true", help="only the corpus of real migrations, and timings")
+    ap.add_argument("--record-first-run", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.record_first_run:
+        record_first_run()
+        return
     version = subprocess.run(["squawk", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     unmapped: set[str] = set()
     pg, my = load("postgresql"), load("mysql")
@@ -173,7 +288,7 @@ def main() -> None:
     }
     report: dict[str, object] = {}
     lines: list[str] = []
-    for dialect, (corpus, tools) in runs.items():
+    for dialect, (corpus, tools) in ({} if args.real else runs).items():
         results, seconds, preds = {}, {}, {}
         for name, fn in tools.items():
             preds[name], seconds[name] = timed(fn)
@@ -190,9 +305,10 @@ def main() -> None:
         if args.verbose:
             for name, res in results.items():
                 for f, got in res["wrong"].items():  # type: ignore[attr-defined]
-                    lines.append(f"  {name}: {f}: expected {sorted(corpus[ROOT / dialect / f][0]) or ['safe']}, "
+                    lines.append(f"  {name}: {f}: expected {sorted(corpus[ROOT / f][0]) or ['safe']}, "
                                  f"got {got or ['safe']}")
         lines.append("")
+    lines.extend(real_section(args.verbose, unmapped, report))
     if unmapped:
         lines.append(f"squawk rules seen but not mapped to a class: {', '.join(sorted(unmapped))}")
     report["squawk_unmapped_rules"] = sorted(unmapped)

@@ -101,7 +101,7 @@ def test_folder_and_options(tmp_path: Path) -> None:
     assert run("--pg-version", "10.5", str(tmp_path / "old.sql")).exit_code == 1
     assert run("--pg-version", "11", str(tmp_path / "old.sql")).exit_code == 0
     res = run("--pg-version", "eleven", str(tmp_path / "old.sql"))
-    assert res.exit_code == 2 and "expected a version like 15" in res.output
+    assert res.exit_code == 2 and "expected a version such as 'postgresql 15'" in res.output
     res = run(str(tmp_path / "missing.sql"))
     assert res.exit_code == 2 and "no such file or folder" in res.output
 
@@ -109,8 +109,9 @@ def test_folder_and_options(tmp_path: Path) -> None:
 def test_mysql_dialect(tmp_path: Path) -> None:
     (tmp_path / "m.sql").write_text("ALTER TABLE `users` CHANGE `login` `username` VARCHAR(64) NULL;\n")
     doc = json.loads(run("--dialect", "mysql", "--format", "json", str(tmp_path / "m.sql")).output)
-    assert [x["rule"] for x in doc["files"][0]["findings"]] == ["change-column-type", "mysql-table-copy",
-                                                              "rename-column"]
+    assert [x["rule"] for x in doc["files"][0]["findings"]] == ["rename-column"]
+    assert doc["files"][0]["notes"] == ["line 1: users.username: assumed a narrower type widened to VARCHAR(64) "
+                                        "(old definition unknown); pass --schema or --database to know"]
 
 
 def test_old_source_scan(tmp_path: Path) -> None:
@@ -133,3 +134,30 @@ def test_old_source_scan(tmp_path: Path) -> None:
     assert by_line[3]["verdict"] == "backward_incompatible"  # found as camelCase displayName
     assert by_line[3]["references"] == ["app/models/user.py:3"]
     assert json.loads(res.output)["verdict"] == "destructive" and res.exit_code == 1
+
+
+def test_target_version_from_flags_config_and_file(tmp_path: Path) -> None:
+    mig = tmp_path / "m.sql"
+    mig.write_text("ALTER TABLE t ADD COLUMN b boolean DEFAULT true;\n")
+    cfg = tmp_path / "turnout.toml"
+    cfg.write_text('[app]\nname = "shop"\n\n[database]\nurl = "postgresql://x/y"\nversion = "postgresql 10"\n')
+    res = run("-c", str(cfg), "--format", "json", str(mig))
+    assert [f["rule"] for f in json.loads(res.output)["files"][0]["findings"]] == ["add-column-rewrite"]
+    assert run("--pg-version", "11", "-c", str(cfg), str(mig)).exit_code == 0  # the flag wins over the config
+    assert run(str(mig)).exit_code == 0  # default 15
+    mig.write_text("-- turnout:postgres-version 10\n" + mig.read_text())
+    assert run("--pg-version", "15", str(mig)).exit_code == 1  # the file wins over the flag
+    my = tmp_path / "my.sql"
+    my.write_text("ALTER TABLE t ADD COLUMN x INT, ALGORITHM=INSTANT;\n")
+    assert run("--dialect", "mysql", "--mysql-version", "8.0.11", str(my)).exit_code == 1
+    assert run("--dialect", "mysql", "--mysql-version", "mariadb 10.6", str(my)).exit_code == 0
+    res = run("--dialect", "mysql", "--mysql-version", "postgresql 15", str(my))
+    assert res.exit_code == 2 and "is not a mysql version" in res.output
+    cfg.write_text('[app]\nname = "shop"\n\n[database]\nurl = "postgresql://x/y"\nversion = "oracle 19"\n')
+    res = run("-c", str(cfg), str(mig))
+    assert res.exit_code != 0 and "database.version" in str(res.exception or res.output)
+
+
+def test_paths_or_one_orm(tmp_path: Path) -> None:
+    res = run()
+    assert res.exit_code == 2 and "check takes PATHs, --django PROJECT or --alembic INI" in res.output

@@ -50,7 +50,7 @@ CASES = [
     ("ALTER TABLE users ADD FULLTEXT INDEX ft (note);", [("mysql-table-copy", 1)]),
     ("ALTER TABLE users ADD CONSTRAINT fk FOREIGN KEY (org) REFERENCES orgs (id);", [("add-foreign-key", 1)]),
     ("ALTER TABLE users ADD CONSTRAINT ck CHECK (age > 0);", [("add-check-constraint", 1)]),
-    ("ALTER TABLE users DROP FOREIGN KEY fk;", [("drop-constraint", 1)]),
+    ("ALTER TABLE users DROP FOREIGN KEY fk;", []),
     ("ALTER TABLE users ADD COLUMN x INT, ALGORITHM=COPY;", [("mysql-table-copy", 1)]),
     ("ALTER TABLE users ADD COLUMN x INT, LOCK=SHARED;", [("lock-table", 1)]),
     ("ALTER TABLE users CONVERT TO CHARACTER SET utf8mb4;", [("mysql-table-copy", 1)]),
@@ -60,8 +60,8 @@ CASES = [
     ("LOCK TABLES users WRITE;", [("lock-table", 1)]),
     ("CREATE TABLE t (id INT PRIMARY KEY);\nALTER TABLE t DROP COLUMN id;\nDROP TABLE t;", []),
     ("SET SESSION lock_wait_timeout = 5;\nSTART TRANSACTION;\nINSERT INTO users (email) VALUES ('a');\nCOMMIT;", []),
-    ("ALTER TABLE users MODIFY COLUMN age BIGINT NULL;",  # old definition unknown without a schema
-     [("change-column-type", 1), ("mysql-table-copy", 1)]),
+    ("ALTER TABLE users MODIFY COLUMN age BIGINT NULL;",  # old definition unknown: a widening is assumed
+     [("mysql-table-copy", 1)]),
 ]
 
 

@@ -286,6 +286,7 @@ class DatabaseConfig(Model):
     migrations: str = "migrations"  # folder (relative to turnout.toml) with expand/ and contract/
     lock_timeout: str = "2s"  # SET lock_timeout for every migration (PostgreSQL syntax)
     table: str = "turnout_migrations"  # where applied migrations are recorded
+    version: str | None = None  # target server, e.g. "postgresql 15", "mysql 8.0.29", "mariadb 10.11"
 
     @field_validator("lock_timeout")
     @classmethod

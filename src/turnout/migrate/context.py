@@ -17,6 +17,7 @@ from pathlib import Path
 
 from turnout.migrate.findings import Finding
 from turnout.migrate.rules import RULES
+from turnout.migrate.versions import DEFAULTS, ServerVersion
 
 
 class TxMode(enum.StrEnum):
@@ -33,6 +34,7 @@ class CheckOptions:
     old_source: Path | None = None
     database: str | None = None  # shadow check against a schema-only copy of this database
     schema: tuple[Path, ...] = ()
+    mysql_version: ServerVersion = field(default_factory=lambda: ServerVersion("mysql", DEFAULTS["mysql"]))
 
 
 _IGNORE = re.compile(r"--\s*turnout:ignore(?P<file>-file)?[ \t]+(?P<rules>[\w-]+(?:[ \t]*,[ \t]*[\w-]+)*)"
@@ -118,3 +120,40 @@ def up_section(text: str) -> str:
 def declared_phase(text: str) -> str | None:
     m = PHASE_HEADER.search(text)
     return m.group(1).lower() if m else None
+
+
+# `-- users.email is varchar(100)`, `-- email was VARCHAR(64) NOT NULL`, `-- current: name varchar(50)`:
+# a migration that states a column's current definition in a comment, for when no schema is given.
+_TYPE_WORDS = (r"(?:character\s+varying|double\s+precision|timestamp(?:\s+with(?:out)?\s+time\s+zone)?|varchar|char|"
+               r"character|text|tinytext|mediumtext|longtext|integer|int[248]?|bigint|smallint|mediumint|tinyint|"
+               r"numeric|decimal|real|float[48]?|double|json|jsonb|timestamptz|datetime|date|time|boolean|bool|uuid|"
+               r"bytea|blob|tinyblob|mediumblob|longblob|varbinary|binary|enum)")
+_NAME = r"[`\"]?([A-Za-z_]\w*)[`\"]?"
+STATED_COLUMN = re.compile(
+    r"^[ \t]*--[ \t]*(?:" + _NAME + r"\.)?" + _NAME +
+    r"[ \t]+(?:is|was|is currently|currently|is now)[ \t]*:?[ \t]+(?P<type>" + _TYPE_WORDS +
+    r"(?:[ \t]*\([^)]*\))?(?:[ \t]+unsigned)?(?:[ \t]+not[ \t]+null|[ \t]+null)?)[ \t]*[.;,]?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE)
+_NOT_COLUMNS = frozenset({"this", "it", "that", "which", "type", "column", "field", "value", "there", "here"})
+
+
+def stated_columns(text: str) -> dict[tuple[str | None, str], str]:
+    """(table or None, column) -> the type definition a comment states for it."""
+    out: dict[tuple[str | None, str], str] = {}
+    for m in STATED_COLUMN.finditer(text):
+        table, column = m.group(1), m.group(2)
+        if column.lower() not in _NOT_COLUMNS:
+            out[(table.lower() if table else None, column.lower())] = m.group("type").strip()
+    return out
+
+
+_STATED_CHECK = re.compile(r"^[ \t]*--.*\bCHECK[ \t]*\([ \t]*\(?[ \t]*[`\"]?(\w+)[`\"]?"
+                           r"[ \t]+IS[ \t]+NOT[ \t]+NULL[ \t]*\)?[ \t]*\)(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def stated_not_null_checks(text: str) -> set[str]:
+    """Columns a comment says already have a validated `CHECK (col IS NOT NULL)` (the PostgreSQL 12
+    recipe split over migrations: `-- users_email_nn CHECK (email IS NOT NULL) was validated in 0041`)."""
+    return {m.group(1).lower() for m in _STATED_CHECK.finditer(text)
+            if re.search(r"\bvalid(ated)?\b", m.group(0), re.IGNORECASE)
+            and not re.search(r"\bnot[ \t]+valid(ated)?\b", m.group("rest"), re.IGNORECASE)}

@@ -96,6 +96,14 @@ class SqlError:
     message: str
 
 
+class SqlParseError(Exception):
+    """The SQL of a file could not be parsed (by pglast or sqlglot); carries where."""
+
+    def __init__(self, error: SqlError) -> None:
+        super().__init__(f"line {error.line}, column {error.column}: {error.message}")
+        self.error = error
+
+
 @dataclass
 class FileReport:
     path: str
@@ -135,13 +143,17 @@ class FileReport:
 @dataclass
 class Report:
     files: list[FileReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the run (e.g. how an ORM's plan was read)
 
     @property
     def verdict(self) -> Verdict:
         return Verdict.worst(f.verdict for f in self.files)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict.value, "files": [f.as_dict() for f in self.files]}
+        out: dict[str, Any] = {"verdict": self.verdict.value, "files": [f.as_dict() for f in self.files]}
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
     @property
     def exit_code(self) -> int:

@@ -16,16 +16,13 @@ from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 
 from turnout.migrate.context import line_of
-from turnout.migrate.findings import SqlError
+from turnout.migrate.findings import SqlError, SqlParseError
+
+__all__ = ["SqlParseError", "Statement", "do_block_sql", "dynamic_sql", "ident", "non_transactional", "qualname",
+           "rel_name", "statements", "volatile_call"]
 
 DYNAMIC = "__dyn__"  # stands for the parts of dynamic SQL only known at run time
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
-
-
-class SqlParseError(Exception):
-    def __init__(self, error: SqlError) -> None:
-        super().__init__(f"line {error.line}, column {error.column}: {error.message}")
-        self.error = error
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """Old-source scan: does the running version's code still use what a migration drops or renames?
 
 "Drop unused column" is only compatible when the column really is unused. Given the running
-version's source tree, each dropped/renamed table or column is searched for as a whole identifier
-(also in camelCase). References keep the finding and list where they are; none found makes the
-drop or rename compatible with the running version (verdict safe; the data is still gone).
+version's source tree, each dropped/renamed table or column is searched for as a whole identifier,
+under the names ORMs give it in code: `user_name` is also `userName` and `UserName` (those matched
+with their case, since `username` is another identifier), while the SQL name itself is matched
+without case (`USER_NAME`). References keep the finding and list where they are; none found makes
+the drop or rename compatible with the running version (verdict safe; the data is still gone).
 Deliberately conservative: any mention counts, including comments. Folders of migrations are
 skipped, since old migrations mention every column that ever existed.
 """
@@ -47,14 +49,25 @@ class SourceTree:
         return cls(tuple(out))
 
     def find(self, name: str) -> list[str]:
-        camel = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
-        variants = [re.escape(name)] + ([re.escape(camel)] if camel != name else [])
-        pattern = re.compile(rf"(?<![\w$])(?:{'|'.join(variants)})(?![\w$])", re.IGNORECASE)
+        pattern = name_pattern(name)
         hits = []
         for rel, text in self.files:
             for m in pattern.finditer(text):
                 hits.append(f"{rel.as_posix()}:{text.count(chr(10), 0, m.start()) + 1}")
         return hits
+
+
+def name_pattern(name: str) -> re.Pattern[str]:
+    """Whole-token matches of a SQL identifier and its ORM spellings (snake_case, camelCase, PascalCase)."""
+    words = [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)] or [name.lower()]
+    snake = "_".join(words)
+    exact = {"".join(words[:1] + [w.capitalize() for w in words[1:]]), "".join(w.capitalize() for w in words)}
+    if "_" not in name and name != name.lower():
+        exact.add(name)  # a camelCase column name (Prisma, EF) is itself an exact spelling
+    nocase = {snake} | ({name} if name == name.lower() else set())
+    alts = [f"(?i:{re.escape(v)})" for v in sorted(nocase)]
+    alts += [re.escape(v) for v in sorted(exact - nocase) if len(words) > 1 or v != name.lower()]
+    return re.compile(rf"(?<![\w$])(?:{'|'.join(alts)})(?![\w$])")
 
 
 def _bare(name: str) -> str:

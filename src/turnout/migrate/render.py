@@ -30,6 +30,7 @@ def text(report: Report) -> str:
         for x in sorted(f.findings, key=lambda x: (x.line, -x.verdict.rank)):
             lines.extend(_finding_text(f.path, x))
         lines.extend(f"  note: {n}" for n in f.notes)
+    lines.extend(f"note: {n}" for n in report.notes)
     lines.append(f"verdict: {report.verdict.value}")
     return "\n".join(lines)
 

@@ -12,8 +12,15 @@ from typing import Any
 from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError
 
-from turnout.migrate.catalog import Catalog, table_key
-from turnout.migrate.context import NO_TRANSACTION, CheckOptions, Span, TxMode
+from turnout.migrate.catalog import Catalog, Column, column_from_definition, function_key, table_key
+from turnout.migrate.context import (
+    NO_TRANSACTION,
+    CheckOptions,
+    Span,
+    TxMode,
+    stated_columns,
+    stated_not_null_checks,
+)
 from turnout.migrate.findings import Finding, ObjectRef, StatementInfo, Verdict
 from turnout.migrate.pg_parse import (
     Statement,
@@ -56,6 +63,10 @@ class PgChecker(AlterTableRules):
         self.in_tx = False
         self.locks: dict[str, int] = {}  # table -> strongest lock mode held in the current transaction
         self.stmts: list[Statement] = []
+        self.validated: dict[str, set[str]] = {}
+        self.dropped_triggers: set[str] = set()
+        self.stated = stated_columns(text)
+        self.stated_checks = stated_not_null_checks(text)
 
     def run(self) -> PgResult:
         self.stmts = statements(self.text)
@@ -78,6 +89,20 @@ class PgChecker(AlterTableRules):
     # -- helpers ----------------------------------------------------------------------------------
     def add(self, rule_id: str, line: int, **names: Any) -> None:
         self.res.findings.append(RULES[rule_id].finding(line, **names))
+
+    def note(self, line: int, text: str) -> None:
+        self.res.notes.append(f"line {line}: {text}")
+
+    def column(self, key: str, name: str, line: int) -> Column | None:
+        """The catalog's column, else the definition a comment of the file states for it."""
+        col = self.catalog.column(key, name)
+        if col is not None:
+            return col
+        typ = self.stated.get((key.split(".", 1)[1].lower(), name.lower())) or self.stated.get((None, name.lower()))
+        col = column_from_definition(typ) if typ else None
+        if col is not None:
+            self.note(line, f"{key.split('.', 1)[1]}.{name}: using the definition stated in the file ({typ})")
+        return col
 
     def new(self, rel: Any) -> bool:
         return rel is not None and table_key(rel) in self.created
@@ -162,7 +187,13 @@ class PgChecker(AlterTableRules):
             names = [n.sval for n in obj] if isinstance(obj, list | tuple) else []
             qual = ".".join(names) if len(names) > 1 else f"public.{names[0]}" if names else ""
             label = qualname(obj)
+            if kind == OT.OBJECT_TRIGGER and names:
+                self.dropped_triggers.add(names[-1])
             if qual in self.created or qualname(obj) in self.created:
+                continue
+            if kind in (OT.OBJECT_FUNCTION, OT.OBJECT_PROCEDURE) and self._trigger_function(obj):
+                continue
+            if kind not in (OT.OBJECT_TABLE, OT.OBJECT_SCHEMA) and self._recreated(kind, obj, index):
                 continue
             if kind == OT.OBJECT_TABLE:
                 self.add("drop-table", line, table=label, objects=(ObjectRef(label),))
@@ -172,6 +203,35 @@ class PgChecker(AlterTableRules):
                 self.add("drop-schema", line, kind="schema", obj=label)
             elif kind in _OBJ_KIND:
                 self.add("drop-object", line, kind=_OBJ_KIND[kind], obj=label)
+
+    def _trigger_function(self, obj: Any) -> bool:
+        """Only triggers call a trigger function: dropping it (with or after its trigger) breaks no client."""
+        names = obj.objname if isinstance(obj, ast.ObjectWithArgs) else obj
+        if not names:
+            return False
+        return function_key(names) in self.catalog.trigger_functions or names[-1].sval in self.dropped_triggers
+
+    def _recreated(self, kind: Any, obj: Any, index: int) -> bool:
+        """`DROP VIEW v` followed by `CREATE VIEW v` (or function, type) in the same file: replaced, not gone."""
+        names = obj.objname if isinstance(obj, ast.ObjectWithArgs) else obj
+        if index < 0 or not isinstance(names, list | tuple) or not names:
+            return False
+        want = function_key(names)
+        for st in self.stmts[index + 1:]:
+            n = st.node
+            if kind in (OT.OBJECT_VIEW, OT.OBJECT_MATVIEW) and isinstance(n, ast.ViewStmt | ast.CreateTableAsStmt):
+                rel = n.view if isinstance(n, ast.ViewStmt) else getattr(n.into, "rel", None)
+                if rel is not None and table_key(rel) == want:
+                    return True
+            elif kind in (OT.OBJECT_FUNCTION, OT.OBJECT_PROCEDURE) and isinstance(n, ast.CreateFunctionStmt):
+                if function_key(n.funcname) == want:
+                    return True
+            elif kind in (OT.OBJECT_TYPE, OT.OBJECT_DOMAIN) and isinstance(
+                    n, ast.CreateEnumStmt | ast.CompositeTypeStmt | ast.CreateDomainStmt):
+                target = n.typeName if not isinstance(n, ast.CompositeTypeStmt) else None
+                if target is not None and function_key(target) == want:
+                    return True
+        return False
 
     def v_DropdbStmt(self, node: Any, line: int, index: int) -> None:
         self.add("drop-schema", line, kind="database", obj=node.dbname)
@@ -257,8 +317,34 @@ class PgChecker(AlterTableRules):
             self.add("backfill-in-ddl-transaction", line, kind=kind, table=rel_name(rel), detail=", ".join(held))
         if self.new(rel):
             return
-        if kind == "UPDATE" and (where is None or isinstance(where, ast.NullTest)):
+        every_row = where is None or isinstance(where, ast.NullTest) or self._only_new_columns(rel, where)
+        if kind == "UPDATE" and every_row:
             self.add("backfill-unbatched", line, kind=kind, table=rel_name(rel))
+
+    def _only_new_columns(self, rel: Any, where: Any) -> bool:
+        """A WHERE that only tests columns added in this file selects every row: they all hold the default."""
+        cols: list[str] = []
+
+        own = {rel.relname, getattr(rel.alias, "aliasname", None)} - {None}
+
+        def visit(node: Any) -> None:
+            if isinstance(node, ast.ColumnRef):
+                fields = node.fields or ()
+                last = fields[-1] if fields else None
+                other = len(fields) > 1 and isinstance(fields[-2], ast.String) and fields[-2].sval not in own
+                cols.append("*" if other or not isinstance(last, ast.String) else str(last.sval))
+            elif isinstance(node, ast.SubLink):
+                cols.append("*")  # a subquery: not only this row's columns
+            elif isinstance(node, ast.Node):
+                for attr in node:
+                    visit(getattr(node, attr))
+            elif isinstance(node, list | tuple):
+                for item in node:
+                    visit(item)
+
+        visit(where)
+        key = table_key(rel)
+        return bool(cols) and all((key, c) in self.added for c in cols)
 
     def v_UpdateStmt(self, node: Any, line: int, index: int) -> None:
         self._dml("UPDATE", node.relation, node.whereClause, line)

@@ -23,6 +23,15 @@ class AlterTableRules:
     made_not_null: set[tuple[str, str]]
     in_tx: bool
     locks: dict[str, int]
+    validated: dict[str, set[str]]  # table -> constraints validated in this file that the catalog does not know
+    stated_checks: set[str]  # columns a comment says have a validated CHECK (col IS NOT NULL)
+    stmts: list[Any]
+
+    def note(self, line: int, text: str) -> None:
+        raise NotImplementedError
+
+    def column(self, key: str, name: str, line: int) -> Any:
+        raise NotImplementedError
 
     def add(self, rule_id: str, line: int, **names: Any) -> None:
         raise NotImplementedError
@@ -89,34 +98,60 @@ class AlterTableRules:
             return
         cd = cmd.def_
         new, mods = type_of(cd.typeName)
-        using = cd.raw_default is not None and not (
-            isinstance(cd.raw_default, ast.TypeCast) and isinstance(cd.raw_default.arg, ast.ColumnRef))
-        old = self.catalog.column(key, cmd.name)
+        old = self.column(key, cmd.name, line)
+        # `USING col::type` converts like no USING at all when the old type is known; when it is not, that
+        # the author needed it says there is no assignment cast: not a plain widening.
+        plain_cast = isinstance(cd.raw_default, ast.TypeCast) and isinstance(cd.raw_default.arg, ast.ColumnRef)
+        using = cd.raw_default is not None and (old is None or not plain_cast)
         change = classify_type_change(old, new, mods, using)
         shown = new + (f"({','.join(map(str, mods))})" if mods else "")
-        if change in ("same", "coercible"):
-            return
         was = f" (was {old.type}{'(' + ','.join(map(str, old.mods)) + ')' if old.mods else ''})" if old else ""
-        unknown = " (old type unknown: pass --schema or --database to tell a safe widening apart)"
-        if change in ("incompatible", "unknown"):
-            self.add("change-column-type", line, table=table, column=cmd.name, type=shown,
-                     detail=unknown if old is None else f", which reads and writes it as {old.type}{was}")
-        self.add("column-type-rewrite", line, table=table, column=cmd.name, type=shown,
-                 detail=was if old else unknown)
+        if change.assumed:
+            effect = ("incompatible" if change.breaks else "compatible") + (", rewrite" if change.rewrites else "")
+            self.note(line, f"{table}.{cmd.name}: old type unknown, assumed {change.assumed} ({effect}); "
+                            "pass --schema or --database to know")
+        if change.breaks:
+            what = "narrows it" if change.kind == "narrowing" else "changes how its values are represented"
+            detail = f", which reads and writes it as {old.type}: the change {what}{was}" if old else (
+                f": {change.assumed} (old type unknown: pass --schema or --database)")
+            self.add("change-column-type", line, table=table, column=cmd.name, type=shown, detail=detail)
+        if change.rewrites:
+            self.add("column-type-rewrite", line, table=table, column=cmd.name, type=shown,
+                     detail=was or f" (assumed the old type was {change.assumed})")
 
     def a_AT_SetNotNull(self, cmd: Any, key: str, table: str, line: int) -> None:
-        col = self.catalog.column(key, cmd.name)
+        col = self.column(key, cmd.name, line)
         if col is not None and col.not_null:
             return
         self.made_not_null.add((key, cmd.name))
         t = self.catalog.tables.get(key)
         checks = [v for c, v in (t.not_null_checks.values() if t else ()) if c == cmd.name]
+        if not checks and (name := self._implied_check(key, table, cmd.name)):
+            # the PostgreSQL 12 recipe across migrations: its CHECK was added (and validated) earlier
+            self.note(line, f"SET NOT NULL on {table}.{cmd.name}: assumed constraint {name} is a validated "
+                            f"CHECK ({cmd.name} IS NOT NULL), as this file validates or drops it")
+            checks = [True]
         if not checks:
             self.add("set-not-null", line, table=table, column=cmd.name)
         if not any(checks) or self.opts.pg_version < 12:
             detail = (f" (PostgreSQL {self.opts.pg_version} cannot skip it; 12+ can, given a valid CHECK)"
                       if self.opts.pg_version < 12 else "")
             self.add("set-not-null-scan", line, table=table, column=cmd.name, detail=detail)
+
+    def _implied_check(self, key: str, table: str, column: str) -> str | None:
+        """A constraint on `table` that this file validates (or drops) without the catalog knowing it,
+        named after `column`: squawk's reading of the cross-migration NOT NULL recipe, kept to names."""
+        names = set(self.validated.get(key, ()))
+        for st in self.stmts:
+            node = st.node
+            if isinstance(node, ast.AlterTableStmt) and node.relation is not None and table_key(node.relation) == key:
+                names |= {c.name for c in node.cmds or () if c.subtype == T.AT_DropConstraint and c.name}
+        t = self.catalog.tables.get(key)
+        known = set(t.constraints) if t else set()
+        found = next((n for n in sorted(names - known) if column.lower() in n.lower()), None)
+        if found is None and column.lower() in self.stated_checks:
+            found = f"CHECK ({column} IS NOT NULL), stated valid in a comment,"
+        return found
 
     def a_AT_DropNotNull(self, cmd: Any, key: str, table: str, line: int) -> None:
         if (key, cmd.name) not in self.added:
@@ -153,16 +188,23 @@ class AlterTableRules:
             self.add("add-exclusion-constraint", line, obj=name, table=table)
 
     def a_AT_ValidateConstraint(self, cmd: Any, key: str, table: str, line: int) -> None:
+        t = self.catalog.tables.get(key)
+        if t is None or cmd.name not in t.constraints:
+            self.validated.setdefault(key, set()).add(cmd.name)
         if self.in_tx and self.locks.get(table, 0) >= HEAVY_LOCK:
             self.add("validate-in-transaction", line, obj=cmd.name, table=table)
 
     def a_AT_DropConstraint(self, cmd: Any, key: str, table: str, line: int) -> None:
+        # Dropping a foreign key, CHECK, UNIQUE or exclusion constraint only lets more writes through:
+        # the running version's statements keep working. A CHECK (col IS NOT NULL) is the exception,
+        # like DROP NOT NULL, unless SET NOT NULL made it redundant.
         t = self.catalog.tables.get(key)
         check = t.not_null_checks.get(cmd.name) if t else None
-        col = self.catalog.column(key, check[0]) if check else None
-        redundant = check is not None and ((col is not None and col.not_null) or (key, check[0]) in self.made_not_null)
-        if not redundant:  # a NOT NULL CHECK made redundant by SET NOT NULL guards nothing
-            self.add("drop-constraint", line, obj=cmd.name, table=table)
+        if check is None:
+            return
+        col = self.catalog.column(key, check[0])
+        if not ((col is not None and col.not_null) or (key, check[0]) in self.made_not_null):
+            self.add("drop-constraint", line, obj=cmd.name, table=table, column=check[0])
 
     def a_AT_SetLogged(self, cmd: Any, key: str, table: str, line: int) -> None:
         self.add("table-rewrite", line, detail="SET LOGGED", table=table)

@@ -15,14 +15,14 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from turnout.migrate.context import Span, line_of
-from turnout.migrate.findings import Finding, ObjectRef, SqlError, StatementInfo, Verdict
-from turnout.migrate.pg_parse import SqlParseError
+from turnout.migrate.context import Span, line_of, stated_columns
+from turnout.migrate.findings import Finding, ObjectRef, SqlError, SqlParseError, StatementInfo, Verdict
+from turnout.migrate.mysql_types import MyChange, MyColumn, column_change
 from turnout.migrate.rules import RULES
+from turnout.migrate.versions import DEFAULTS, ServerVersion
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Command" warnings are ours to report
 _DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
-_INTS = ["TINYINT", "SMALLINT", "MEDIUMINT", "INT", "BIGINT"]
 _SAFE_COMMANDS = re.compile(r"^(CREATE\s+(DEFINER\S*\s+)?(TRIGGER|PROCEDURE|FUNCTION|EVENT|(OR\s+REPLACE\s+)?"
                             r"(ALGORITHM\S*\s+)?VIEW)|DROP\s+TRIGGER|SET|USE|SHOW|GRANT|FLUSH|ANALYZE|OPTIMIZE)\b",
                             re.IGNORECASE)
@@ -77,11 +77,20 @@ def _split_tokens(text: str, base: int, end: int, dialect: str) -> list[tuple[in
     return out
 
 
+Schema = dict[str, dict[str, MyColumn]]
+
+
 class SqlglotChecker:
-    def __init__(self, text: str, dialect: str, schema: dict[str, dict[str, tuple[str, bool]]] | None = None) -> None:
+    def __init__(self, text: str, dialect: str, schema: Schema | None = None,
+                 version: ServerVersion | None = None) -> None:
         self.text, self.dialect = text, dialect
-        self.columns: dict[str, dict[str, tuple[str, bool]]] = schema if schema is not None else {}
+        self.version = version or ServerVersion("mysql", DEFAULTS["mysql"])
+        self.columns: Schema = schema if schema is not None else {}
         self.created: set[str] = set()
+        self.added: set[tuple[str, str]] = set()  # columns added in this file: the old version never writes them
+        self.dropped: dict[str, dict[str, MyColumn]] = {}  # tables dropped in this file, as they were
+        self.fk_checks_off = False  # SET foreign_key_checks = 0: InnoDB adds foreign keys in place
+        self.stated = stated_columns(text)
         self.res = SqlglotResult()
 
     def run(self) -> SqlglotResult:
@@ -103,13 +112,16 @@ class SqlglotChecker:
     def add(self, rule_id: str, line: int, **names: Any) -> None:
         self.res.findings.append(RULES[rule_id].finding(line, **names))
 
+    def note(self, line: int, text: str) -> None:
+        self.res.notes.append(f"line {line}: {text}")
+
     def visit(self, tree: Any, line: int, col: int, sql: str) -> None:
         if isinstance(tree, exp.Create):
             target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
             if tree.kind == "TABLE" and isinstance(target, exp.Table):
                 self.created.add(target.name)
                 defs = tree.this.expressions if isinstance(tree.this, exp.Schema) else []
-                self.columns[target.name] = {c.name: _coldef(c) for c in defs if isinstance(c, exp.ColumnDef)}
+                self.columns[target.name] = {c.name: coldef(c) for c in defs if isinstance(c, exp.ColumnDef)}
             elif tree.kind == "INDEX" and self.dialect == "sqlite" and target.args.get("table") is not None:
                 on = target.args["table"].name
                 if on not in self.created:
@@ -124,18 +136,37 @@ class SqlglotChecker:
             self.add("delete-all", line, table=tree.this.name)
         elif isinstance(tree, exp.Update) and tree.this.name not in self.created:
             where = tree.args.get("where")
-            if where is None or isinstance(where.this, exp.Is):
+            cond = where.this if where is not None else None
+            if isinstance(cond, exp.Not):
+                cond = cond.this
+            if where is None or isinstance(cond, exp.Is) or self._only_new_columns(tree.this.name, where,
+                                                                                     tree.this.alias):
                 self.add("backfill-unbatched", line, kind="UPDATE", table=tree.this.name)
+        elif isinstance(tree, exp.Set):
+            text = tree.sql("mysql").lower().replace(" ", "")
+            if "foreign_key_checks=0" in text:
+                self.fk_checks_off = True
+            elif "foreign_key_checks=1" in text:
+                self.fk_checks_off = False
         elif isinstance(tree, exp.Alter) and tree.args.get("kind") == "TABLE":
             self.alter(tree, line)
         elif isinstance(tree, exp.Command):
             self.command(sql.strip(), line, col)
+
+    def _only_new_columns(self, table: str, where: exp.Expression, alias: str | None = None) -> bool:
+        """A WHERE that only tests columns added in this file selects every row: they all hold the default."""
+        cols = list(where.find_all(exp.Column))
+        own = {table, alias} - {None, ""}
+        return (bool(cols) and where.find(exp.Subquery, exp.Select) is None
+                and all((not c.table or c.table in own) and (table, c.name) in self.added for c in cols))
 
     def drop(self, tree: exp.Drop, line: int) -> None:
         kind = str(tree.args.get("kind") or "").upper()
         for t in tree.args.get("tables") or ():
             if t.name in self.created:
                 continue
+            if kind == "TABLE" and t.name in self.columns:
+                self.dropped[t.name] = self.columns.pop(t.name)
             if kind == "TABLE":
                 self.add("drop-table", line, table=t.name, objects=(ObjectRef(t.name),))
             elif kind in ("DATABASE", "SCHEMA"):
@@ -151,6 +182,7 @@ class SqlglotChecker:
             if {p[0] for p in pairs} & {p[-1] for p in pairs}:
                 return  # `a TO a_old, a_new TO a`: an atomic swap, the old name keeps working
             for src, *rest in pairs:
+                self.replaced(src, rest[-1] if rest else "", line)
                 if src not in self.created:
                     self.add("rename-table", line, table=src, new=rest[-1] if rest else "?",
                              objects=(ObjectRef(src, None, "rename"),))
@@ -164,36 +196,77 @@ class SqlglotChecker:
             raise SqlParseError(SqlError(line, col, f"sqlglot could not parse this statement ({upper[:60]}...); "
                                          "turnout will not guess what it does"))
 
+    def replaced(self, src: str, dst: str, line: int) -> None:
+        """A table built in this file renamed over one dropped in this file: a rebuild. The old version
+        breaks if a column it used is gone."""
+        if src in self.created and dst in self.dropped:
+            gone = sorted(set(self.dropped[dst]) - set(self.columns.get(src, {})))
+            if gone:
+                self.add("change-column-type", line, table=dst, column=", ".join(gone), type="(removed)",
+                         message="Table {table} is replaced by a rebuilt one without {column}; the running version "
+                                 "still reads and writes them.")
+            self.columns[dst] = self.columns.pop(src, {})
+
+    def online(self, tree: exp.Alter) -> tuple[str | None, str | None]:
+        algorithm = lock = None
+        for opt in tree.args.get("options") or ():
+            value = opt.this.name.upper() if opt.this is not None else ""
+            if isinstance(opt, exp.AlgorithmProperty):
+                algorithm = value
+            elif isinstance(opt, exp.LockProperty):
+                lock = value
+        return algorithm, lock
+
     def alter(self, tree: exp.Alter, line: int) -> None:
         table = tree.this.name
         if table in self.created:
+            for act in tree.args.get("actions") or ():
+                if isinstance(act, exp.ColumnDef):
+                    self.columns.setdefault(table, {})[act.name] = coldef(act)
             return
         cols = self.columns.setdefault(table, {})
+        algorithm, lock = self.online(tree)
+        # ALGORITHM=INSTANT/INPLACE (with LOCK=NONE or the default lock) makes the server refuse rather than
+        # copy: whatever it accepts runs with concurrent reads and writes.
+        online = algorithm in ("INSTANT", "INPLACE", "NOCOPY") and lock in (None, "NONE", "DEFAULT")
+        if algorithm == "INSTANT" and not self.instant_supported():
+            self.add("mysql-algorithm-unsupported", line, table=table,
+                     detail=f"ALGORITHM=INSTANT does not exist before {self.version.engine} "
+                            f"{'8.0.12' if self.version.engine == 'mysql' else '10.3'} ({self.version})")
+        if algorithm == "COPY":
+            self.add("mysql-table-copy", line, detail="ALGORITHM=COPY", table=table)
+        if lock in ("SHARED", "EXCLUSIVE"):
+            self.add("lock-table", line, table=table, detail=f"LOCK={lock}")
         for opt in tree.args.get("options") or ():
-            value = opt.this.name.upper() if opt.this is not None else ""
-            if isinstance(opt, exp.AlgorithmProperty) and value == "COPY":
-                self.add("mysql-table-copy", line, detail="ALGORITHM=COPY", table=table)
-            elif isinstance(opt, exp.LockProperty) and value in ("SHARED", "EXCLUSIVE"):
-                self.add("lock-table", line, table=table, detail=f"LOCK={value}")
-            elif isinstance(opt, exp.EngineProperty | exp.PartitionByRangeProperty):
-                self.add("mysql-table-copy", line, detail=opt.sql("mysql"), table=table)
+            if isinstance(opt, exp.EngineProperty | exp.PartitionByRangeProperty):
+                self.copy(line, table, opt.sql("mysql"), online)
         for act in tree.args.get("actions") or ():
             if isinstance(act, exp.ColumnDef):
-                self.add_column(act, table, line)
-                cols[act.name] = _coldef(act)
+                self.add_column(act, table, line, online)
+                cols[act.name] = coldef(act)
+                self.added.add((table, act.name))
             elif isinstance(act, exp.ModifyColumn):
                 cd = act.this
                 old_name = act.args.get("rename_from")
                 old = old_name.name if old_name is not None else cd.name
-                if old != cd.name:
-                    self.add("rename-column", line, table=table, column=old, new=cd.name,
-                             objects=(ObjectRef(table, old, "rename"),))
-                self.modify(table, cd.name, cols.get(old), _coldef(cd), line)
-                cols[cd.name] = _coldef(cd)
+                new_col = coldef(cd)
+                if (table, old) in self.added:
+                    self.modify_added(table, old, cols.get(old), new_col, line)
+                    self.added.add((table, cd.name))
+                else:
+                    if old != cd.name:
+                        self.add("rename-column", line, table=table, column=old, new=cd.name,
+                                 objects=(ObjectRef(table, old, "rename"),))
+                    self.modify(table, cd.name, (cols.get(old), new_col), line, online)
+                cols.pop(old, None)
+                cols[cd.name] = new_col
             elif isinstance(act, exp.RenameColumn):
                 old, new = act.this.name, act.args["to"].name
-                self.add("rename-column", line, table=table, column=old, new=new,
-                         objects=(ObjectRef(table, old, "rename"),))
+                if (table, old) not in self.added:
+                    self.add("rename-column", line, table=table, column=old, new=new,
+                             objects=(ObjectRef(table, old, "rename"),))
+                if old in cols:
+                    cols[new] = cols.pop(old)
             elif isinstance(act, exp.AlterRename):
                 self.add("rename-table", line, table=table, new=act.this.name,
                          objects=(ObjectRef(table, None, "rename"),))
@@ -201,52 +274,95 @@ class SqlglotChecker:
                 self.alter_drop(act, table, line)
             elif isinstance(act, exp.DropPrimaryKey):
                 if not any(isinstance(a, exp.AddConstraint) and a.find(exp.PrimaryKey) for a in tree.args["actions"]):
-                    self.add("mysql-table-copy", line, detail="DROP PRIMARY KEY", table=table)
+                    self.copy(line, table, "DROP PRIMARY KEY", online)
             elif isinstance(act, exp.AddConstraint):
-                self.add_constraint(act, table, line)
+                self.add_constraint(act, table, line, online)
             elif isinstance(act, exp.AlterColumn) and act.args.get("drop"):
-                self.add("drop-default", line, table=table, column=act.this.name)
+                col = cols.get(act.this.name)
+                if (table, act.this.name) not in self.added or (col is not None and col.not_null):
+                    self.add("drop-default", line, table=table, column=act.this.name)
             elif isinstance(act, exp.ForceProperty):
-                self.add("mysql-table-copy", line, detail="ALTER TABLE ... FORCE (a rebuild)", table=table)
+                self.copy(line, table, "ALTER TABLE ... FORCE (a rebuild)", online)
 
-    def add_column(self, cd: exp.ColumnDef, table: str, line: int) -> None:
+    def instant_supported(self) -> bool:
+        return self.version.at_least(8, 0, 12) if self.version.engine == "mysql" else self.version.at_least(10, 3)
+
+    def copy(self, line: int, table: str, detail: str, online: bool) -> None:
+        """An operation InnoDB can only do by copying the table; with an online ALGORITHM clause the
+        server refuses it instead, so the migration fails as written."""
+        if online:
+            self.add("mysql-algorithm-unsupported", line, table=table,
+                     detail=f"{detail} needs ALGORITHM=COPY, so the server refuses the ALGORITHM clause")
+        else:
+            self.add("mysql-table-copy", line, detail=detail, table=table)
+
+    def add_column(self, cd: exp.ColumnDef, table: str, line: int, online: bool) -> None:
         kinds = {type(c.kind): c.kind for c in cd.args.get("constraints") or ()}
         nn = kinds.get(exp.NotNullColumnConstraint)
         default = kinds.get(exp.DefaultColumnConstraint)
         auto = exp.AutoIncrementColumnConstraint in kinds
-        if nn is not None and not nn.args.get("allow_null") and default is None and not auto:
+        generated = exp.ComputedColumnConstraint in kinds or exp.GeneratedAsIdentityColumnConstraint in kinds
+        if nn is not None and not nn.args.get("allow_null") and default is None and not auto and not generated:
             self.add("add-column-required", line, table=table, column=cd.name)
         if auto:
-            self.add("mysql-table-copy", line, detail=f"ADD COLUMN {cd.name} AUTO_INCREMENT", table=table)
+            self.copy(line, table, f"ADD COLUMN {cd.name} AUTO_INCREMENT", online)
         elif default is not None and isinstance(default.this, exp.Paren):
-            self.add("mysql-table-copy", line, detail=f"ADD COLUMN {cd.name} with an expression default", table=table)
+            self.copy(line, table, f"ADD COLUMN {cd.name} with an expression default", online)
 
-    def modify(self, table: str, column: str, old: tuple[str, bool] | None, new: tuple[str, bool], line: int) -> None:
+    def modify_added(self, table: str, column: str, old: MyColumn | None, new: MyColumn, line: int) -> None:
+        """A column added in this file: the old version never writes it, so NOT NULL without a default
+        makes its INSERTs fail; nothing else about it can break the old version."""
+        if new.not_null and not new.has_default and not (old is not None and old.not_null):
+            self.add("set-not-null", line, table=table, column=column,
+                     message="{table}.{column} is new in this migration and made NOT NULL without a default: the "
+                             "running version's INSERTs do not set it and fail.")
+
+    def modify(self, table: str, column: str, cols: tuple[MyColumn | None, MyColumn], line: int, online: bool) -> None:
+        old, new = cols
+        if old is None and (typ := self.stated.get((table.lower(), column.lower()))
+                            or self.stated.get((None, column.lower()))):
+            try:
+                tree = sqlglot.parse_one(f"CREATE TABLE _t (_c {typ})", read="mysql")
+                old = coldef(next(tree.find_all(exp.ColumnDef)))
+                self.note(line, f"{table}.{column}: using the definition stated in the file ({typ})")
+            except (ParseError, TokenError, StopIteration):
+                old = None
+        mariadb = self.version.engine == "mariadb" and self.version.at_least(10, 4, 3)
+        change, nullness = column_change(old, new, online_clause=online, mariadb_instant_varchar=mariadb)
+        if change.assumed:
+            self.note(line, f"{table}.{column}: assumed {change.assumed}; pass --schema or --database to know")
+        if nullness is not None:
+            self.add("set-not-null" if nullness else "drop-not-null", line, table=table, column=column)
+        if change.kind in ("narrowing", "representation"):
+            was = f" ({change.detail})" if change.detail and old is not None else (
+                f" ({change.assumed})" if change.assumed else "")
+            self.add("change-column-type", line, table=table, column=column, type=new.type, detail=was)
+        if change.lock == "copy":
+            self.copy(line, table, self._copy_detail(column, change, old, new), online)
+
+    @staticmethod
+    def _copy_detail(column: str, change: MyChange, old: MyColumn | None, new: MyColumn) -> str:
         if old is None:
-            self.add("change-column-type", line, table=table, column=column, type=new[0],
-                     detail=" (old definition unknown: pass --schema to tell a safe change apart)")
-            self.add("mysql-table-copy", line, detail=f"MODIFY/CHANGE COLUMN {column} (old definition unknown)",
-                     table=table)
-            return
-        if old[1] != new[1]:
-            self.add("set-not-null" if new[1] else "drop-not-null", line, table=table, column=column)
-        change = _mysql_type_change(old[0], new[0])
-        if change == "incompatible":
-            self.add("change-column-type", line, table=table, column=column, type=new[0], detail=f" (was {old[0]})")
-        if change in ("incompatible", "copy"):
-            self.add("mysql-table-copy", line, detail=f"Changing {column} from {old[0]} to {new[0]}", table=table)
+            return f"Changing {column} to {new.type} (assumed: {change.assumed})"
+        return f"Changing {column}: {change.detail or f'{old.type} -> {new.type}'}"
 
     def alter_drop(self, act: exp.Drop, table: str, line: int) -> None:
+        # DROP FOREIGN KEY / CHECK / CONSTRAINT / INDEX only let more writes through: old code keeps working.
         kind = str(act.args.get("kind") or "").upper()
         for t in act.args.get("tables") or ():
             if kind == "COLUMN":
-                self.add("drop-column", line, table=table, column=t.name, objects=(ObjectRef(table, t.name),))
-            elif kind in ("FOREIGN KEY", "CHECK", "CONSTRAINT"):
-                self.add("drop-constraint", line, obj=t.name, table=table)
+                self.columns.get(table, {}).pop(t.name, None)
+                if (table, t.name) not in self.added:
+                    self.add("drop-column", line, table=table, column=t.name, objects=(ObjectRef(table, t.name),))
 
-    def add_constraint(self, act: exp.AddConstraint, table: str, line: int) -> None:
+    def add_constraint(self, act: exp.AddConstraint, table: str, line: int, online: bool) -> None:
         for con in act.expressions:
             if con.find(exp.ForeignKey):
+                if self.fk_checks_off:
+                    continue  # with foreign_key_checks=0 InnoDB adds it in place, checking no rows
+                if online:
+                    self.copy(line, table, f"ADD FOREIGN KEY {con.name or ''} with foreign_key_checks=1", online)
+                    continue
                 self.add("add-foreign-key", line, obj=con.name or "(unnamed)", table=table, ref="the parent table",
                          message="Adding foreign key {obj} on {table} copies the table (ALGORITHM=COPY) unless "
                                  "foreign_key_checks=0, blocking writes.")
@@ -255,33 +371,22 @@ class SqlglotChecker:
                          message="Adding CHECK constraint {obj} copies {table}, blocking writes.")
             elif isinstance(con, exp.IndexColumnConstraint) and str(con.args.get("kind") or "").upper() in (
                     "FULLTEXT", "SPATIAL"):
-                self.add("mysql-table-copy", line, detail=f"A {con.args['kind']} index build", table=table)
+                self.copy(line, table, f"A {con.args['kind']} index build", online)
 
 
-def _coldef(cd: exp.ColumnDef) -> tuple[str, bool]:
+def coldef(cd: exp.ColumnDef) -> MyColumn:
     kind = cd.args.get("kind")
-    nn = any((isinstance(c.kind, exp.NotNullColumnConstraint) and not c.kind.args.get("allow_null"))
-             or isinstance(c.kind, exp.PrimaryKeyColumnConstraint) for c in cd.args.get("constraints") or ())
-    return (kind.sql("mysql") if kind is not None else "?"), nn
+    cons = [c.kind for c in cd.args.get("constraints") or ()]
+    nn_cons = [c for c in cons if isinstance(c, exp.NotNullColumnConstraint)]
+    not_null = any(not c.args.get("allow_null") for c in nn_cons) or any(
+        isinstance(c, exp.PrimaryKeyColumnConstraint) for c in cons)
+    collate = next((c.this.name for c in cons if isinstance(c, exp.CollateColumnConstraint)), None)
+    return MyColumn(kind.sql("mysql") if kind is not None else "?", not_null, collate,
+                    any(isinstance(c, exp.DefaultColumnConstraint | exp.AutoIncrementColumnConstraint) for c in cons),
+                    bool(nn_cons))
 
 
-def _mysql_type_change(old: str, new: str) -> str:
-    """same / instant / copy (compatible widening that copies the table) / incompatible."""
-    if old == new:
-        return "same"
-    o, n = re.match(r"(\w+)(?:\((\d+)\))?", old), re.match(r"(\w+)(?:\((\d+)\))?", new)
-    if not o or not n:
-        return "incompatible"
-    ot, nt = o.group(1).upper(), n.group(1).upper()
-    if ot == nt == "VARCHAR" and o.group(2) and n.group(2) and int(n.group(2)) >= int(o.group(2)):
-        # utf8mb4: the length prefix grows from 1 to 2 bytes past 63 characters, which forces a copy
-        return "same" if (int(o.group(2)) <= 63) == (int(n.group(2)) <= 63) else "copy"
-    if ot in _INTS and nt in _INTS and _INTS.index(nt) >= _INTS.index(ot):
-        return "copy"
-    return "incompatible"
-
-
-def schema_from_sql(text: str, dialect: str) -> dict[str, dict[str, tuple[str, bool]]]:
+def schema_from_sql(text: str, dialect: str) -> Schema:
     """Column definitions from CREATE TABLE / ALTER TABLE statements of a MySQL/SQLite schema file."""
     checker = SqlglotChecker(text, dialect)
     checker.run()

@@ -1,0 +1,5 @@
+-- source: authelia/authelia@23572030b404 internal/storage/migrations/mysql/V0016.OAuth2ConsentSubjectNULL.up.sql
+-- expect: backward_incompatible
+-- reason: MODIFY subject ... NULL drops NOT NULL
+ALTER TABLE oauth2_consent_session
+    MODIFY subject CHAR(36) NULL DEFAULT NULL;

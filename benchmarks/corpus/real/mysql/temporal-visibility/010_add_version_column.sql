@@ -1,0 +1,5 @@
+-- source: temporalio/temporal@6805caea59e3 schema/mysql/v8/visibility/versioned/v1.9/add_version_column.sql
+-- expect: safe
+-- reason: NOT NULL with constant default: instant
+ALTER TABLE executions_visibility ADD COLUMN _version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE custom_search_attributes ADD COLUMN _version BIGINT NOT NULL DEFAULT 0;

@@ -1,0 +1,4 @@
+-- source: temporalio/temporal@6805caea59e3 schema/mysql/v8/temporal/versioned/v1.8/drop_unused_tasks_table.sql
+-- expect: destructive
+-- reason: drops tiered_storage_tasks
+DROP TABLE tiered_storage_tasks;

@@ -1,0 +1,15 @@
+-- source: authelia/authelia@23572030b404 internal/storage/migrations/postgres/V0005.ConsentSubjectNULL.up.sql
+-- expect: backward_incompatible
+-- reason: DELETEs are filtered; subject DROP NOT NULL (old version does not expect NULL); constraint rename is harmless
+DELETE FROM oauth2_consent_session
+       WHERE subject IN(SELECT identifier FROM user_opaque_identifier WHERE username = '' AND service IN('openid', 'openid_connect'));
+
+DELETE FROM user_opaque_identifier
+       WHERE service <> 'openid' OR username = '';
+
+ALTER TABLE oauth2_consent_session
+    ALTER COLUMN subject DROP NOT NULL,
+    ALTER COLUMN subject SET DEFAULT NULL;
+
+ALTER TABLE oauth2_consent_session
+    RENAME CONSTRAINT oauth2_consent_subject_fkey TO oauth2_consent_session_subject_fkey;

@@ -1,0 +1,4 @@
+-- source: temporalio/temporal@6805caea59e3 schema/postgresql/v12/temporal/versioned/v1.5/event.sql
+-- expect: safe
+-- reason: NOT NULL with constant default
+ALTER TABLE history_node ADD prev_txn_id BIGINT NOT NULL DEFAULT 0;

@@ -1,0 +1,16 @@
+-- source: umami-software/umami@c0ea3aefbee7 prisma/migrations/08_add_utm_clid/migration.sql
+-- expect: safe
+-- reason: nullable columns
+-- AlterTable
+ALTER TABLE "website_event" 
+ADD COLUMN     "fbclid" VARCHAR(255),
+ADD COLUMN     "gclid" VARCHAR(255),
+ADD COLUMN     "li_fat_id" VARCHAR(255),
+ADD COLUMN     "msclkid" VARCHAR(255),
+ADD COLUMN     "ttclid" VARCHAR(255),
+ADD COLUMN     "twclid" VARCHAR(255),
+ADD COLUMN     "utm_campaign" VARCHAR(255),
+ADD COLUMN     "utm_content" VARCHAR(255),
+ADD COLUMN     "utm_medium" VARCHAR(255),
+ADD COLUMN     "utm_source" VARCHAR(255),
+ADD COLUMN     "utm_term" VARCHAR(255);

@@ -1,0 +1,32 @@
+-- source: umami-software/umami@c0ea3aefbee7 prisma/migrations/17_remove_duplicate_key/migration.sql
+-- expect: lock_risk
+-- reason: plain DROP INDEX (ACCESS EXCLUSIVE) on many existing tables; the removed unique indexes duplicated primary keys
+-- DropIndex
+DROP INDEX "link_link_id_key";
+
+-- DropIndex
+DROP INDEX "pixel_pixel_id_key";
+
+-- DropIndex
+DROP INDEX "report_report_id_key";
+
+-- DropIndex
+DROP INDEX "revenue_revenue_id_key";
+
+-- DropIndex
+DROP INDEX "segment_segment_id_key";
+
+-- DropIndex
+DROP INDEX "session_session_id_key";
+
+-- DropIndex
+DROP INDEX "team_team_id_key";
+
+-- DropIndex
+DROP INDEX "team_user_team_user_id_key";
+
+-- DropIndex
+DROP INDEX "user_user_id_key";
+
+-- DropIndex
+DROP INDEX "website_website_id_key";
