@@ -26,10 +26,8 @@ from turnout.errors import ConfigError, RouterError
 from turnout.model import Color, Endpoint, Weights
 from turnout.routers.kubernetes import KubernetesRouter
 from turnout.testing import router_from_config
-from turnout.testing.contracts import RouterContract
+from turnout.testing.contracts import RouterApiContract
 
-NO_CLUSTER = ("sends HTTP traffic through the router: needs a real cluster (kube-apiserver, kube-proxy, pods), "
-              "and none can run here; kmock emulates the API only")
 BLUE, GREEN = Weights.all_to(Color.BLUE), Weights.all_to(Color.GREEN)
 
 
@@ -272,11 +270,13 @@ class TestVerifyEndpoints:
             await make_router(cluster, verify_endpoints=True).observe()
 
 
-class TestKubernetesContract(RouterContract):
-    """The contract's API-level parts; the Services are made by manage_services in kmock."""
+class TestKubernetesContract(RouterApiContract):
+    """The contract's API side; the Services are made by manage_services in kmock. Traffic through a
+    Service needs kube-proxy and pods, which no emulator here has (docs/kubernetes.md)."""
 
     router_class = KubernetesRouter
     restartable = False  # attached: nothing of turnout's to restart
+    listens_where_configured = False  # its URLs are the Services' (router.options.production_url / test_url)
 
     @pytest.fixture
     def router_options(self, cluster: FakeCluster) -> dict[str, Any]:
@@ -285,27 +285,3 @@ class TestKubernetesContract(RouterContract):
 
     async def crash(self, router: Any) -> None:
         self.cluster.down()
-
-    @pytest.mark.skip(reason=NO_CLUSTER)
-    async def test_switch_and_rollback(self) -> None: ...
-
-    @pytest.mark.skip(reason=NO_CLUSTER + " (test_test_service_always_selects_the_idle_color checks the API side)")
-    async def test_test_endpoint_always_idle(self) -> None: ...
-
-    @pytest.mark.skip(reason=NO_CLUSTER + " (test_observe_reads_the_cluster_not_what_it_asked checks the API side)")
-    async def test_observe_matches(self) -> None: ...
-
-    @pytest.mark.skip(reason=NO_CLUSTER + "; and Services pick pods by label, not the endpoints given to prepare()")
-    async def test_replace_idle_instances(self) -> None: ...
-
-    @pytest.mark.skip(reason=NO_CLUSTER + "; and Services pick pods by label, not the endpoints given to prepare()")
-    async def test_prepare_one_color_leaves_the_other(self) -> None: ...
-
-    @pytest.mark.skip(reason=NO_CLUSTER + " (draining is kube-proxy's and the pods' terminationGracePeriod)")
-    async def test_in_flight_request_drains(self) -> None: ...
-
-    @pytest.mark.skip(reason=NO_CLUSTER)
-    async def test_hitless_under_keepalive_load(self) -> None: ...
-
-    @pytest.mark.skip(reason=NO_CLUSTER + " (test_every_call_is_idempotent above checks the API side)")
-    async def test_every_call_is_idempotent(self) -> None: ...

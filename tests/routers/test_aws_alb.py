@@ -3,8 +3,8 @@
 moto emulates the ELBv2 *API*: listeners, forward weights, target groups, registrations, IAM policy
 checks. It serves no HTTP traffic through a listener, so what the contract checks with requests is
 checked here on what the API reads back, with a boto3 client of the test's own (not the driver's
-parsing). The traffic-only contract tests are skipped with that reason; the fidelity probes at the
-end pin down what moto does differently from AWS (docs/routers.md, aws_alb).
+parsing): the ALB runs the router API and backends contracts, not the traffic one. The fidelity probes
+at the end pin down what moto does differently from AWS (docs/routers.md, aws_alb).
 """
 
 from __future__ import annotations
@@ -36,15 +36,13 @@ from turnout.routers.aws_alb import plan
 from turnout.routers.aws_alb.driver import ALBRouter
 from turnout.routers.aws_alb.elb import translate
 from turnout.testing import router_from_config
-from turnout.testing.contracts import RouterContract
+from turnout.testing.contracts import RouterBackendsContract
 
 REGION = "us-east-1"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "routers.md"
 # The IAM actions docs/routers.md says the driver needs; test_documented_policy_is_enough runs with exactly these.
 POLICY = ["DescribeLoadBalancers", "DescribeListeners", "ModifyListener", "DescribeTargetGroups",
           "DescribeTargetHealth", "RegisterTargets", "DeregisterTargets", "ModifyTargetGroupAttributes"]
-NO_TRAFFIC = ("moto emulates the ELBv2 API, not the ALB's data plane: no HTTP request passes a listener, so {} "
-              "cannot be observed. What the API can show is tested in this class; on AWS it needs a live ALB.")
 
 
 class MotoServer:
@@ -213,7 +211,7 @@ def make_router(options: dict[str, Any]) -> ALBRouter:
                                                                                         options=options)))
 
 
-class TestALBContract(RouterContract):
+class TestALBContract(RouterBackendsContract):
     router_class = ALBRouter
     restartable = False  # the ALB is not turnout's to restart (and a killed moto_server forgets everything)
 
@@ -294,14 +292,6 @@ class TestALBContract(RouterContract):
         await router.prepare({Color.GREEN: []})  # what bootstrap does: green empty
         assert world.targets(Color.GREEN) == set()
         assert (await router.observe()).backends[Color.GREEN] == ()
-
-    @pytest.mark.skip(reason=NO_TRAFFIC.format("an in-flight request finishing on the old color"))
-    async def test_in_flight_request_drains(self) -> None:
-        raise AssertionError("not run")
-
-    @pytest.mark.skip(reason=NO_TRAFFIC.format("failed requests during switches under keep-alive load"))
-    async def test_hitless_under_keepalive_load(self) -> None:
-        raise AssertionError("not run")
 
     async def test_every_call_is_idempotent(self, router: ALBRouter, world: World, backends: VpcHosts) -> None:
         await router.prepare(backends.endpoints)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from turnout.routers.builtin import BuiltinRouter
-from turnout.testing.contracts import RouterContract
+from turnout.testing.contracts import RouterTrafficContract
 
 
-class TestBuiltinContract(RouterContract):
+class TestBuiltinContract(RouterTrafficContract):
     router_class = BuiltinRouter

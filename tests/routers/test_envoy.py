@@ -11,10 +11,11 @@ from turnout.errors import RouterError
 from turnout.model import Color, Weights
 from turnout.routers.envoy import xds as _envoy_conf
 from turnout.routers.envoy.driver import EnvoyRouter
-from turnout.testing.contracts import RouterContract, colors
+from turnout.testing.backends import colors
+from turnout.testing.contracts import RouterTrafficContract
 
 
-class TestEnvoyContract(RouterContract):
+class TestEnvoyContract(RouterTrafficContract):
     router_class = EnvoyRouter
 
     async def test_rejected_update_keeps_old_routing(self, router: EnvoyRouter, client: httpx.AsyncClient,

@@ -18,7 +18,8 @@ from turnout.model import Color, Endpoint, Weights
 from turnout.routers.haproxy import runtime_api as api
 from turnout.routers.haproxy.driver import HAProxyRouter, plan
 from turnout.testing import router_from_config
-from turnout.testing.contracts import ColorBackends, RouterContract
+from turnout.testing.backends import ColorBackends
+from turnout.testing.contracts import RouterTrafficContract
 
 
 async def reload_and_wait(router_socket: str, master_socket: str) -> None:
@@ -36,7 +37,7 @@ async def reload_and_wait(router_socket: str, master_socket: str) -> None:
     raise AssertionError("HAProxy did not reload within 6 s")
 
 
-class TestHAProxyContract(RouterContract):
+class TestHAProxyContract(RouterTrafficContract):
     router_class = HAProxyRouter
 
     async def test_reload_keeps_switch_and_instances(self, router: HAProxyRouter, backends: ColorBackends) -> None:
@@ -48,7 +49,7 @@ class TestHAProxyContract(RouterContract):
         assert await router.observe() == before
 
 
-class TestHAProxyAttachedContract(RouterContract):
+class TestHAProxyAttachedContract(RouterTrafficContract):
     """An HAProxy turnout did not start: only its stats socket, map files and server-state file."""
 
     router_class = HAProxyRouter

@@ -11,10 +11,11 @@ import httpx
 from turnout.model import Color, Weights
 from turnout.routers.nginx.driver import NginxRouter, parse_state, state_body
 from turnout.testing import router_from_config
-from turnout.testing.contracts import ColorBackends, RouterContract, colors
+from turnout.testing.backends import ColorBackends, colors
+from turnout.testing.contracts import RouterTrafficContract
 
 
-class TestNginxContract(RouterContract):
+class TestNginxContract(RouterTrafficContract):
     router_class = NginxRouter
 
     async def test_reload_keeps_switch_and_instances(self, router: NginxRouter, backends: ColorBackends,

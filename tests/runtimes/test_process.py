@@ -22,6 +22,7 @@ from turnout.model import Color, EnvStatus, Release
 from turnout.runtimes.base import Runtime
 from turnout.runtimes.process.runtime import ProcessRuntime
 from turnout.testing import runtime_from_config
+from turnout.testing.contracts import RuntimeContract
 
 APP = Path(__file__).resolve().parents[2] / "src" / "turnout" / "examples" / "app.py"
 BLUE, GREEN = Color.BLUE, Color.GREEN
@@ -243,3 +244,11 @@ async def test_recover_without_restart_drops_dead_instances(runtimes: Factory) -
     await second.recover()
     status = await second.status(GREEN)
     assert status.endpoints == (endpoints[1],) and status.instances[0].pid == pids[1]
+
+
+class TestProcessRuntimeContract(RuntimeContract):
+    broken = "1.0.0+broken"  # the example app exits at once with this version
+
+    @pytest.fixture
+    def runtime(self, runtimes: Factory) -> Callable[..., Runtime]:
+        return lambda instances=2: runtimes(instances=instances, ready_timeout=5.0)

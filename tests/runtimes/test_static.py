@@ -15,7 +15,7 @@ from turnout.infra.procs import free_port
 from turnout.model import Color, Release
 from turnout.runtimes.static import StaticRuntime
 from turnout.testing import runtime_from_config
-from turnout.testing.contracts import ColorBackends
+from turnout.testing.backends import ColorBackends
 
 
 @pytest.fixture
