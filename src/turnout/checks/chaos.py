@@ -38,14 +38,14 @@ Killer = Callable[[Target], Awaitable[str]]
 
 class ChaosOptions(Options):
     budget: Duration = 10.0
-    settle: Duration = 1.0  # error-free traffic that must follow the recovery
-    warmup: Duration = 0.5  # traffic before the kill
+    settle: Duration = Field(default=1.0, description="error-free traffic that must follow the recovery")
+    warmup: Duration = Field(default=0.5, description="traffic before the kill")
     rps: float = Field(default=20, gt=0)
     concurrency: int = Field(default=2, ge=1)
     signal: Literal["KILL", "TERM"] = "KILL"
     require_restart: bool = True
-    health_path: str | None = None  # default: [health].path
-    max_error_rate: float | None = Field(default=None, ge=0, le=1)  # over the whole run; None: not judged
+    health_path: str | None = Field(default=None, description="default: [health].path")
+    max_error_rate: float | None = Field(default=None, ge=0, le=1, description="over the whole run; None: not judged")
 
 
 class _Broken(Exception):

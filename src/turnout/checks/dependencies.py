@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Self
 
 import httpx
+from pydantic import Field
 
 from turnout.checks.base import Options, Target
 from turnout.config import CheckConfig, DriverEnv
@@ -18,8 +19,8 @@ from turnout.model import Measurement, Verdict
 
 
 class DependenciesOptions(Options):
-    require: list[str] = []  # empty: every dependency reported must be healthy
-    healthy: list[str] = ["healthy"]  # status values that count as healthy
+    require: list[str] = Field(default=[], description="empty: every dependency reported must be healthy")
+    healthy: list[str] = Field(default=["healthy"], description="status values that count as healthy")
 
 
 class DependenciesCheck:

@@ -27,17 +27,18 @@ from turnout.model import Measurement, Verdict
 
 class ErrorRateOptions(Options):
     source: Literal["load", "metrics"] = "load"
-    tolerance: float = Field(default=0.01, ge=0, le=1)  # how much worse than the baseline is acceptable
-    alpha: float = Field(default=0.02, gt=0, lt=1)  # Kayenta's 98% confidence
+    tolerance: float = Field(default=0.01, ge=0, le=1, description="how much worse than the baseline is acceptable")
+    alpha: float = Field(default=0.02, gt=0, lt=1, description="Kayenta's 98% confidence")
     min_samples: int = Field(default=100, ge=1)
-    max: float | None = Field(default=None, ge=0, le=1)  # absolute limit; the only one without a baseline
+    max: float | None = Field(default=None, ge=0, le=1, description="absolute limit; the only one without a baseline")
     rps: float = Field(default=50, gt=0)
     duration: Duration = 5.0
     concurrency: int = Field(default=4, ge=1)
     window: Duration = 10.0
     metrics: RequestMetrics = RequestMetrics()
-    metrics_url: str | None = None  # one scrape holding both colors (the builtin proxy's /metrics)
-    metrics_headers: dict[str, str] = {}  # e.g. Authorization for the proxy's admin API
+    metrics_url: str | None = Field(default=None,
+                                    description="one scrape holding both colors (the builtin proxy's /metrics)")
+    metrics_headers: dict[str, str] = Field(default={}, description="e.g. Authorization for the proxy's admin API")
     color_label: str = "color"
 
 

@@ -32,8 +32,9 @@ class LatencyOptions(Options):
     source: Literal["metrics", "load"] = "metrics"
     min_samples: int = Field(default=50, ge=1)
     metrics: RequestMetrics = RequestMetrics()
-    window: Duration = 0.0  # metrics: judge only this last stretch (0: since the instances started)
-    rps: float = Field(default=50, gt=0)  # load: what to send to `path` on the test endpoint
+    window: Duration = Field(default=0.0,
+                             description="metrics: judge only this last stretch (0: since the instances started)")
+    rps: float = Field(default=50, gt=0, description="load: what to send to `path` on the test endpoint")
     duration: Duration = 5.0
     concurrency: int = Field(default=4, ge=1)
 

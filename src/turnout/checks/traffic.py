@@ -26,15 +26,16 @@ from turnout.model import Measurement, Verdict
 
 
 class TrafficOptions(Options):
-    rps: float | None = Field(default=None, gt=0)  # None: as fast as `concurrency` connections go
+    rps: float | None = Field(default=None, gt=0, description="None: as fast as `concurrency` connections go")
     duration: Duration = 10.0
     concurrency: int = Field(default=2, ge=1, le=1024)
     max_error_rate: float = Field(default=0.0, ge=0, le=1)
-    max_latency: Duration | None = None  # limit on the `quantile` latency of successful requests
+    max_latency: Duration | None = Field(default=None,
+                                         description="limit on the `quantile` latency of successful requests")
     quantile: float = Field(default=0.99, gt=0, le=1)
-    min_requests: int | None = Field(default=None, ge=1)  # default: half the requests the rate asks for
+    min_requests: int | None = Field(default=None, ge=1, description="default: half the requests the rate asks for")
     segments: int = Field(default=1, ge=1, le=100)
-    max_latency_growth: float | None = Field(default=None, gt=1)  # last segment's quantile / first's
+    max_latency_growth: float | None = Field(default=None, gt=1, description="last segment's quantile / first's")
     method: str = "GET"
     body: str | None = None
     request_timeout: Duration = 5.0

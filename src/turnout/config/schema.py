@@ -70,22 +70,36 @@ class DriverEnv:
 
 
 class AppConfig(Model):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+                      description="the app's name: used in the audit log, Kubernetes names and the agent's identity")
 
 
 class RuntimeConfig(Model):
-    kind: str = "process"
-    command: list[str] = Field(default_factory=list)  # process runtime: how to start ONE instance
-    cwd: str = "."
-    env: dict[str, str] = Field(default_factory=dict)
-    instances: int = Field(default=2, ge=1, le=64)
-    idle_instances: int = Field(default=0, ge=0, le=64)  # scale the retired color down to this
-    ready_timeout: Duration = 30.0
-    stop_grace: Duration = 10.0
-    restart: bool = True
-    # static runtime: color -> the host:port of each instance
-    hosts: dict[Literal["blue", "green"], Annotated[list[HostPort], Field(min_length=1)]] = Field(default_factory=dict)
-    options: dict[str, Any] = Field(default_factory=dict)
+    kind: str = Field(default="process",
+                      description="where instances run: process (local "
+                                  "processes), static (fixed hosts), kubernetes, or a plugin")
+    command: list[str] = Field(default_factory=list,
+                               description="process runtime: how to start ONE instance; "
+                                           "placeholders {version} {color} {port} {instance}")
+    cwd: str = Field(default=".",
+                     description="process runtime: working folder of the instances, relative to turnout.toml")
+    env: dict[str, str] = Field(default_factory=dict,
+                                description="process runtime: extra environment of the instances (same "
+                                            "placeholders); PORT and TURNOUT_VERSION/COLOR/INSTANCE are always set")
+    instances: int = Field(default=2, ge=1, le=64, description="instances per color")
+    idle_instances: int = Field(default=0, ge=0, le=64,
+                                description="scale the retired color down to this "
+                                            "many after the retention window (0: stop it)")
+    ready_timeout: Duration = Field(default=30.0,
+                                    description="how long new instances may take to "
+                                                "pass readiness before the deploy fails")
+    stop_grace: Duration = Field(default=10.0,
+                                 description="on stop: SIGTERM, wait this long for in-flight requests, then SIGKILL")
+    restart: bool = Field(default=True, description="process runtime: restart an instance that exits, on the same port")
+    hosts: dict[Literal["blue", "green"], Annotated[list[HostPort], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="static runtime: the host:port of each instance, per color (blue = [...], green = [...])")
+    options: dict[str, Any] = Field(default_factory=dict, description="the runtime driver's own options (see its docs)")
 
     @field_validator("command")
     @classmethod
@@ -103,23 +117,28 @@ class RuntimeConfig(Model):
 
 
 class HealthConfig(Model):
-    path: str = "/health/ready"
-    version_path: str = "/version"
-    version_field: str = "version"
-    interval: Duration = 0.2
-    timeout: Duration = 2.0
-    successes: int = Field(default=3, ge=1)
-    deadline: Duration = 30.0  # give up on readiness after this long
+    path: str = Field(default="/health/ready", description="readiness path: must answer 2xx `successes` times in a row")
+    version_path: str = Field(default="/version", description="must report the deployed version (JSON)")
+    version_field: str = Field(default="version", description="the JSON field of version_path holding the version")
+    interval: Duration = Field(default=0.2, description="time between readiness probes")
+    timeout: Duration = Field(default=2.0, description="per probe")
+    successes: int = Field(default=3, ge=1, description="consecutive 2xx answers that make an instance ready")
+    deadline: Duration = Field(default=30.0, description="the readiness check gives up after this long")
 
 
 class RouterConfig(Model):
-    kind: str = "builtin"
-    production: str = "127.0.0.1:8080"
-    test: str = "127.0.0.1:8081"
-    admin: str = "127.0.0.1:8082"  # host:port or unix:/path
-    token: str | None = None  # default: generated and kept in the state folder
-    drain: Duration = 30.0
-    options: dict[str, Any] = Field(default_factory=dict)
+    kind: str = Field(default="builtin",
+                      description="how traffic is pointed: builtin (embedded proxy), "
+                                  "haproxy, envoy, nginx, kubernetes, aws_alb, or a plugin")
+    production: str = Field(default="127.0.0.1:8080",
+                            description="production listener (host:port): always the active color")
+    test: str = Field(default="127.0.0.1:8081", description="test listener (host:port): always the idle color")
+    admin: str = Field(default="127.0.0.1:8082", description="the owned router's admin API: host:port or unix:/path")
+    token: str | None = Field(default=None,
+                              description="builtin proxy admin token (default: generated, 0600 in the state folder)")
+    drain: Duration = Field(default=30.0, description="how long in-flight requests may finish when a router stops")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="the router driver's own options (see docs/routers.md)")
 
     @field_validator("production", "test")
     @classmethod
@@ -143,11 +162,17 @@ class CheckConfig(Model):
     """One entry of [[checks]]. `kind` picks the check; its own settings live beside it."""
 
     model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
-    kind: str
-    name: str | None = None
-    command: str | list[str] | None = None
-    timeout: Duration = 60.0
-    path: str | None = None
+    kind: str = Field(description="which check: readiness, version, smoke, command, latency, error_rate, dependencies, "
+                                  "feature_flags, load, soak, smoke-traffic, chaos, sessions, or a plugin")
+    name: str | None = Field(default=None,
+                             description="its name in the audit log and [analysis.checks.<name>] (default: the kind)")
+    command: str | list[str] | None = Field(default=None,
+                                            description="smoke/command checks: a shell line or argv; "
+                                                        "placeholders {test_url} {production_url} {version} {color}")
+    timeout: Duration = Field(default=60.0,
+                              description="how long one measurement may run (a "
+                                          "check that runs longer by design stretches it)")
+    path: str | None = Field(default=None, description="the path the check requests (each check has its own default)")
 
     @field_validator("command")
     @classmethod
@@ -171,20 +196,26 @@ class CheckConfig(Model):
 class Policy(Model):
     """How often one check is measured and how its series is judged (Argo's metric fields)."""
 
-    count: int = Field(default=1, ge=1)
-    interval: Duration = 0.0
-    initial_delay: Duration = 0.0
-    failure_limit: int = Field(default=0, ge=-1)  # -1: failures never fail the gate
-    inconclusive_limit: int = Field(default=0, ge=-1)
-    consecutive_error_limit: int = Field(default=4, ge=-1)
-    consecutive_success_limit: int = Field(default=0, ge=0)  # 0: off
-    timeout: Duration | None = None  # per measurement; default: the check's own `timeout`, else 600s
+    count: int = Field(default=1, ge=1, description="measurements per check (errors are retried and do not count)")
+    interval: Duration = Field(default=0.0, description="time between measurements")
+    initial_delay: Duration = Field(default=0.0, description="wait before the first measurement")
+    failure_limit: int = Field(default=0, ge=-1,
+                               description="FAIL measurements tolerated; -1: failures never fail the gate")
+    inconclusive_limit: int = Field(default=0, ge=-1, description="INCONCLUSIVE measurements tolerated; -1: never")
+    consecutive_error_limit: int = Field(default=4, ge=-1,
+                                         description="ERRORs in a row before the check is judged broken; -1: never")
+    consecutive_success_limit: int = Field(default=0, ge=0,
+                                           description="PASSes in a row that pass the check early; 0: off")
+    timeout: Duration | None = Field(default=None,
+                                     description="per measurement; default: the check's own `timeout`, else 600s")
 
 
 class AnalysisConfig(Policy):
     """`[analysis]`: the default policy, and `[analysis.checks.<check name>]` overrides."""
 
-    checks: dict[str, Policy] = {}
+    checks: dict[str, Policy] = Field(default={},
+                                      description="per-check overrides of the fields "
+                                                  "above: [analysis.checks.<check name>]")
 
     def policy_for(self, name: str) -> Policy:
         base = self.model_dump(exclude={"checks"})
@@ -195,8 +226,8 @@ class AnalysisConfig(Policy):
 class OutageSettings(Model):
     """Every probe failed for `consecutive` ticks in a row: the live color does not serve at all."""
 
-    enabled: bool = True
-    consecutive: int = Field(default=2, ge=1)
+    enabled: bool = Field(default=True, description="roll back when the live color stops answering")
+    consecutive: int = Field(default=2, ge=1, description="probe bursts in a row that all failed")
 
 
 class ErrorRateSettings(Model):
@@ -205,42 +236,47 @@ class ErrorRateSettings(Model):
     fires at once, not diluted by the clean bursts before it) and over `lookback` seconds (a
     smaller sustained rise); either one failing fires."""
 
-    enabled: bool = True
-    lookback: Duration = 2.0
-    tolerance: float = Field(default=0.05, ge=0, le=1)
-    alpha: float = Field(default=0.01, gt=0, lt=1)
-    min_samples: int = Field(default=10, ge=1)
+    enabled: bool = Field(default=True, description="roll back on an error-rate spike")
+    lookback: Duration = Field(default=2.0, description="seconds of probes a sustained rise is judged over")
+    tolerance: float = Field(default=0.05, ge=0, le=1,
+                             description="error rate above the baseline's that is never "
+                                         "significant (absolute limit without a baseline)")
+    alpha: float = Field(default=0.01, gt=0, lt=1, description="significance level of Fisher's exact test")
+    min_samples: int = Field(default=10, ge=1, description="requests needed before a verdict (fewer: inconclusive)")
 
 
 class LatencySettings(Model):
     """Latencies of the last `lookback` seconds significantly slower than the baseline's, by more
     than `max_increase` of its median and `min_shift` (Mann-Whitney U, Hodges-Lehmann shift)."""
 
-    enabled: bool = True
-    lookback: Duration = 5.0
-    max_increase: float = Field(default=0.5, ge=0)
-    min_shift: Duration = 0.025
-    alpha: float = Field(default=0.01, gt=0, lt=1)
-    min_samples: int = Field(default=50, ge=1)
+    enabled: bool = Field(default=True, description="roll back on latency degradation")
+    lookback: Duration = Field(default=5.0, description="seconds of latencies judged")
+    max_increase: float = Field(default=0.5, ge=0,
+                                description="allowed rise of the median, as a share of the baseline's")
+    min_shift: Duration = Field(default=0.025, description="smallest slowdown that counts")
+    alpha: float = Field(default=0.01, gt=0, lt=1, description="significance level of the Mann-Whitney U test")
+    min_samples: int = Field(default=50, ge=1, description="latencies needed before a verdict")
 
 
 class ProbeConfig(Model):
-    path: str = "/"
-    requests: int = Field(default=10, ge=1, le=1000)  # per tick
-    concurrency: int = Field(default=5, ge=1, le=100)
-    timeout: Duration = 1.0
+    path: str = Field(default="/", description="what the watch requests on the live color")
+    requests: int = Field(default=10, ge=1, le=1000, description="requests per probe burst (one burst per interval)")
+    concurrency: int = Field(default=5, ge=1, le=100, description="connections of a burst")
+    timeout: Duration = Field(default=1.0, description="per request")
 
 
 class StabilizeConfig(Model):
     """`[stabilize]`: the post-switch watch."""
 
-    window: Duration = 60.0  # how long to watch the new color after the switch; 0 turns the watch off
-    interval: Duration = Field(default=0.25, gt=0)
-    baseline: Duration = 2.0  # how long to probe the live color before the switch
-    probe: ProbeConfig = ProbeConfig()
-    outage: OutageSettings = OutageSettings()
-    error_rate: ErrorRateSettings = ErrorRateSettings()
-    latency: LatencySettings = LatencySettings()
+    window: Duration = Field(default=60.0,
+                             description="how long to watch the new color after the switch; 0 turns the watch off")
+    interval: Duration = Field(default=0.25, gt=0, description="time between probe bursts")
+    baseline: Duration = Field(default=2.0,
+                               description="how long to probe the live color before the switch (the baseline)")
+    probe: ProbeConfig = Field(default=ProbeConfig(), description="the probe bursts: [stabilize.probe]")
+    outage: OutageSettings = Field(default=OutageSettings(), description="trigger: [stabilize.outage]")
+    error_rate: ErrorRateSettings = Field(default=ErrorRateSettings(), description="trigger: [stabilize.error_rate]")
+    latency: LatencySettings = Field(default=LatencySettings(), description="trigger: [stabilize.latency]")
 
 
 def canary_steps(steps: list[int]) -> list[int]:
@@ -251,10 +287,12 @@ def canary_steps(steps: list[int]) -> list[int]:
 
 
 class DeployConfig(Model):
-    retention: Duration = 1800.0  # how long the old color stays warm for instant rollback
-    verify_timeout: Duration = 10.0  # how long to wait for the router to serve the new split
-    steps: list[int] = Field(default_factory=list)  # canary percentages before the full switch
-    step_window: Duration = 10.0  # how long each canary step is watched before the next one
+    retention: Duration = Field(default=1800.0, description="how long the old color stays warm for instant rollback")
+    verify_timeout: Duration = Field(default=10.0, description="how long to wait for the router to serve a new split")
+    steps: list[int] = Field(default_factory=list,
+                             description="canary percentages before the full "
+                                         "switch, rising, 1..100 (router must split)")
+    step_window: Duration = Field(default=10.0, description="how long each canary step is watched before the next one")
 
     @field_validator("steps")
     @classmethod
@@ -263,16 +301,21 @@ class DeployConfig(Model):
 
 
 class StateConfig(Model):
-    path: str = DEFAULT_STATE  # folder for state.db, logs, agent socket
+    path: str = Field(default=DEFAULT_STATE,
+                      description="folder for state.db (deployments, audit log, lock), logs and the agent socket")
 
 
 class HooksConfig(Model):
     """`[hooks]`: executables run at these points with TURNOUT_* variables (a string runs in sh)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, populate_by_name=True)
-    pre_deploy: str | list[str] | None = Field(default=None, alias="pre-deploy")
-    post_switch: str | list[str] | None = Field(default=None, alias="post-switch")
-    post_rollback: str | list[str] | None = Field(default=None, alias="post-rollback")
+    pre_deploy: str | list[str] | None = Field(default=None, alias="pre-deploy",
+                                               description="runs before a deploy starts the new "
+                                                           "color; non-zero exit stops the deploy")
+    post_switch: str | list[str] | None = Field(default=None, alias="post-switch",
+                                                description="runs after traffic moved to the new color")
+    post_rollback: str | list[str] | None = Field(default=None, alias="post-rollback",
+                                                  description="runs after a rollback")
 
     def commands(self) -> dict[str, str | list[str]]:
         """Hook name as written in the file -> command, for the hooks that are set."""
@@ -282,11 +325,14 @@ class HooksConfig(Model):
 class DatabaseConfig(Model):
     """`[database]`: the shared database the migrations run on (see docs/migrations.md)."""
 
-    url: str  # environment variables are expanded when it is used
-    migrations: str = "migrations"  # folder (relative to turnout.toml) with expand/ and contract/
-    lock_timeout: str = "2s"  # SET lock_timeout for every migration (PostgreSQL syntax)
-    table: str = "turnout_migrations"  # where applied migrations are recorded
-    version: str | None = None  # target server, e.g. "postgresql 15", "mysql 8.0.29", "mariadb 10.11"
+    url: str = Field(description="the shared database (PostgreSQL); environment variables are expanded")
+    migrations: str = Field(default="migrations",
+                            description="folder with expand/ and contract/, relative to turnout.toml")
+    lock_timeout: str = Field(default="2s", description="SET lock_timeout for every migration (PostgreSQL syntax)")
+    table: str = Field(default="turnout_migrations", description="where applied migrations are recorded")
+    version: str | None = Field(default=None,
+                                description="target server for migrate check: "
+                                            "\"postgresql 15\", \"mysql 8.0.29\", \"mariadb 10.11\"")
 
     @field_validator("lock_timeout")
     @classmethod
@@ -304,18 +350,25 @@ class DatabaseConfig(Model):
 
 
 class Config(Model):
-    app: AppConfig
-    runtime: RuntimeConfig = RuntimeConfig()
-    health: HealthConfig = HealthConfig()
-    router: RouterConfig = RouterConfig()
-    checks: list[CheckConfig] = Field(default_factory=list)
-    deploy: DeployConfig = DeployConfig()
-    analysis: AnalysisConfig = AnalysisConfig()
-    stabilize: StabilizeConfig = StabilizeConfig()
-    state: StateConfig = StateConfig()
-    hooks: HooksConfig = HooksConfig()
-    webhooks: list[str] = Field(default_factory=list)
-    database: DatabaseConfig | None = None
+    app: AppConfig = Field(description="[app]")
+    runtime: RuntimeConfig = Field(default=RuntimeConfig(), description="[runtime]: where the instances run")
+    health: HealthConfig = Field(default=HealthConfig(), description="[health]: readiness and version probes")
+    router: RouterConfig = Field(default=RouterConfig(), description="[router]: how traffic is pointed")
+    checks: list[CheckConfig] = Field(default_factory=list,
+                                      description="[[checks]]: run against the test endpoint "
+                                                  "before the switch, after readiness and version")
+    deploy: DeployConfig = Field(default=DeployConfig(), description="[deploy]: retention, canary steps")
+    analysis: AnalysisConfig = Field(default=AnalysisConfig(),
+                                     description="[analysis]: how check measurements are judged (Argo-style limits)")
+    stabilize: StabilizeConfig = Field(default=StabilizeConfig(),
+                                       description="[stabilize]: the post-switch watch and its rollback triggers")
+    state: StateConfig = Field(default=StateConfig(), description="[state]: where turnout keeps its state")
+    hooks: HooksConfig = Field(default=HooksConfig(),
+                               description="[hooks]: executables run at these points with TURNOUT_* variables")
+    webhooks: list[str] = Field(default_factory=list,
+                                description="URLs that receive a JSON event for every audit entry")
+    database: DatabaseConfig | None = Field(default=None,
+                                            description="[database]: migrations in expand/contract phases")
 
     # Where the file lives; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)

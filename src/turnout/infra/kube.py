@@ -29,10 +29,11 @@ NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # DNS-1123 label: Service, Deployment
 
 class ClientOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kubeconfig: str | None = None  # default: in-cluster config, else ~/.kube/config (as kubectl does)
+    kubeconfig: str | None = Field(default=None,
+                                   description="default: in-cluster config, else ~/.kube/config (as kubectl does)")
     context: str | None = None
-    host: str | None = None  # API server URL without credentials (`kubectl proxy`, tests)
-    timeout: Duration = Field(default=10.0, gt=0)  # per API request
+    host: str | None = Field(default=None, description="API server URL without credentials (`kubectl proxy`, tests)")
+    timeout: Duration = Field(default=10.0, gt=0, description="per API request")
 
 
 class Kube:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Labels = dict[str, str]
 
@@ -37,9 +37,10 @@ class RequestMetrics(BaseModel):
     path: str = "/metrics"
     requests: str = "http_requests_total"
     status_label: str = "status"
-    error_status: str = r"5(\d\d|xx)"  # regex over the status label: 503 (apps) or 5xx (the proxy)
-    duration: str = "http_request_duration_seconds"  # histogram base name (or summary name)
-    match: dict[str, str] = {}  # only series whose labels equal these
+    error_status: str = Field(default=r"5(\d\d|xx)",
+                              description="regex over the status label: 503 (apps) or 5xx (the proxy)")
+    duration: str = Field(default="http_request_duration_seconds", description="histogram base name (or summary name)")
+    match: dict[str, str] = Field(default={}, description="only series whose labels equal these")
 
 
 @dataclass(frozen=True)

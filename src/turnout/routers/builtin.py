@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.config import DriverEnv, RouterConfig
 from turnout.errors import RouterError
@@ -20,7 +20,7 @@ from turnout.routers.owned import OwnedRouter
 
 class BuiltinOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    manage: bool = True  # start and own the proxy process; False = attach to a running one
+    manage: bool = Field(default=True, description="start and own the proxy process; False = attach to a running one")
     workers: int = 1
     header_timeout: float = 10.0
     start_timeout: float = 10.0

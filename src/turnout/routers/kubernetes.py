@@ -35,15 +35,18 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # on every EndpointSlice of a
 
 class KubernetesRouterOptions(ClientOptions):
     namespace: str = Field(default="default", pattern=NAME)
-    service: str | None = Field(default=None, pattern=NAME)  # production Service; default: the app's name
-    test_service: str | None = Field(default=None, pattern=NAME)  # default: <service>-test
+    service: str | None = Field(default=None, pattern=NAME, description="production Service; default: the app's name")
+    test_service: str | None = Field(default=None, pattern=NAME, description="default: <service>-test")
     selector_key: str = "color"
-    selector: dict[str, str] | None = None  # the app's own pod labels; default {"app": <app name>}
-    verify_endpoints: bool = False  # confirm from EndpointSlices + pods which color really serves
-    manage_services: bool = False  # prepare() creates missing Services (else it only checks them)
-    port: int = Field(default=80, ge=1, le=65535)  # Service port, for manage_services
-    target_port: int | str = 8080  # container port, for manage_services
-    production_url: str | None = None  # default: http://<service>.<namespace>.svc:<port>
+    selector: dict[str, str] | None = Field(default=None,
+                                            description="the app's own pod labels; default {\"app\": <app name>}")
+    verify_endpoints: bool = Field(default=False,
+                                   description="confirm from EndpointSlices + pods which color really serves")
+    manage_services: bool = Field(default=False,
+                                  description="prepare() creates missing Services (else it only checks them)")
+    port: int = Field(default=80, ge=1, le=65535, description="Service port, for manage_services")
+    target_port: int | str = Field(default=8080, description="container port, for manage_services")
+    production_url: str | None = Field(default=None, description="default: http://<service>.<namespace>.svc:<port>")
     test_url: str | None = None
 
 

@@ -34,14 +34,17 @@ POLL = 0.2  # seconds between readiness reads: one GET each
 
 class KubernetesRuntimeOptions(ClientOptions):
     namespace: str = Field(default="default", pattern=NAME)
-    image: str  # "registry/app:{version}"; also {color} and {app}
-    deployment: str = "{app}-{color}"  # the Deployment of each color
-    container: str | None = None  # the container that gets the image; default: the first
+    image: str = Field(description="\"registry/app:{version}\"; also {color} and {app}")
+    deployment: str = Field(default="{app}-{color}", description="the Deployment of each color")
+    container: str | None = Field(default=None, description="the container that gets the image; default: the first")
     selector_key: str = "color"
-    labels: dict[str, str] | None = None  # the app's pod labels; default {"app": <app name>}
-    version_label: str | None = "version"  # pod label with the version (annotation turnout/version always)
-    port: int | None = Field(default=None, ge=1, le=65535)  # instances' port; default: first containerPort
-    manage_deployments: bool = False  # start() creates a missing Deployment from a minimal template
+    labels: dict[str, str] | None = Field(default=None,
+                                          description="the app's pod labels; default {\"app\": <app name>}")
+    version_label: str | None = Field(default="version",
+                                      description="pod label with the version (annotation turnout/version always)")
+    port: int | None = Field(default=None, ge=1, le=65535, description="instances' port; default: first containerPort")
+    manage_deployments: bool = Field(default=False,
+                                     description="start() creates a missing Deployment from a minimal template")
 
     @field_validator("image")
     @classmethod

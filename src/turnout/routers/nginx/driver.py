@@ -31,11 +31,12 @@ from turnout.routers.owned import OwnedRouter, http
 
 class NginxOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dir: str | None = None  # config, Lua module, state, logs (default: <state>/nginx)
+    dir: str | None = Field(default=None, description="config, Lua module, state, logs (default: <state>/nginx)")
     binary: str = "nginx"
-    modules: str = "/usr/lib/nginx/modules"  # where ndk_http_module.so and ngx_http_lua_module.so live
+    modules: str = Field(default="/usr/lib/nginx/modules",
+                         description="where ndk_http_module.so and ngx_http_lua_module.so live")
     workers: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
-    keepalive: int = Field(default=64, ge=1, le=4096)  # idle upstream connections kept per worker
+    keepalive: int = Field(default=64, ge=1, le=4096, description="idle upstream connections kept per worker")
     timeout_server: Duration = 60.0
 
 
