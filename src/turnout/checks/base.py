@@ -56,6 +56,22 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RunsFor:
+    """A check that runs for a designed time (synthetic load, a metrics window, a chaos run): the
+    gate allows it that time plus room (`time_limit`). Subclasses take (options, *, name, path)."""
+
+    timeout: float
+
+    def _needs(self) -> float:
+        raise NotImplementedError
+
+    @classmethod
+    def from_options(cls, entry: CheckConfig, options: Any, env: DriverEnv) -> Self:
+        self = cls(options, name=entry.label, path=entry.path or "/")  # type: ignore[call-arg]
+        self.timeout = time_limit(entry, self._needs())
+        return self
+
+
 def stretched(needs: float) -> float:
     """What the gate allows a check that runs `needs` seconds by design: room for a slow machine."""
     return needs * 1.2 + 10

@@ -27,7 +27,7 @@ from typing import ClassVar, Literal, Self
 import httpx
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, stretched, time_limit
+from turnout.checks.base import Options, RunsFor, Target, stretched
 from turnout.config import CheckConfig, DriverEnv, Duration
 from turnout.measure.http import join
 from turnout.measure.loadgen import run_load
@@ -52,7 +52,7 @@ class _Broken(Exception):
     pass
 
 
-class ChaosCheck:
+class ChaosCheck(RunsFor):
     kind: ClassVar[str] = "chaos"
     Options = ChaosOptions
 
@@ -68,8 +68,8 @@ class ChaosCheck:
 
     @classmethod
     def from_options(cls, entry: CheckConfig, options: ChaosOptions, env: DriverEnv) -> Self:
-        self = cls(options, name=entry.label, path=entry.path or "/", health_path=env.health.path)
-        self.timeout = time_limit(entry, self._needs())
+        self = super().from_options(entry, options, env)
+        self.health_path = options.health_path or env.health.path
         return self
 
     async def measure(self, target: Target) -> Measurement:

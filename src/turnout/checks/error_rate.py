@@ -12,12 +12,12 @@ absolute `max` applies. Too few requests on either side is INCONCLUSIVE.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, stretched, time_limit
-from turnout.config import CheckConfig, DriverEnv, Duration
+from turnout.checks.base import Options, RunsFor, Target, stretched
+from turnout.config import Duration
 from turnout.measure.http import instance_urls, join
 from turnout.measure.loadgen import run_load
 from turnout.measure.prometheus import MetricsError, RequestMetrics, Scrape, error_counts, scrape_all
@@ -42,7 +42,7 @@ class ErrorRateOptions(Options):
     color_label: str = "color"
 
 
-class ErrorRateCheck:
+class ErrorRateCheck(RunsFor):
     kind: ClassVar[str] = "error_rate"
     Options = ErrorRateOptions
 
@@ -55,11 +55,6 @@ class ErrorRateCheck:
     def _needs(self) -> float:
         return self.opts.duration if self.opts.source == "load" else self.opts.window
 
-    @classmethod
-    def from_options(cls, entry: CheckConfig, options: ErrorRateOptions, env: DriverEnv) -> Self:
-        self = cls(options, name=entry.label, path=entry.path or "/")
-        self.timeout = time_limit(entry, self._needs())
-        return self
 
     async def measure(self, target: Target) -> Measurement:
         try:

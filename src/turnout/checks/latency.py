@@ -14,12 +14,12 @@ checks). source = "load" sends its own traffic to the test endpoint and times it
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, stretched, time_limit
-from turnout.config import CheckConfig, DriverEnv, Duration
+from turnout.checks.base import Options, RunsFor, Target, stretched
+from turnout.config import Duration
 from turnout.measure.http import instance_urls, join
 from turnout.measure.loadgen import run_load
 from turnout.measure.prometheus import MetricsError, RequestMetrics, Scrape, latency_quantile, scrape_all
@@ -39,7 +39,7 @@ class LatencyOptions(Options):
     concurrency: int = Field(default=4, ge=1)
 
 
-class LatencyCheck:
+class LatencyCheck(RunsFor):
     kind: ClassVar[str] = "latency"
     Options = LatencyOptions
 
@@ -51,11 +51,6 @@ class LatencyCheck:
     def _needs(self) -> float:
         return self.opts.window if self.opts.source == "metrics" else self.opts.duration
 
-    @classmethod
-    def from_options(cls, entry: CheckConfig, options: LatencyOptions, env: DriverEnv) -> Self:
-        self = cls(options, name=entry.label, path=entry.path or "/")
-        self.timeout = time_limit(entry, self._needs())
-        return self
 
     async def measure(self, target: Target) -> Measurement:
         o = self.opts

@@ -14,12 +14,12 @@ filling cache or pool) fails on `max_latency_growth`: the last segment's quantil
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from turnout.checks.base import Options, Target, stretched, time_limit
-from turnout.config import CheckConfig, DriverEnv, Duration
+from turnout.checks.base import Options, RunsFor, Target, stretched
+from turnout.config import Duration
 from turnout.measure.http import join
 from turnout.measure.loadgen import LoadResult, run_load
 from turnout.model import Measurement, Verdict
@@ -62,7 +62,7 @@ class SoakOptions(TrafficOptions):
     max_latency_growth: float | None = Field(default=2.0, gt=1)
 
 
-class TrafficCheck:
+class TrafficCheck(RunsFor):
     kind: ClassVar[str] = "load"
     Options: ClassVar[type[TrafficOptions]] = LoadOptions
 
@@ -76,11 +76,6 @@ class TrafficCheck:
     def _needs(self) -> float:
         return self.opts.duration + self.opts.request_timeout
 
-    @classmethod
-    def from_options(cls, entry: CheckConfig, options: TrafficOptions, env: DriverEnv) -> Self:
-        self = cls(options, name=entry.label, path=entry.path or "/")
-        self.timeout = time_limit(entry, self._needs())
-        return self
 
     async def measure(self, target: Target) -> Measurement:
         o = self.opts
