@@ -40,7 +40,7 @@ import httpx
 
 from turnout.checks.base import Target
 from turnout.config import StabilizeConfig
-from turnout.engine.watch import measure_baseline, triggers_for, watch
+from turnout.engine.watch import ProbeSampler, measure_baseline, triggers_for, watch
 from turnout.measure.loadgen import run_load
 from turnout.model import Color, Endpoint, Release, Weights
 from turnout.routers.builtin import BuiltinRouter
@@ -111,8 +111,8 @@ async def trial(scenario: str, interval: float, workdir: Path) -> dict[str, Any]
         elif scenario == "late-errors":
             late = asyncio.ensure_future(post(f"http://127.0.0.1:{p_green}/admin/fault", {"error_rate": 1.0},
                                               after=random.uniform(0.5, 1.0)))
-        result = await watch(triggers_for(cfg), target, interval=cfg.interval, window=30, baseline=baseline,
-                             probe_cfg=cfg.probe)
+        result = await watch(triggers_for(cfg), ProbeSampler(target.url, cfg.probe), interval=cfg.interval,
+                             window=30, baseline=baseline)
         detected = time.time()
         await router.route(Weights.all_to(Color.BLUE))  # the rollback
         while (await router.observe()).weights != Weights.all_to(Color.BLUE):

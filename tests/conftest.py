@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg import database, postgres  # noqa: F401  (fixtures for every test folder)
 from turnout import config as config_mod
 from turnout.control.local import Stack
 from turnout.infra.procs import free_port

@@ -20,6 +20,7 @@ from turnout.engine.watch import (
     ErrorRateTrigger,
     LatencyTrigger,
     OutageTrigger,
+    ProbeSampler,
     Tick,
     measure_baseline,
     triggers_for,
@@ -214,8 +215,8 @@ FAST = StabilizeConfig.model_validate({"interval": "100ms", "baseline": "500ms",
 
 
 async def watch_with(app: App, triggers: Any, baseline: Baseline | None = None, window: float = 10.0) -> Any:
-    return await watch(triggers, target_of(app), interval=FAST.interval, window=window, baseline=baseline,
-                       probe_cfg=FAST.probe)
+    return await watch(triggers, ProbeSampler(target_of(app).url, FAST.probe), interval=FAST.interval,
+                       window=window, baseline=baseline)
 
 
 async def test_watch_quiet_window(app: App) -> None:
@@ -260,5 +261,6 @@ async def test_watch_fires_on_latency(app: App) -> None:
 async def test_watch_stops_on_event(app: App) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.2, stop.set)
-    r = await watch(triggers_for(FAST), target_of(app), interval=0.1, window=30, stop=stop)
-    assert r.trigger is None and r.ticks <= 4
+    r = await watch(triggers_for(FAST), ProbeSampler(target_of(app).url, FAST.probe), interval=0.1, window=30,
+                    stop=stop)
+    assert r.trigger is None and r.ticks <= 4 and r.stopped

@@ -121,7 +121,9 @@ def test_sigkill_agent_mid_deploy_then_status_and_recovery(project: Path) -> Non
     assert st["environments"]["green"]["instances"] == 0
     assert sorted(_pids(project, "blue")) == blue_pids  # adopted, not restarted
     events = json.loads(turnout(project, "history", "--json").stdout)
-    assert events[-1]["action"] == "resume" and "interrupted in phase validate" in events[-1]["reason"]
+    resumed = [e["reason"] for e in events if e["action"] == "resume"]
+    assert any("interrupted in phase validate" in r for r in resumed)  # the deployment: green dropped
+    assert any("restarted during step validating" in r for r in resumed)  # the operation: ended, not lost
 
 
 def _pids(project: Path, color: str) -> list[int]:

@@ -215,7 +215,7 @@ async def test_crash_mid_switch_is_finished_or_undone(make_stack: MakeStack, rou
     await orch.router.route(router_weights)
     fresh = orch.store  # a new orchestrator, as the restarted agent builds it
     restarted = Orchestrator(orch.cfg, fresh, orch.router, orch.runtime, orch.checks, actor="agent")
-    await restarted.reconcile()
+    await restarted.resume()
     dep = restarted.current()
     assert (dep.phase, dep.active, dep.target) == (phase, active, None)
     assert (await orch.router.observe()).weights == Weights.all_to(active)

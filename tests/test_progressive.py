@@ -12,10 +12,11 @@ import httpx
 import pytest
 from aiohttp import web
 
+from turnout.engine.operation import Intent
 from turnout.engine.orchestrator import Orchestrator
 from turnout.errors import AutoRolledBack, NotReady, TurnoutError
 from turnout.events import RollbackTiming, TriggerFired
-from turnout.model import Color, Phase, Weights
+from turnout.model import Color, OpState, Phase, Weights
 
 from .conftest import MakeStack, free_port
 
@@ -92,16 +93,23 @@ async def test_quiet_window_keeps_the_release(make_stack: MakeStack) -> None:
     assert orch.store.history("shop")[-1].action == "stabilize"
 
 
-async def test_a_new_operation_ends_the_watch(make_stack: MakeStack) -> None:
+async def test_a_rollback_during_the_watch_ends_it_and_says_so(make_stack: MakeStack) -> None:
     orch = make_stack(watch_cfg("60s")).orchestrator()
-    stop = asyncio.Event()
-    orch.stop_watch = stop
     await orch.bootstrap("1.0")
-    deploy = asyncio.create_task(orch.deploy("2.0"))
+    op = orch.operation("deploy", "2.0")
+    deploy = asyncio.create_task(orch.deploy("2.0", op=op))
     await when(orch, lambda d: d.phase is Phase.STABILIZE)
-    stop.set()  # what the agent does when the next command arrives
+    intent = Intent("rollback", "alice", "numbers look off")
+    op.ask(intent)  # what the agent does for `turnout rollback` during the watch
+    try:
+        await orch.rollback("numbers look off")
+    finally:
+        intent.settled.set()
     dep = await asyncio.wait_for(deploy, 10)
-    assert dep.active is Color.GREEN
+    assert dep.active is Color.BLUE
+    assert (op.op.state, op.op.message) == (OpState.ROLLED_BACK, "rollback by alice: numbers look off")
+    ended = next(e for e in reversed(orch.store.history("shop")) if e.action == "stabilize")
+    assert ended.outcome == "ended" and "no trigger fired" not in ended.reason
 
 
 async def test_manual_gate_promote(make_stack: MakeStack) -> None:
@@ -120,7 +128,7 @@ async def test_manual_gate_abort(make_stack: MakeStack) -> None:
     orch = make_stack().orchestrator()
     await orch.bootstrap("1.0")
     await orch.deploy("2.0", pause=True)
-    dep = await orch.abort("not today")
+    dep = await orch.abort_paused("not today")
     assert (dep.phase, dep.active) == (Phase.ABORTED, Color.BLUE)
     assert (await orch.runtime.status(Color.GREEN)).instances == ()
     assert orch.store.history("shop")[-1].reason == "not today"

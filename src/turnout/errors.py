@@ -15,7 +15,8 @@ the CLI is a bug (exit 70, traceback printed).
     ├── AgentUnavailable            exit 10  the local agent is not running
     ├── MigrationError              exit 11  unparseable or unsafe SQL, migration run failed
     ├── AutoRolledBack              exit 12  the release went live, a trigger fired, traffic went back
-    └── StateDamaged                exit 13  the state store is unreadable, corrupt or tampered with
+    ├── StateDamaged                exit 13  the state store is unreadable, corrupt or tampered with
+    └── Aborted                     exit 14  an operation was stopped by `turnout abort`; nothing switched
     (not a TurnoutError)            exit 70  a bug in turnout; exit 130 when interrupted (Ctrl-C)
 """
 
@@ -130,3 +131,7 @@ class AutoRolledBack(TurnoutError):
 
 class StateDamaged(TurnoutError):
     exit_code = 13
+
+
+class Aborted(TurnoutError):
+    exit_code = 14

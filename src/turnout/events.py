@@ -124,6 +124,19 @@ class Aborting(_Progress, frozen=True, kw_only=True, tag="abort"):
     reason: str
 
 
+class Accepted(_Progress, frozen=True, kw_only=True, tag="accepted"):
+    """The agent took the operation on: it goes on even if whoever asked goes away."""
+
+    operation: str
+    kind: str
+
+
+class Notice(_Progress, frozen=True, kw_only=True, tag="notice"):
+    """Something the operator should know that is not a step (the config changed, a repair...)."""
+
+    text: str
+
+
 class Recorded(_Progress, frozen=True, kw_only=True, tag="audit"):
     """An audit entry was written; `active` is the live color after it."""
 
@@ -131,7 +144,7 @@ class Recorded(_Progress, frozen=True, kw_only=True, tag="audit"):
     active: Color
 
 
-ProgressEvent = Starting | Measured | Watching | Noop | Aborting | Recorded
+ProgressEvent = Accepted | Notice | Starting | Measured | Watching | Noop | Aborting | Recorded
 
 
 def encode(value: Any) -> bytes:

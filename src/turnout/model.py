@@ -150,6 +150,8 @@ class Deployment:
     target: Color | None = None  # the color a deploy in progress is putting a release on
     switched_at: float | None = None  # when the active color last changed (retention starts here)
     warm: dict[Color, bool] = field(default_factory=lambda: {Color.BLUE: False, Color.GREEN: False})
+    retained_at: float | None = None  # when the idle color's retention window (re)started: switch or warm-up
+    bad: frozenset[str] = frozenset()  # releases a trigger rolled back: switching to them needs --force
     revision: int = 0
 
     @property
@@ -187,7 +189,7 @@ class Deployment:
 
     def switched(self, to: Color, at: float) -> Deployment:
         """All traffic on `to` since `at`; the other color's retention window starts now."""
-        return replace(self, active=to, weights=Weights.all_to(to), target=None, switched_at=at)
+        return replace(self, active=to, weights=Weights.all_to(to), target=None, switched_at=at, retained_at=at)
 
     def kept(self, color: Color | None = None) -> Deployment:
         """The switch did not happen: all traffic stays on the active color (or `color`)."""
@@ -197,21 +199,33 @@ class Deployment:
         """`color` was scaled down: it is no rollback target any more."""
         return replace(self, warm={**self.warm, color: False})
 
-    def warmed(self, color: Color) -> Deployment:
-        return replace(self, warm={**self.warm, color: True})
+    def warmed(self, color: Color, at: float) -> Deployment:
+        """`color` runs at full size again; as the idle color, a new retention window starts `at`."""
+        return replace(self, warm={**self.warm, color: True},
+                       retained_at=at if color is self.idle else self.retained_at)
+
+    def marked_bad(self, version: str | None) -> Deployment:
+        """A trigger rolled `version` back: it stays refused as a switch target unless forced."""
+        return replace(self, bad=self.bad | {version}) if version else self
+
+    def cleared(self, version: str) -> Deployment:
+        """`version` deployed again on purpose (--force): it is no longer remembered as bad."""
+        return replace(self, bad=self.bad - {version})
 
     def bootstrapped(self, version: str, at: float) -> Deployment:
         """The first release, live on blue."""
         return replace(self, active=Color.BLUE, versions={Color.BLUE: version, Color.GREEN: None},
                        weights=Weights.all_to(Color.BLUE), warm={Color.BLUE: True, Color.GREEN: False},
-                       switched_at=at, target=None)
+                       switched_at=at, retained_at=at, target=None)
 
     # -- the retention rule -----------------------------------------------------------------------
     def retire_at(self, retention: float) -> float | None:
-        """When the old (idle) color stops being a rollback target: `retention` after the switch, if warm."""
-        if self.switched_at is None or not self.warm.get(self.idle):
+        """When the old (idle) color stops being a rollback target: `retention` after the switch or
+        after its last warm-up, whichever came later; None if it is not warm."""
+        start = self.retained_at or self.switched_at
+        if start is None or not self.warm.get(self.idle) or self.versions.get(self.idle) is None:
             return None
-        return self.switched_at + retention
+        return start + retention
 
     def rollback_open(self, now: float, retention: float) -> bool:
         """Whether the old color can still be rolled back to (warm and inside its retention window)."""
@@ -224,3 +238,38 @@ class LockInfo:
     holder: str
     since: float
     purpose: str = ""
+
+
+class OpState(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"  # stopped before the switch (by a command, a failed check, or a restart)
+    ROLLED_BACK = "rolled_back"  # went live, then traffic went back (a trigger, or a command)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A long operation the agent owns (a deploy, a promotion): stored with its step, deadline and
+    baseline, so an agent that restarts resumes it instead of forgetting it."""
+
+    id: str
+    app: str
+    kind: str  # deploy, promote
+    actor: str = ""
+    state: OpState = OpState.RUNNING
+    step: str = "queued"  # starting, validating, canary, switching, watching, done
+    version: str | None = None
+    target: Color | None = None
+    steps: tuple[int, ...] = ()  # canary percentages before 100
+    step_index: int = 0  # the canary step in progress
+    deadline: float | None = None  # when the current watch (canary step or stabilize) ends
+    baseline: dict[str, Any] | None = None  # the live color's behaviour before the switch
+    message: str = ""
+    exit_code: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.state is not OpState.RUNNING

@@ -16,7 +16,7 @@ import pytest
 from turnout.checks.base import Target
 from turnout.checks.error_rate import ErrorRateCheck
 from turnout.config import StabilizeConfig
-from turnout.engine.watch import ErrorRateTrigger, measure_baseline, triggers_for, watch
+from turnout.engine.watch import ErrorRateTrigger, ProbeSampler, measure_baseline, triggers_for, watch
 from turnout.measure.loadgen import run_load
 from turnout.model import Color, Release, Verdict
 from turnout.testing import check_from_config
@@ -114,6 +114,7 @@ async def test_watch_through_the_proxy_fires_after_a_bad_switch(proxy: tuple[Pro
     green.fault(error_rate=1.0)
     p.route(0)
     switched = time.time()
-    r = await watch(triggers_for(cfg), target, interval=cfg.interval, window=5, baseline=base, probe_cfg=cfg.probe)
+    r = await watch(triggers_for(cfg), ProbeSampler(target.url, cfg.probe), interval=cfg.interval, window=5,
+                    baseline=base)
     assert r.trigger == ErrorRateTrigger.name and r.ticks == 1
     assert r.detected_at is not None and r.detected_at - switched < 1.0

@@ -170,10 +170,13 @@ def test_plan_says_what_runs_when(tmp_path: Path, app_db: str) -> None:
 
 
 def test_rollback_window() -> None:
-    warm = Deployment(app="a", active=Color.GREEN, switched_at=1000.0, warm={Color.BLUE: True, Color.GREEN: True})
+    versions = {Color.BLUE: "1", Color.GREEN: "2"}
+    warm = Deployment(app="a", active=Color.GREEN, switched_at=1000.0, warm={Color.BLUE: True, Color.GREEN: True},
+                      versions=versions)
     assert warm.rollback_open(1500.0, retention=600)
     assert not warm.rollback_open(1700.0, retention=600)
-    cold = Deployment(app="a", active=Color.GREEN, switched_at=1000.0, warm={Color.BLUE: False, Color.GREEN: True})
+    cold = Deployment(app="a", active=Color.GREEN, switched_at=1000.0, warm={Color.BLUE: False, Color.GREEN: True},
+                      versions=versions)
     assert not cold.rollback_open(1100.0, retention=600)
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.pg import PgServer
 from turnout.errors import MigrationError
 from turnout.migrate import CheckOptions, check_paths
 
-from .conftest import PgServer, run_sql
+from .conftest import run_sql
 
 SCHEMA = """
 CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL, name varchar(50), age int, legacy_code text);

@@ -19,8 +19,9 @@ import click
 from turnout import locations
 from turnout.cli import render
 from turnout.control import api
-from turnout.control.client import AgentClient
-from turnout.errors import ConfigError, TurnoutError
+from turnout.control.client import AgentClient, Interrupted
+from turnout.errors import INTERRUPTED_EXIT, ConfigError, StateDamaged, TurnoutError, UsageError
+from turnout.events import Accepted
 from turnout.infra.identity import actor
 from turnout.model import Color
 
@@ -46,8 +47,28 @@ class Ctx:
         state, app = locations.peek(self.file())
         return AgentClient(state, app)
 
-    def call(self, command: str, args: api.Request) -> Any:
-        return self.client().call(command, args, on_event=render.print_event)
+    def call(self, command: str, args: api.Request, *, detach: bool = False, abort_on_interrupt: bool = False) -> Any:
+        """Send `args` and follow to the result. Ctrl-C detaches from an operation (it goes on in the
+        agent), or with `abort_on_interrupt` aborts it."""
+        client = self.client()
+        try:
+            result = client.call(command, args, on_event=render.print_event, detach=detach)
+        except Interrupted as exc:
+            if exc.operation is None:
+                render.err("interrupted: the agent finishes what it started; `turnout status` shows it")
+            elif abort_on_interrupt:
+                render.err(f"interrupted: aborting {exc.operation}")
+                client.call("abort", api.AbortArgs(reason="interrupted (--abort-on-interrupt)", actor=actor()),
+                            on_event=render.print_event)
+            else:
+                render.err(f"detached from {exc.operation}: it goes on in the agent. Follow it with "
+                           "`turnout ops --follow`, stop it with `turnout abort`")
+            sys.exit(INTERRUPTED_EXIT)
+        if isinstance(result, Accepted):
+            click.echo(f"{result.operation}: {result.kind} started in the agent; follow it with "
+                       f"`turnout ops --follow`, stop it with `turnout abort`")
+            sys.exit(0)
+        return result
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -202,17 +223,25 @@ def status(ctx: Ctx, as_json: bool) -> None:
 @group.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--limit", default=50, show_default=True)
+@click.option("--verify", is_flag=True, help="Check the audit log's hash chain instead of printing it.")
 @pass_ctx
-def history(ctx: Ctx, as_json: bool, limit: int) -> None:
-    """The append-only audit log: who switched what, when, and why."""
+def history(ctx: Ctx, as_json: bool, limit: int, verify: bool) -> None:
+    """The append-only audit log: who switched what, when, and why (--verify checks its hash chain)."""
     from turnout.control.local import open_store
 
     cfg = ctx.cfg()
     store = open_store(cfg)
     try:
         events = store.history(cfg.app.name, limit)
+        problems = store.verify() if verify else []
     finally:
         store.close()
+    if verify:
+        if problems:
+            raise StateDamaged("the audit log was tampered with: " + "; ".join(problems),
+                               hint="the entries named were changed, removed or reordered after they were written")
+        click.echo("audit log intact: every entry follows the one before it, none was changed")
+        return
     if as_json:
         from turnout.events import to_builtins
 
@@ -237,6 +266,10 @@ def _parse_steps(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 STEPS = click.option("--steps", callback=_parse_steps, metavar="5,25,50,100",
                      help="Canary: shift traffic in these steps, watching each (router must split).")
+DETACH = click.option("--detach", "-d", is_flag=True, help="Return once the agent has started it (it goes on there).")
+ON_INTERRUPT = click.option("--abort-on-interrupt", is_flag=True,
+                            help="Ctrl-C aborts the operation (default: Ctrl-C detaches, the operation goes on).")
+FORCE = click.option("--force", is_flag=True, help="Switch to a release a trigger rolled back, anyway.")
 
 
 @group.command()
@@ -245,11 +278,16 @@ STEPS = click.option("--steps", callback=_parse_steps, metavar="5,25,50,100",
 @click.option("--pause-before-switch", "pause", is_flag=True,
               help="Validate, then wait for `turnout promote` or `turnout abort`.")
 @STEPS
+@DETACH
+@ON_INTERRUPT
+@click.option("--force", is_flag=True, help="Deploy a release that a trigger rolled back before.")
 @pass_ctx
-def deploy(ctx: Ctx, version: str, no_switch: bool, pause: bool, steps: tuple[int, ...] | None) -> None:
-    """Deploy VERSION to the idle color, validate it, and switch all traffic to it."""
-    result: api.DeploymentView = ctx.call("deploy", api.DeployArgs(version=version, switch=not no_switch,
-                                                                    pause=pause, steps=steps, actor=actor()))
+def deploy(ctx: Ctx, version: str, no_switch: bool, pause: bool, steps: tuple[int, ...] | None,  # noqa: PLR0917
+           detach: bool, abort_on_interrupt: bool, force: bool) -> None:
+    """Deploy VERSION to the idle color, validate it, switch all traffic to it, and watch it."""
+    result: api.DeploymentView = ctx.call("deploy", api.DeployArgs(
+        version=version, switch=not no_switch, pause=pause, steps=steps, force=force, actor=actor()),
+        detach=detach, abort_on_interrupt=abort_on_interrupt)
     if pause:
         click.echo(f"{version}: validated on {result.idle}; `turnout promote` to switch, `turnout abort` to stop it")
     elif no_switch:
@@ -260,10 +298,14 @@ def deploy(ctx: Ctx, version: str, no_switch: bool, pause: bool, steps: tuple[in
 
 @group.command()
 @STEPS
+@DETACH
+@ON_INTERRUPT
 @pass_ctx
-def promote(ctx: Ctx, steps: tuple[int, ...] | None) -> None:
-    """Continue a paused deploy: switch (through canary steps if given) and watch."""
-    result: api.DeploymentView = ctx.call("promote", api.PromoteArgs(steps=steps, actor=actor()))
+def promote(ctx: Ctx, steps: tuple[int, ...] | None, detach: bool, abort_on_interrupt: bool) -> None:
+    """Continue a paused deploy (switch, through canary steps if given, and watch), or during canary
+    steps go to 100 % now."""
+    result: api.DeploymentView = ctx.call("promote", api.PromoteArgs(steps=steps, actor=actor()), detach=detach,
+                                          abort_on_interrupt=abort_on_interrupt)
     click.echo(f"{result.active} serves all traffic")
 
 
@@ -271,7 +313,8 @@ def promote(ctx: Ctx, steps: tuple[int, ...] | None) -> None:
 @click.option("--reason", default="", help="Why, for the audit log.")
 @pass_ctx
 def abort(ctx: Ctx, reason: str) -> None:
-    """Stop a paused (validated, not switched) release; the live color keeps serving."""
+    """Stop what is running: a deploy before its switch (the new color stops), canary steps (all traffic
+    back), the watch after a switch (a rollback), or a paused release."""
     result: api.DeploymentView = ctx.call("abort", api.AbortArgs(reason=reason, actor=actor()))
     click.echo(f"aborted; {result.active} still serves all traffic")
 
@@ -289,20 +332,23 @@ def validate(ctx: Ctx) -> None:
 
 
 @group.command()
-@click.option("--to", type=COLORS, help="Color to send all traffic to (default: the idle one).")
+@click.option("--to", type=COLORS, help="Color to send all traffic to (default: the one the router does not serve).")
+@FORCE
 @pass_ctx
-def switch(ctx: Ctx, to: str | None) -> None:
+def switch(ctx: Ctx, to: str | None, force: bool) -> None:
     """Switch all traffic to the other (warm) color at once."""
-    result: api.DeploymentView = ctx.call("switch", api.SwitchArgs(to=Color(to) if to else None, actor=actor()))
+    result: api.DeploymentView = ctx.call("switch", api.SwitchArgs(to=Color(to) if to else None, force=force,
+                                                                    actor=actor()))
     click.echo(f"{result.active} serves all traffic")
 
 
 @group.command()
 @click.option("--reason", default="", help="Why, for the audit log.")
+@FORCE
 @pass_ctx
-def rollback(ctx: Ctx, reason: str) -> None:
+def rollback(ctx: Ctx, reason: str, force: bool) -> None:
     """Switch back to the previous color while it is still warm."""
-    result: api.DeploymentView = ctx.call("rollback", api.RollbackArgs(reason=reason, actor=actor()))
+    result: api.DeploymentView = ctx.call("rollback", api.RollbackArgs(reason=reason, force=force, actor=actor()))
     click.echo(f"rolled back: {result.active} serves all traffic")
 
 
@@ -322,6 +368,59 @@ def scale_down(ctx: Ctx, color: str | None) -> None:
     """Scale the idle color down now instead of waiting for the retention window."""
     ctx.call("scale-down", api.ScaleDownArgs(color=Color(color) if color else None, actor=actor()))
     click.echo("scaled down")
+
+
+@group.command()
+@pass_ctx
+def reload(ctx: Ctx) -> None:
+    """Apply turnout.toml to the running agent: what can change live is applied, the rest refused with why."""
+    result: api.Reloaded = ctx.call("reload", api.ReloadArgs(actor=actor()))
+    click.echo(f"applied: {', '.join(result.applied) or 'nothing changed'}")
+    if result.refused:
+        for line in result.refused:
+            render.err(f"refused: {line}")
+        sys.exit(ConfigError.exit_code)
+
+
+@group.command()
+@click.option("--follow", "-f", is_flag=True, help="Follow the running operation (or OPERATION) to its end.")
+@click.argument("operation", required=False)
+@pass_ctx
+def ops(ctx: Ctx, follow: bool, operation: str | None) -> None:
+    """The operations the agent ran or runs (deploys, promotions): state, step, outcome."""
+    client = ctx.client()
+    if follow:
+        target = operation or next((o.id for o in client.operations() if o.state == "running"), None)
+        if target is None:
+            click.echo("no operation is running")
+            return
+        try:
+            result: api.DeploymentView = client.follow(target, on_event=render.print_event)
+        except Interrupted:
+            render.err(f"stopped following {target}; it goes on in the agent")
+            sys.exit(INTERRUPTED_EXIT)
+        click.echo(f"{target}: {result.active} serves all traffic")
+        return
+    for o in client.operations():
+        when = time.strftime("%H:%M:%S", time.localtime(o.updated_at))
+        click.echo(f"{o.id}  {when}  {o.kind:<8} {o.version or '':<14} {o.state:<11} {o.step:<10} {o.message}")
+
+
+@group.command()
+@click.option("--from-router", "from_router", is_flag=True, required=True,
+              help="Rebuild the state from what the router serves and what the runtime runs.")
+@pass_ctx
+def recover(ctx: Ctx, from_router: bool) -> None:
+    """Rebuild a lost or damaged state store from what really runs (the agent must be stopped)."""
+    from turnout.control.recovery import recover_from_router
+
+    if ctx.client().running():
+        raise UsageError("the agent is running: its state is fine", hint="`turnout down` first if you mean it")
+    dep, moved = asyncio.run(recover_from_router(ctx.cfg(), actor()))
+    if moved:
+        render.err(f"the damaged state store was moved to {moved}")
+    colors = ", ".join(f"{c.value} {dep.version_of(c) or '-'}" for c in Color)
+    click.echo(f"recovered: {dep.active} serves {dep.version_of(dep.active)} ({colors}); `turnout up` takes over")
 
 
 # -- the rest -------------------------------------------------------------------------------------------

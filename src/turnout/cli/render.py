@@ -14,9 +14,11 @@ from typing import TextIO
 from turnout.control.api import StatusView
 from turnout.events import (
     Aborting,
+    Accepted,
     AuditEvent,
     Measured,
     Noop,
+    Notice,
     ProgressEvent,
     Recorded,
     Starting,
@@ -50,14 +52,21 @@ def event_line(event: ProgressEvent) -> str | None:
                     "(Ctrl-C leaves the watch running in the agent)")
         case Noop(reason=reason):
             return f"· {reason}"
-        case Aborting(color=color, reason=reason):
-            return f"· stopping {color}: {reason}"
+        case Aborting(color=color):
+            return f"· stopping {color}"  # why is in the error that follows: said once
+        case Accepted(operation=operation, kind=kind):
+            return paint(f"· {kind} {operation} (Ctrl-C detaches; it goes on in the agent)", "dim")
+        case Notice(text=text):
+            return f"{paint('!', 'yellow')} {text}"
         case Recorded(event=audit):
             timing = audit.find(SwitchTiming)
             if audit.action in ("switch", "rollback") and audit.outcome == "ok":
                 ms = f"{timing.ms} ms" if timing else "?"
                 return f"{paint('⇄', 'green')} {audit.from_color} → {audit.to_color}: router serves it ({ms})"
-            return f"· {audit.name}" + (f": {audit.reason}" if audit.reason else "")
+            if audit.outcome == "failed" and audit.action in ("deploy", "switch", "rollback", "canary"):
+                return None  # the error at the end says why, once
+            reason = audit.reason.splitlines()[0] if audit.reason else ""
+            return f"· {audit.name}" + (f": {reason}" if reason else "")
     return None
 
 
@@ -75,12 +84,23 @@ def print_status(d: StatusView) -> None:
     r = d.router
     agent = f"agent pid {d.agent.pid}" if d.agent.running else "[yellow]agent not running[/]"
     out.print(f"[bold]{d.app}[/]  phase {d.phase}  active [bold]{d.active}[/]  ({agent})")
-    table = Table("color", "version", "instances", "healthy", "warm", "traffic")
+    table = Table("color", "desired", "running", "instances", "healthy", "warm", "traffic: state", "router")
     for color in Color:
         env = d.environments[color]
         share = f"{r.serving[color]}%" if r.serving else "?"
-        table.add_row(color, str(env.version), str(env.instances), str(env.healthy), str(env.warm), share)
+        table.add_row(color, str(env.version), str(env.running_version), str(env.instances), str(env.healthy),
+                      str(env.warm), f"{d.stored_weights[color]}%", share)
     out.print(table)
+    if d.operation:
+        o = d.operation
+        left = f", {max(o.deadline - time.time(), 0):.0f}s left" if o.deadline else ""
+        out.print(f"operation {o.id}: {o.kind} {o.version or ''} step {o.step}{left} (by {o.actor or '?'})")
+    for drift in d.drifts:
+        out.print(f"[red]drift[/] {drift.what}: {drift.detail} (for {time.time() - drift.since:.0f}s)")
+    if d.bad:
+        out.print(f"rolled back by a trigger (switching to them needs --force): {', '.join(d.bad)}")
+    if d.agent.config_changed:
+        out.print("[yellow]turnout.toml changed since the agent loaded it: `turnout reload` applies it[/]")
     if r.reachable:
         out.print(f"router {r.kind}: production {r.production_url}  test ({r.test}) {r.test_url}")
     else:

@@ -301,6 +301,10 @@ class DeployConfig(Model):
 
 
 class StateConfig(Model):
+    url: str | None = Field(
+        default=None, pattern=r"^postgres(ql)?://",
+        description="a shared PostgreSQL store instead of state.db (postgresql://...): one lock and one history "
+                    "for every operator; environment variables are expanded")
     path: str = Field(default=DEFAULT_STATE,
                       description="folder for state.db (deployments, audit log, lock), logs and the agent socket")
 

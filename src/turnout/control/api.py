@@ -18,7 +18,7 @@ import msgspec
 
 from turnout.errors import BUG_EXIT, UsageError
 from turnout.events import ProgressEvent
-from turnout.model import Color, Deployment, Measurement, Phase
+from turnout.model import Color, Deployment, Measurement, Operation, OpState, Phase
 
 T = TypeVar("T")
 
@@ -32,6 +32,7 @@ class DeployArgs(Request, frozen=True, kw_only=True):
     switch: bool = True  # False: validate only, switch later
     pause: bool = False  # validate, then wait for promote or abort
     steps: tuple[int, ...] | None = None  # canary percentages; None: deploy.steps from the config
+    force: bool = False  # deploy a release that a trigger rolled back before
 
 
 class PromoteArgs(Request, frozen=True, kw_only=True):
@@ -43,12 +44,14 @@ class AbortArgs(Request, frozen=True, kw_only=True):
 
 
 class SwitchArgs(Request, frozen=True, kw_only=True):
-    to: Color | None = None  # None: the idle color
+    to: Color | None = None  # None: the color the router does not serve
     reason: str = ""
+    force: bool = False  # switch to a release that a trigger rolled back
 
 
 class RollbackArgs(Request, frozen=True, kw_only=True):
     reason: str = ""
+    force: bool = False
 
 
 class ValidateArgs(Request, frozen=True, kw_only=True):
@@ -67,10 +70,14 @@ class DownArgs(Request, frozen=True, kw_only=True):
     pass
 
 
+class ReloadArgs(Request, frozen=True, kw_only=True):
+    pass
+
+
 COMMANDS: dict[str, type[Request]] = {
     "deploy": DeployArgs, "promote": PromoteArgs, "abort": AbortArgs, "switch": SwitchArgs,
     "rollback": RollbackArgs, "validate": ValidateArgs, "warm": WarmArgs, "scale-down": ScaleDownArgs,
-    "down": DownArgs,
+    "down": DownArgs, "reload": ReloadArgs,
 }
 
 
@@ -103,8 +110,15 @@ class Done(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
-Result = DeploymentView | Measurements | Done
-RESULTS: dict[str, type[Any]] = {"validate": Measurements, "down": Done}  # every other command: DeploymentView
+class Reloaded(msgspec.Struct, frozen=True, kw_only=True):
+    """What `turnout reload` applied, and what it refused with why (those need an agent restart)."""
+
+    applied: tuple[str, ...]
+    refused: tuple[str, ...]
+
+
+Result = DeploymentView | Measurements | Done | Reloaded
+RESULTS: dict[str, type[Any]] = {"validate": Measurements, "down": Done, "reload": Reloaded}  # else DeploymentView
 
 
 class OpError(msgspec.Struct, frozen=True, kw_only=True):
@@ -155,6 +169,33 @@ class AgentView(msgspec.Struct, frozen=True, kw_only=True):
     pid: int | None = None
     since: float | None = None
     stale_pid: bool = False  # a pid file is left, its process is gone
+    config_changed: bool = False  # turnout.toml differs from what the agent loaded: `turnout reload`
+
+
+class OperationView(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    kind: str
+    state: OpState
+    step: str
+    version: str | None = None
+    target: Color | None = None
+    deadline: float | None = None
+    message: str = ""
+    actor: str = ""
+    updated_at: float = 0.0
+
+    @classmethod
+    def of(cls, op: Operation) -> OperationView:
+        return cls(id=op.id, kind=op.kind, state=op.state, step=op.step, version=op.version, target=op.target,
+                   deadline=op.deadline, message=op.message, actor=op.actor, updated_at=op.updated_at)
+
+
+class DriftView(msgspec.Struct, frozen=True, kw_only=True):
+    """Something observed that differs from the desired state, since when, and what is done about it."""
+
+    what: str
+    detail: str
+    since: float
 
 
 class StatusView(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,6 +211,9 @@ class StatusView(msgspec.Struct, frozen=True, kw_only=True):
     rollback_ready_until: float | None
     lock: LockView | None
     agent: AgentView
+    operation: OperationView | None = None  # the operation running now
+    drifts: tuple[DriftView, ...] = ()  # what the agent's reconcile loop sees differ, with its age
+    bad: tuple[str, ...] = ()  # releases rolled back by a trigger: switching to them needs --force
 
 
 # -- frames of an operation stream --------------------------------------------------------------------

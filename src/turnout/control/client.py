@@ -22,12 +22,20 @@ import msgspec
 from turnout import errors
 from turnout.control import api
 from turnout.errors import AgentUnavailable, TurnoutError
-from turnout.events import ProgressEvent
+from turnout.events import Accepted, ProgressEvent
 from turnout.infra.procs import pid_alive
 from turnout.locations import agent_paths
 
 T = TypeVar("T")
 _FRAME = msgspec.json.Decoder(api.Frame)
+
+
+class Interrupted(Exception):
+    """Ctrl-C while following: the operation goes on in the agent (if it had started one)."""
+
+    def __init__(self, operation: str | None) -> None:
+        super().__init__(operation or "")
+        self.operation = operation
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -103,13 +111,26 @@ class AgentClient:
     def status(self) -> api.StatusView:
         return msgspec.json.decode(self.get("/v1/status"), type=api.StatusView)
 
-    def call(self, command: str, args: api.Request,
-             on_event: Callable[[ProgressEvent], None] | None = None) -> Any:
-        """Run `command` and follow its progress until the result (typed), or raise its error."""
+    def call(self, command: str, args: api.Request, on_event: Callable[[ProgressEvent], None] | None = None,
+             *, detach: bool = False) -> Any:
+        """Run `command` and follow its progress until the result (typed), or raise its error. With
+        `detach`, return the Accepted event as soon as the agent took an operation on."""
+        return self._follow("POST", f"/v1/{command}", api.RESULTS.get(command, api.DeploymentView), on_event,
+                            body=api.encode(args), detach=detach)
+
+    def follow(self, operation: str, on_event: Callable[[ProgressEvent], None] | None = None) -> Any:
+        """Follow a running operation to its end (its events so far are replayed first)."""
+        return self._follow("GET", f"/v1/operations/{operation}/follow", api.DeploymentView, on_event)
+
+    def operations(self) -> list[api.OperationView]:
+        return msgspec.json.decode(self.get("/v1/operations"), type=list[api.OperationView])
+
+    def _follow(self, method: str, path: str, result: type[Any], on_event: Callable[[ProgressEvent], None] | None,
+                *, body: bytes | None = None, detach: bool = False) -> Any:
         conn = self._connection(None)
+        operation: str | None = None
         try:
-            conn.request("POST", f"/v1/{command}", body=api.encode(args),
-                         headers={"Content-Type": "application/json"})
+            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
             while line := resp.readline():
                 if not line.strip():
@@ -118,10 +139,16 @@ class AgentClient:
                 if frame.error is not None:
                     raise _error(frame.error)
                 if frame.event is not None:
+                    if isinstance(frame.event, Accepted):
+                        operation = frame.event.operation
+                        if detach:
+                            return frame.event
                     if on_event is not None:
                         on_event(frame.event)
                     continue
-                return api.convert(api.RESULTS.get(command, api.DeploymentView), frame.result)
+                return api.convert(result, frame.result)
+        except KeyboardInterrupt:
+            raise Interrupted(operation) from None
         except OSError as exc:
             raise AgentUnavailable(f"lost the turnout agent: {exc or type(exc).__name__}") from None
         finally:

@@ -7,8 +7,9 @@ driver ever sees the whole Config. Every config problem found here gets its file
 
 from __future__ import annotations
 
-import asyncio
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -16,9 +17,9 @@ from typing import cast
 from turnout import plugins
 from turnout.checks.base import Check, CheckDriver
 from turnout.config import CheckConfig, Config, parse_options
-from turnout.control.api import AgentView, EnvView, LockView, RouterView, StatusView
+from turnout.control.api import AgentView, DriftView, EnvView, LockView, OperationView, RouterView, StatusView
 from turnout.engine.journal import Progress
-from turnout.engine.orchestrator import Orchestrator
+from turnout.engine.orchestrator import Orchestrator, SamplerFor
 from turnout.errors import ConfigError, TurnoutError
 from turnout.infra.identity import actor
 from turnout.migrate import Migrations
@@ -38,6 +39,14 @@ def state_db(cfg: Config) -> Path:
 
 
 def open_store(cfg: Config) -> Store:
+    """The state store: [state] url (shared PostgreSQL) if set, else state.db in the state folder."""
+    if cfg.state.url:
+        from turnout.store.postgres import PostgresStore
+
+        url = os.path.expandvars(cfg.state.url)
+        if "$" in url:
+            raise ConfigError(f"unset environment variable in {cfg.state.url!r}", key=("state", "url"))
+        return PostgresStore(url)
     return SqliteStore(state_db(cfg))
 
 
@@ -90,6 +99,7 @@ class Stack:
     notifier: Notifier | None = None
     migrations: Migrations | None = None
     actor: str = field(default_factory=actor)
+    sampler_for: SamplerFor | None = None  # where the watch samples the live color (default: probe bursts)
 
     @classmethod
     def build(cls, cfg: Config) -> Stack:
@@ -102,15 +112,15 @@ class Stack:
         cfg.state_dir().mkdir(parents=True, exist_ok=True)
         return cls(cfg, open_store(cfg), router, runtime, checks, build_notifier(cfg), migrations)
 
-    def orchestrator(self, progress: Progress | None = None, actor: str | None = None,
-                     stop_watch: asyncio.Event | None = None) -> Orchestrator:
+    def orchestrator(self, progress: Progress | None = None, actor: str | None = None) -> Orchestrator:
         orch = Orchestrator(self.cfg, self.store, self.router, self.runtime, self.checks, actor=actor or self.actor,
-                            notifier=self.notifier, migrations=self.migrations, stop_watch=stop_watch)
+                            notifier=self.notifier, migrations=self.migrations, sampler_for=self.sampler_for)
         if progress:
             orch.progress = progress
         return orch
 
-    async def status(self, agent: AgentView) -> StatusView:
+    async def status(self, agent: AgentView, operation: OperationView | None = None,
+                     drifts: Sequence[DriftView] = ()) -> StatusView:
         """What the state says, next to what the runtime and the router report."""
         dep = self.store.load(self.cfg.app.name)
         envs: dict[Color, EnvView] = {}
@@ -133,7 +143,8 @@ class Stack:
             environments=envs, router=router, stored_weights=stored,
             drift=router.serving is not None and router.serving != stored,
             rollback_ready_until=dep.retire_at(self.cfg.deploy.retention),
-            lock=LockView(holder=lock.holder, since=lock.since, purpose=lock.purpose) if lock else None, agent=agent)
+            lock=LockView(holder=lock.holder, since=lock.since, purpose=lock.purpose) if lock else None, agent=agent,
+            operation=operation, drifts=tuple(drifts), bad=tuple(sorted(dep.bad)))
 
     async def close(self) -> None:
         await self.runtime.close()

@@ -1,27 +1,32 @@
 """The only module that knows the order of steps: deploy, validate, switch, rollback, resume, retire.
 
 Every state change goes through the journal (journal.py) as a named transition of the deployment
-(model.Deployment): it checks the phase table, saves (compare-and-swap), appends the audit event
-and notifies webhooks, so they never drift apart. Intent is saved before the router is touched and
-the outcome after, so `resume` can finish or undo a step cut short by a crash.
+(model.Deployment). A deploy or a promotion is an operation (operation.py) whose step is saved before
+it runs: an agent that restarts resumes it from the step it was in and from what the router really
+serves (`resume_operation`). A command acts on a running operation only through an intent (abort,
+rollback, promote); any other command leaves it alone.
 
     deploy: lock → pre-deploy hook → DEPLOY (expand migrations, start release on the idle color)
       → VALIDATE (checks on the test endpoint, judged by the gate) → [pause: promote/abort]
-      → SWITCH (canary steps with a watch between them, then 100 %) → STABILIZE
-      → unlock → watch the live color; a trigger → route back (ROLLED_BACK)
+      → SWITCH (canary steps, each watched, then 100 %) → STABILIZE
+      → unlock → watch the live color; a trigger → route back (ROLLED_BACK), the release marked bad
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 
 from turnout.checks.base import Check, Target
 from turnout.config import Config, canary_steps
 from turnout.engine import gate, phases, watch
 from turnout.engine.journal import Journal, Progress, quiet
+from turnout.engine.operation import OpHandle, new_id
 from turnout.errors import (
+    Aborted,
     AutoRolledBack,
     LockHeld,
     MigrationError,
@@ -35,24 +40,27 @@ from turnout.errors import (
 )
 from turnout.events import Aborting, Evidence, Measured, Noop, RollbackTiming, Starting, SwitchTiming, Watching, checked
 from turnout.migrate import Migrations
-from turnout.model import Color, Deployment, Endpoint, Measurement, Phase, Release, Verdict, Weights
+from turnout.model import Color, Deployment, Endpoint, Measurement, Operation, OpState, Phase, Release, Verdict, Weights
 from turnout.notify import Notifier
 from turnout.routers.base import Router
 from turnout.runtimes.base import Runtime
 from turnout.store.base import Store
 
+SamplerFor = Callable[[Color, str], watch.Sampler]  # (color watched, URL it is served at) -> sampler
+CATCH_UP = 10.0  # a watch whose deadline passed while no agent ran still watches this long
+
 
 class Orchestrator:
     def __init__(self, cfg: Config, store: Store, router: Router, runtime: Runtime, checks: Sequence[Check],
                  *, actor: str, progress: Progress = quiet, notifier: Notifier | None = None,
-                 migrations: Migrations | None = None, stop_watch: asyncio.Event | None = None) -> None:
+                 migrations: Migrations | None = None, sampler_for: SamplerFor | None = None) -> None:
         self.cfg, self.store, self.router, self.runtime = cfg, store, router, runtime
         self.checks = list(checks)
         self.actor = actor
         self.migrations = migrations
-        self.stop_watch = stop_watch  # set by whoever starts the next operation: ends a running watch
+        self.sampler_for = sampler_for or (lambda color, url: watch.ProbeSampler(url, cfg.stabilize.probe))
         self.app = cfg.app.name
-        # the lock holder is unique per operation, so two operations never share the lock
+        # the lock holder is unique per orchestrator, so two operations never share the lock
         self.journal = Journal(store, self.app, actor, progress=progress, notifier=notifier,
                                holder=f"{actor} [{id(self):x}]")
 
@@ -78,56 +86,97 @@ class Orchestrator:
             self.progress(Starting(color=Color.BLUE, version=version))
             endpoints = await self.runtime.start(Release(version), Color.BLUE)
             await self.router.prepare({Color.BLUE: endpoints, Color.GREEN: []})
-            await self._route_and_verify(Weights.all_to(Color.BLUE))
+            await self.route_and_verify(Weights.all_to(Color.BLUE))
             return self.journal.advance(dep.bootstrapped(version, time.time()), Phase.INITIAL, action="bootstrap",
                                         outcome="ok", to_color=Color.BLUE, reason=f"{version} live on blue")
         finally:
             self.journal.unlock()
 
-    # -- deploy ---------------------------------------------------------------------------------------
+    # -- deploy: an operation ---------------------------------------------------------------------------
+    def operation(self, kind: str, version: str | None = None) -> OpHandle:
+        """A new operation record, saved: what the agent hands to deploy() and promote()."""
+        return OpHandle(self.store, Operation(id=new_id(), app=self.app, kind=kind, actor=self.actor, version=version))
+
     async def deploy(self, version: str, *, switch: bool = True, pause: bool = False,
-                     steps: Sequence[int] | None = None) -> Deployment:
-        """Put `version` on the idle color, validate it, then (unless paused) shift traffic to it."""
-        steps = self._steps(steps)
-        self.journal.lock(f"deploy {version}")
+                     steps: Sequence[int] | None = None, force: bool = False, op: OpHandle | None = None) -> Deployment:
+        """Put `version` on the idle color, validate it, then (unless paused) shift traffic to it and watch."""
+        op = op or self.operation("deploy", version)
+        chosen = self._steps(steps)
+        self.journal.lock(f"deploy {version} ({op.id})")
         try:
-            dep = self.current()
-            if dep.phase in phases.IN_PROGRESS and dep.target is not None:
-                raise TurnoutError(f"{self.app}: a deploy was interrupted in phase {dep.phase.value}",
-                                   hint="restart the agent (`turnout up`) to resume it")
-            if dep.version_of(dep.active) is None:
-                raise NotReady(f"{self.app} has no live release yet", hint="start one with `turnout up --version V`")
+            dep = self._deployable(version, force)
             await self.journal.hook("pre-deploy", dep, f"deploy {version}", version=version)
             target, release = dep.idle, Release(version)
-            dep = self.journal.advance(dep.starting(target, version), Phase.DEPLOY, action="deploy",
-                                       outcome="started", from_color=dep.active, to_color=target,
-                                       reason=f"{version} to {target.value}")
-            await self._expand(target)
-            endpoints = await self._start(target, release)
-            dep = self.journal.advance(self.current().ready(target), Phase.VALIDATE, action="validate",
-                                       outcome="started", to_color=target)
-            result = await self._gate(target, release, endpoints)
+            op.step("starting", version=version, target=target, steps=tuple(chosen))
+            self.journal.advance(dep.starting(target, version), Phase.DEPLOY, action="deploy", outcome="started",
+                                 from_color=dep.active, to_color=target,
+                                 reason=f"{version} to {target.value} ({op.id})")
+            try:
+                await self._expand(target)
+                endpoints = await self._start(target, release)
+                self.journal.advance(self.current().ready(target), Phase.VALIDATE, action="validate",
+                                     outcome="started", to_color=target)
+                op.step("validating")
+                result = await self._gate(target, release, endpoints)
+            except asyncio.CancelledError:
+                raise await self._cancelled(op, target) from None
+            except ValidationFailed as exc:
+                op.finish(OpState.ABORTED, str(exc), exc.exit_code)
+                raise
+            except TurnoutError as exc:
+                op.finish(OpState.FAILED, str(exc), exc.exit_code)
+                raise
             if result.verdict is not Verdict.PASS:
                 await self._abort(target, f"check {result.reason}", checked(result.measurements))
+                op.finish(OpState.ABORTED, f"check {result.reason}", ValidationFailed.exit_code)
                 raise ValidationFailed(f"check {result.reason}",
-                                       hint=f"nothing was switched; {dep.active.value} still serves")
+                                       hint=f"nothing was switched; {target.other.value} still serves")
             dep = self.journal.advance(self.current().validated(), Phase.VALIDATE, action="validate", outcome="ok",
                                        to_color=target, reason=result.reason, evidence=checked(result.measurements))
             if pause or not switch:
+                message = f"{version} validated on {target.value}; `turnout promote` switches, `turnout abort` stops it"
                 if pause:
-                    self.journal.record("pause", "ok", f"{version} validated on {target.value}; "
-                                                       "`turnout promote` switches, `turnout abort` stops it")
+                    self.journal.record("pause", "ok", message)
+                op.finish(OpState.SUCCEEDED, message if pause else f"{version} validated on {target.value}")
                 return dep
-            dep, baseline = await self._go_live(dep, target, steps, reason=f"deploy {version}")
+            dep, baseline = await self._go_live(op, dep, target, chosen, reason=f"deploy {version}")
         finally:
             self.journal.unlock()
-        return await self._stabilize(dep, baseline)
+        return await self._stabilize(op, dep, baseline)
 
-    async def _go_live(self, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
-                       ) -> tuple[Deployment, watch.Baseline | None]:
-        """Measure the live color's baseline, then shift traffic to `target` (canary steps, then 100 %)."""
-        baseline = await self._baseline(dep, steps)
-        return await self._shift(dep, target, steps, baseline, reason=reason), baseline
+    def _deployable(self, version: str, force: bool) -> Deployment:
+        dep = self.current()
+        if dep.phase in phases.IN_PROGRESS and dep.target is not None:
+            raise TurnoutError(f"{self.app}: a deploy to {dep.target.value} is in phase {dep.phase.value}",
+                               hint="wait for it, or `turnout abort`")
+        if dep.version_of(dep.active) is None:
+            raise NotReady(f"{self.app} has no live release yet", hint="start one with `turnout up --version V`")
+        if version in dep.bad:
+            if not force:
+                raise NotReady(f"{version} was rolled back automatically after it went live",
+                               hint=f"`turnout deploy {version} --force` deploys it anyway")
+            dep = self.journal.update(dep.cleared(version), action="deploy", outcome="forced",
+                                      reason=f"{version} deployed again although it was rolled back by a trigger")
+        return dep
+
+    async def promote(self, steps: Sequence[int] | None = None, *, op: OpHandle | None = None) -> Deployment:
+        """Continue a paused deploy: canary steps, the switch, and the stabilize watch."""
+        op = op or self.operation("promote")
+        chosen = self._steps(steps)
+        self.journal.lock(f"promote ({op.id})")
+        try:
+            dep = self._paused()
+            target = dep.idle
+            op.step("promoting", version=dep.version_of(target), target=target, steps=tuple(chosen))
+            await self._ensure_warm(dep, target, "promote")
+            dep, baseline = await self._go_live(op, dep, target, chosen, reason=f"promote {dep.version_of(target)}")
+        except TurnoutError as exc:
+            if not op.op.done:
+                op.finish(OpState.FAILED, str(exc), exc.exit_code)
+            raise
+        finally:
+            self.journal.unlock()
+        return await self._stabilize(op, dep, baseline)
 
     def _steps(self, steps: Sequence[int] | None) -> list[int]:
         """The canary steps before 100 % (the rule itself, rising 1..100, is the config's)."""
@@ -181,6 +230,7 @@ class Orchestrator:
                                    on_measurement=lambda m: self.progress(Measured(measurement=m)))
 
     async def _abort(self, target: Color, reason: str, evidence: Sequence[Evidence] = ()) -> None:
+        """Stop the new color of a deploy that did not switch; the live color keeps serving."""
         self.progress(Aborting(color=target, reason=reason))
         try:
             await self.runtime.stop(target, drain=0)
@@ -188,11 +238,22 @@ class Orchestrator:
             self.journal.advance(self.current().dropped(target), Phase.ABORTED, action="deploy", outcome="failed",
                                  to_color=target, reason=reason, evidence=evidence)
 
+    async def _cancelled(self, op: OpHandle, target: Color) -> Aborted:
+        """The operation's task was cancelled by `abort` before the switch: clean up, say who."""
+        intent = op.take_intent()
+        reason = f"aborted by {intent.actor}: {intent.reason}" if intent else "aborted"
+        await asyncio.shield(self._abort(target, reason))
+        op.finish(OpState.ABORTED, reason, Aborted.exit_code)
+        return Aborted(reason, hint=f"nothing was switched; {target.other.value} still serves")
+
     async def validate(self) -> list[Measurement]:
         """Re-run the checks against the idle color (test endpoint); switches nothing."""
         dep = self.current()
         status = await self.runtime.status(dep.idle)
         version = dep.version_of(dep.idle)
+        if dep.target is not None:
+            raise NotReady(f"a deploy is putting {version} on {dep.idle.value} right now",
+                           hint="its own checks run as part of it")
         if version is None or status.healthy == 0:
             raise NotReady(f"{dep.idle.value} runs nothing healthy to validate")
         result = await self._gate(dep.idle, Release(version), status.endpoints)
@@ -201,20 +262,7 @@ class Orchestrator:
         return result.measurements
 
     # -- manual gate ------------------------------------------------------------------------------------
-    async def promote(self, steps: Sequence[int] | None = None) -> Deployment:
-        """Continue a paused deploy: canary steps, the switch, and the stabilize watch."""
-        steps = self._steps(steps)
-        self.journal.lock("promote")
-        try:
-            dep = self._paused()
-            target = dep.idle
-            await self._ensure_warm(dep, target, "promote")
-            dep, baseline = await self._go_live(dep, target, steps, reason=f"promote {dep.version_of(target)}")
-        finally:
-            self.journal.unlock()
-        return await self._stabilize(dep, baseline)
-
-    async def abort(self, reason: str = "manual abort") -> Deployment:
+    async def abort_paused(self, reason: str) -> Deployment:
         """Stop a paused (validated, not switched) release; the live color keeps serving."""
         self.journal.lock("abort")
         try:
@@ -232,38 +280,66 @@ class Orchestrator:
         return dep
 
     # -- switch and rollback ------------------------------------------------------------------------------
-    async def switch(self, to: Color | None = None, *, rollback: bool = False, reason: str = "") -> Deployment:
+    async def check_switch(self, to: Color | None, *, force: bool, action: str) -> tuple[Deployment, Color] | None:
+        """What a switch to `to` (default: away from what the router really serves) would do, without
+        doing it: None if that color already serves all traffic; NotReady if it cannot."""
+        dep = self.current()
+        served = (await self.router.observe()).weights
+        target = to or served.dominant.other
+        if target is dep.active and dep.weights == Weights.all_to(target) and served == dep.weights \
+                and dep.phase not in phases.IN_PROGRESS:
+            return None
+        if dep.target is not None and dep.target is target and dep.phase in (Phase.DEPLOY, Phase.VALIDATE):
+            raise NotReady(f"cannot {action}: a deploy is putting {dep.version_of(target)} on {target.value}",
+                           hint="`turnout abort` stops it")
+        version = dep.version_of(target)
+        if version in dep.bad and not force and target is not dep.active:
+            raise NotReady(f"cannot {action}: {target.value} runs {version}, which was rolled back automatically "
+                           "after it went live", hint=f"`turnout {action} --force` switches to it anyway")
+        await self._ensure_warm(dep, target, action, record=False)
+        return dep, target
+
+    async def switch(self, to: Color | None = None, *, rollback: bool = False, reason: str = "",
+                     force: bool = False) -> Deployment:
+        """Send all traffic to `to` (default: the color the router does not serve), decided from what the
+        router really serves; a switch that is already true is a no-op that says so."""
         action = "rollback" if rollback else "switch"
         self.journal.lock(action)
         try:
-            dep = self.current()
-            target = to or dep.idle
-            if target is dep.active and dep.weights == Weights.all_to(target) and dep.phase not in phases.IN_PROGRESS:
+            try:
+                plan = await self.check_switch(to, force=force, action=action)
+            except NotReady as exc:
+                self.journal.record(action, "refused", str(exc))
+                raise
+            if plan is None:
+                target = to or self.current().active
                 self.progress(Noop(reason=f"{target.value} already serves all traffic"))
-                return dep
-            await self._ensure_warm(dep, target, action)
-            return await self._switch(dep, target, action=action, reason=reason or f"manual {action}")
+                return self.current()
+            dep, target = plan
+            source = target.other
+            return await self._switch(dep, target, action=action, reason=reason or f"manual {action}", source=source)
         finally:
             self.journal.unlock()
 
-    async def rollback(self, reason: str = "") -> Deployment:
-        return await self.switch(None, rollback=True, reason=reason or "manual rollback")
+    async def rollback(self, reason: str = "", *, force: bool = False) -> Deployment:
+        return await self.switch(None, rollback=True, reason=reason or "manual rollback", force=force)
 
-    async def _ensure_warm(self, dep: Deployment, target: Color, action: str) -> None:
+    async def _ensure_warm(self, dep: Deployment, target: Color, action: str, *, record: bool = True) -> None:
         version = dep.version_of(target)
         status = await self.runtime.status(target)
-        if version is None or not dep.warm.get(target) or not status.instances:
-            self.journal.record(action, "refused", f"{target.value} is not warm")
-            if version is None:
-                raise NotReady(f"cannot {action}: {target.value} runs no release",
-                               hint="deploy one with `turnout deploy VERSION`")
-            raise NotReady(f"cannot {action}: {target.value} ({version}) was scaled down",
-                           hint=f"warm it up with `turnout warm {target.value}`, "
-                                f"or redeploy the previous version: `turnout deploy {version}`")
-        if status.healthy == 0:
-            self.journal.record(action, "refused", f"{target.value} has no healthy instance")
-            raise NotReady(f"cannot {action}: no instance of {target.value} ({version}) is healthy",
-                           hint="check its logs in the state folder, or redeploy")
+        problem, hint = "", ""
+        if version is None:
+            problem, hint = f"{target.value} runs no release", "deploy one with `turnout deploy VERSION`"
+        elif not dep.warm.get(target) or not status.instances:
+            problem = f"{target.value} ({version}) was scaled down"
+            hint = (f"warm it up with `turnout warm {target.value}`, or redeploy the previous version: "
+                    f"`turnout deploy {version}`")
+        elif status.healthy == 0:
+            problem, hint = f"no instance of {target.value} ({version}) is healthy", "check its logs, or redeploy"
+        if problem:
+            if record:
+                self.journal.record(action, "refused", problem)
+            raise NotReady(f"cannot {action}: {problem}", hint=hint)
         await self.router.prepare({target: status.endpoints})
 
     async def _switch(self, dep: Deployment, target: Color, *, action: str, reason: str,
@@ -273,7 +349,7 @@ class Orchestrator:
                                    from_color=source, to_color=target, reason=reason)
         started = time.monotonic()
         try:
-            routed = await self._route_and_verify(Weights.all_to(target))
+            routed = await self.route_and_verify(Weights.all_to(target))
         except TurnoutError as exc:
             await self._restore(source, target, action, exc)
             raise
@@ -287,7 +363,7 @@ class Orchestrator:
     async def _restore(self, source: Color, target: Color, action: str, exc: TurnoutError) -> None:
         """A switch that did not take: put all traffic back on `source`; if that fails too, say so loudly."""
         try:
-            await self._route_and_verify(Weights.all_to(source))
+            await self.route_and_verify(Weights.all_to(source))
         except TurnoutError as back:
             self.journal.advance(self.current(), Phase.SWITCH, action=action, outcome="failed", reason=str(back))
             raise RollbackFailed(f"{action} to {target.value} failed ({exc}) and so did restoring "
@@ -295,7 +371,7 @@ class Orchestrator:
         self.journal.advance(self.current().kept(source), Phase.ABORTED, action=action, outcome="failed",
                              from_color=source, to_color=target, reason=str(exc))
 
-    async def _route_and_verify(self, weights: Weights) -> float:
+    async def route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
 
         Returns the wall-clock moment route() returned: the switch command's end, for timing.
@@ -310,9 +386,20 @@ class Orchestrator:
             if time.monotonic() > deadline:
                 raise RouterError(f"router still serves {state.weights.as_dict()} after "
                                   f"{self.cfg.deploy.verify_timeout:.0f}s, asked for {weights.as_dict()}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
 
     # -- canary steps and the stabilize watch ---------------------------------------------------------------
+    async def _go_live(self, op: OpHandle, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
+                       ) -> tuple[Deployment, watch.Baseline | None]:
+        """Measure the live color's baseline, then shift traffic to `target` (canary steps, then 100 %)."""
+        op.step("baseline")
+        try:
+            baseline = await self._baseline(dep, steps)
+        except asyncio.CancelledError:  # abort before any traffic moved: the new color goes
+            raise await self._cancelled(op, target) from None
+        op.step("canary" if steps else "switching", baseline=asdict(baseline) if baseline else None, step_index=0)
+        return await self._shift(op, target, steps, baseline, reason=reason), baseline
+
     async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> watch.Baseline | None:
         """The live color's behaviour before the switch, what the new one is held against afterwards."""
         stab = self.cfg.stabilize
@@ -322,69 +409,114 @@ class Orchestrator:
         tgt = Target(url=state.production_url, color=dep.active, release=Release(dep.version_of(dep.active) or ""))
         return await watch.measure_baseline(tgt, stab)
 
-    async def _shift(self, dep: Deployment, target: Color, steps: Sequence[int], baseline: watch.Baseline | None,
-                     *, reason: str) -> Deployment:
-        """Canary steps (each watched for deploy.step_window), then all traffic to `target`."""
-        source = dep.active
-        for pct in steps:
-            dep = self.journal.advance(self.current().switching(target), Phase.SWITCH, action="canary",
-                                       outcome="started", from_color=source, to_color=target,
-                                       reason=f"{pct}% to {target.value}")
-            split = Weights.split(target, pct)
-            try:
-                await self._route_and_verify(split)
-            except TurnoutError as exc:
-                await self._restore(source, target, "canary", exc)
-                raise
-            dep = self.journal.update(self.current().shifted(split), action="canary", outcome="shifted",
-                                      from_color=source, to_color=target, reason=f"router serves {pct}% to "
-                                                                                 f"{target.value}")
-            result = await self._watch(target, dep, baseline, self.cfg.deploy.step_window, dominant=pct > 50)
+    async def _shift(self, op: OpHandle, target: Color, steps: Sequence[int], baseline: watch.Baseline | None,
+                     *, reason: str, first: int = 0, first_window: float | None = None) -> Deployment:
+        """Canary steps from `first` (each watched for deploy.step_window), then all traffic to `target`."""
+        source = target.other
+        for index in range(first, len(steps)):
+            pct, split = steps[index], Weights.split(target, steps[index])
+            window = self.cfg.deploy.step_window if first_window is None or index != first else first_window
+            if not (index == first and first_window is not None):  # a resumed step is already routed
+                op.step("canary", step_index=index, deadline=None)
+                self.journal.advance(self.current().switching(target), Phase.SWITCH, action="canary",
+                                     outcome="started", from_color=source, to_color=target,
+                                     reason=f"{pct}% to {target.value}")
+                try:
+                    await self.route_and_verify(split)
+                except TurnoutError as exc:
+                    await self._restore(source, target, "canary", exc)
+                    op.finish(OpState.FAILED, str(exc), exc.exit_code)
+                    raise
+                self.journal.update(self.current().shifted(split), action="canary", outcome="shifted",
+                                    from_color=source, to_color=target, reason=f"router serves {pct}% to {target}")
+            op.step("canary", step_index=index, deadline=time.time() + window)
+            result = await self._watch(target, baseline, window, stop=op.stop, dominant=pct > 50)
+            intent = op.take_intent()
             if result.trigger is not None:
                 await self._route_back(source, target, f"canary step {pct}% failed: {result.reason}", result)
+                op.finish(OpState.ROLLED_BACK, f"canary step {pct}% failed: {result.reason}",
+                          AutoRolledBack.exit_code)
                 raise AutoRolledBack(f"canary step {pct}% failed: {result.reason}",
                                      hint=f"{source.value} serves all traffic again")
-            self.journal.record("canary", "ok", f"{pct}% to {target.value} held for {self.cfg.deploy.step_window:g}s",
+            if intent is not None and intent.kind == "promote":
+                self.journal.record("canary", "promoted", f"{intent.actor} promoted at {pct}%: {intent.reason}")
+                break
+            if intent is not None:  # abort (or rollback) during a canary step: all traffic back
+                why = f"{intent.kind} by {intent.actor} at canary step {pct}%: {intent.reason}"
+                self.progress(Aborting(color=target, reason=why))
+                await self._switch(self.current(), source, action="rollback", reason=why, source=target)
+                op.finish(OpState.ABORTED, why, Aborted.exit_code)
+                raise Aborted(why, hint=f"{source.value} serves all traffic again")
+            self.journal.record("canary", "ok", f"{pct}% to {target.value} held for {window:g}s",
                                 checked(result.measurements))
+        op.step("switching", deadline=None)
         return await self._switch(self.current(), target, action="switch", reason=reason)
 
-    async def _watch(self, color: Color, dep: Deployment, baseline: watch.Baseline | None, window: float,
-                     *, dominant: bool = True) -> watch.WatchResult:
+    async def _watch(self, color: Color, baseline: watch.Baseline | None, window: float, *,
+                     stop: asyncio.Event | None, dominant: bool = True) -> watch.WatchResult:
         stab = self.cfg.stabilize
         state = await self.router.observe()
-        # Probe where the color gets the traffic: the production URL once it has the majority,
-        # the test endpoint (which serves the non-dominant color) while it is a small canary.
+        # Where the color gets the traffic: the production URL once it has the majority, the test
+        # endpoint (which serves the non-dominant color) while it is a small canary.
         url = state.production_url if dominant else state.test_url
-        tgt = Target(url=url, color=color, release=Release(dep.version_of(color) or ""))
-        self.progress(Watching(color=color, window=window, url=url))
-        return await watch.watch(watch.triggers_for(stab), tgt, interval=stab.interval, window=window,
-                                 baseline=baseline, probe_cfg=stab.probe, stop=self.stop_watch)
+        self.progress(Watching(color=color, window=round(window, 3), url=url))
+        return await watch.watch(watch.triggers_for(stab), self.sampler_for(color, url), interval=stab.interval,
+                                 window=window, baseline=baseline, stop=stop)
 
-    async def _stabilize(self, dep: Deployment, baseline: watch.Baseline | None) -> Deployment:
-        """Watch the new live color for stabilize.window; a trigger switches straight back."""
-        if self.cfg.stabilize.window <= 0 or dep.phase is not Phase.STABILIZE:
-            return dep
+    async def _stabilize(self, op: OpHandle, dep: Deployment, baseline: watch.Baseline | None) -> Deployment:
+        """Watch the new live color until the op's deadline; a trigger switches straight back."""
         target, source = dep.active, dep.idle
-        result = await self._watch(target, dep, baseline, self.cfg.stabilize.window)
-        if result.trigger is None:
-            self.journal.record("stabilize", "ok", result.reason, checked(result.measurements))
-            return self.current()
+        if self.cfg.stabilize.window <= 0 or dep.phase is not Phase.STABILIZE:
+            op.finish(OpState.SUCCEEDED, f"{dep.version_of(target)} live on {target.value}")
+            return dep
+        deadline = op.op.deadline if op.op.step == "watching" and op.op.deadline else \
+            time.time() + self.cfg.stabilize.window
+        while True:
+            op.step("watching", deadline=deadline)
+            remaining = deadline - time.time()
+            result = await self._watch(target, baseline, max(remaining, min(CATCH_UP, self.cfg.stabilize.window)),
+                                       stop=op.stop)
+            intent = op.intent
+            if result.trigger is not None:
+                break
+            if intent is None:
+                self.journal.record("stabilize", "ok", result.reason, checked(result.measurements))
+                op.finish(OpState.SUCCEEDED, f"{dep.version_of(target)} live on {target.value}; {result.reason}")
+                return self.current()
+            with contextlib.suppress(TimeoutError):  # the command is switching: wait for its outcome
+                await asyncio.wait_for(intent_settled(op), self.cfg.deploy.verify_timeout + 5)
+            op.take_intent()
+            now = self.current()
+            if now.active is not target:
+                why = f"{intent.kind} by {intent.actor}: {intent.reason}"
+                self.journal.record("stabilize", "ended", f"watch of {target.value} ended: {why}",
+                                    checked(result.measurements))
+                op.finish(OpState.ROLLED_BACK, why)
+                return now
+            if time.time() >= deadline:  # the command did not switch, and the window has passed
+                self.journal.record("stabilize", "ok", result.reason, checked(result.measurements))
+                op.finish(OpState.SUCCEEDED, f"{dep.version_of(target)} live on {target.value}")
+                return now
         try:
-            self.journal.lock("automatic rollback")
+            self.journal.lock(f"automatic rollback ({op.id})")
         except LockHeld as exc:
             self.journal.record("rollback", "refused", f"trigger {result.trigger} fired but {exc}")
+            op.finish(OpState.FAILED, f"trigger {result.trigger} fired but {exc}", exc.exit_code)
             raise
         try:
             now = self.current()
             if now.active is not target or now.phase is not Phase.STABILIZE:
+                op.finish(OpState.ROLLED_BACK, "someone else switched meanwhile: their decision stands")
                 return now  # someone else switched meanwhile: their decision stands
             restored = await self._route_back(source, target, f"automatic: {result.reason}", result)
         finally:
             self.journal.unlock()
-        raise AutoRolledBack(f"{target.value} rolled back by trigger {result.reason}",
-                             hint=f"{source.value} ({restored.version_of(source)}) serves all traffic again")
+        message = f"{target.value} rolled back by trigger {result.reason}"
+        op.finish(OpState.ROLLED_BACK, message, AutoRolledBack.exit_code)
+        raise AutoRolledBack(message, hint=f"{source.value} ({restored.version_of(source)}) serves all traffic again")
 
     async def _route_back(self, source: Color, target: Color, reason: str, result: watch.WatchResult) -> Deployment:
+        bad = self.current().version_of(target)
         dep = await self._switch(self.current(), source, action="rollback", reason=reason,
                                  evidence=[result.evidence()], source=target)
         restored_at = dep.switched_at or time.time()
@@ -392,8 +524,9 @@ class Orchestrator:
         ms = round((restored_at - first) * 1000, 1)
         timing = RollbackTiming(trigger=result.trigger or "", first_failure_at=first, detected_at=result.detected_at,
                                 restored_at=restored_at, detect_to_restore_ms=ms)
-        self.journal.record("rollback", "measured",
-                            f"trigger {result.trigger}: first failure to traffic restored in {ms:.0f} ms", [timing])
+        dep = self.journal.update(self.current().marked_bad(bad), action="rollback", outcome="measured",
+                                  reason=f"trigger {result.trigger}: first failure to traffic restored in {ms:.0f} ms; "
+                                         f"{bad} is marked bad", evidence=[timing])
         return dep
 
     # -- after a crash ------------------------------------------------------------------------------------------
@@ -411,7 +544,7 @@ class Orchestrator:
                                             outcome="ok", to_color=target,
                                             reason="switch had reached the router before the crash; completed")
             if state.weights != Weights.all_to(dep.active):
-                await self._route_and_verify(Weights.all_to(dep.active))
+                await self.route_and_verify(Weights.all_to(dep.active))
             reason = f"interrupted in phase {dep.phase.value}; {dep.active.value} kept serving"
             kept = dep.kept()
             if dep.phase is not Phase.SWITCH:
@@ -422,17 +555,36 @@ class Orchestrator:
         finally:
             self.journal.unlock()
 
-    async def reconcile(self) -> None:
-        """At start: give the router every color's instances, finish or undo an interrupted step
-        (resume), then make the router serve the stored split again if it drifted."""
-        backends = {c: (await self.runtime.status(c)).endpoints for c in Color}
-        await self.router.prepare(backends)
+    async def resume_operation(self, op: OpHandle) -> Deployment:
+        """Go on with an operation a previous agent left running, from its step and what the router serves."""
+        dep, record = self.current(), op.op
+        baseline = watch.baseline_of(record.baseline)
+        if record.step == "canary" and record.target is not None and record.deadline is not None \
+                and dep.target is record.target and record.step_index < len(record.steps):
+            served = (await self.router.observe()).weights
+            if served == Weights.split(record.target, record.steps[record.step_index]):
+                self.journal.record("resume", "ok", f"{op.id}: canary step {record.steps[record.step_index]}% "
+                                                    "goes on after an agent restart")
+                self.journal.lock(f"resume ({op.id})")
+                try:
+                    dep = await self._shift(op, record.target, record.steps, baseline, reason=f"resume {op.id}",
+                                            first=record.step_index,
+                                            first_window=max(record.deadline - time.time(), CATCH_UP))
+                finally:
+                    self.journal.unlock()
+                return await self._stabilize(op, dep, baseline)
         dep = await self.resume()
-        state = await self.router.observe()
-        if dep.phase not in phases.IN_PROGRESS and state.weights != dep.weights:
-            self.journal.record("reconcile", "ok", f"router served {state.weights.as_dict()}; restored "
-                                                   f"{dep.weights.as_dict()} from the state store")
-            await self._route_and_verify(dep.weights)
+        if record.step in ("switching", "canary", "watching") and record.target is not None \
+                and dep.active is record.target and dep.phase is Phase.STABILIZE:
+            if record.step != "watching":
+                op.step("watching", deadline=time.time() + self.cfg.stabilize.window)
+            self.journal.record("resume", "ok", f"{op.id}: watching {record.target.value} again after an agent "
+                                                "restart")
+            return await self._stabilize(op, dep, baseline)
+        why = f"the agent restarted during step {record.step}; {dep.active.value} kept serving"
+        op.finish(OpState.ABORTED, why, Aborted.exit_code)
+        self.journal.record("resume", "aborted", f"{op.id}: {why}")
+        return dep
 
     # -- retention and warm-up --------------------------------------------------------------------------------
     async def retire_if_due(self, now: float | None = None) -> bool:
@@ -447,8 +599,11 @@ class Orchestrator:
     async def scale_down(self, color: Color, *, reason: str = "manual scale-down") -> bool:
         self.journal.lock(f"scale down {color.value}")
         try:
-            if color is self.current().active:
+            dep = self.current()
+            if color is dep.active:
                 raise NotReady(f"{color.value} is live; it cannot be scaled down")
+            if dep.target is color:
+                raise NotReady(f"a deploy is putting {dep.version_of(color)} on {color.value}")
             count = self.cfg.runtime.idle_instances
             if count:
                 await self.runtime.scale(color, count)
@@ -461,18 +616,28 @@ class Orchestrator:
             self.journal.unlock()
 
     async def warm(self, color: Color | None = None) -> Deployment:
-        """Scale a cold color back up to full size so it can be switched to again."""
+        """Scale a cold color back up to full size; its retention window starts again."""
         dep = self.current()
         color = color or dep.idle
         version = dep.version_of(color)
         if version is None:
             raise NotReady(f"{color.value} never ran a release", hint="deploy one with `turnout deploy VERSION`")
+        if dep.target is color:
+            raise NotReady(f"a deploy is putting {version} on {color.value}")
         self.journal.lock(f"warm {color.value}")
         try:
             endpoints = await self.runtime.start(Release(version), color)
             await self.router.prepare({color: endpoints})
-            return self.journal.update(self.current().warmed(color), action="warm", outcome="ok",
-                                       reason=f"{color.value} running {version} on {len(endpoints)} instances")
+            until = time.strftime("%H:%M:%S", time.localtime(time.time() + self.cfg.deploy.retention))
+            return self.journal.update(self.current().warmed(color, time.time()), action="warm", outcome="ok",
+                                       reason=f"{color.value} running {version} on {len(endpoints)} instances; "
+                                              f"a rollback target until {until}")
         finally:
             self.journal.unlock()
+
+
+async def intent_settled(op: OpHandle) -> None:
+    """Until the command that set the op's intent says it is done (see Intent.settled)."""
+    if op.intent is not None:
+        await op.intent.settled.wait()
 

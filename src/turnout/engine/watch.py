@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from turnout.checks.base import Target
 from turnout.config import ErrorRateSettings, LatencySettings, OutageSettings, ProbeConfig, StabilizeConfig
@@ -148,6 +148,7 @@ class WatchResult:
     reason: str = ""
     ticks: int = 0
     probes: dict[str, int] = field(default_factory=dict)
+    stopped: bool = False  # ended early because a command asked (not because the window passed)
 
     def evidence(self) -> TriggerFired:
         return TriggerFired(trigger=self.trigger or "", reason=self.reason, detected_at=self.detected_at,
@@ -155,10 +156,29 @@ class WatchResult:
                             judgements=tuple(self.measurements))
 
 
-async def probe(url: str, cfg: ProbeConfig) -> LoadResult:
-    """One burst of `cfg.requests` requests, bounded by the request timeout."""
-    return await run_load(url, concurrency=cfg.concurrency, duration=cfg.timeout + 1.0,
-                          max_requests=cfg.requests, timeout=cfg.timeout)
+class Sampler(Protocol):
+    """Where the watch's ticks come from: what the live color did since the last sample."""
+
+    async def sample(self) -> Tick: ...
+
+
+class ProbeSampler:
+    """Probe bursts: `cfg.requests` requests to the URL per sample, bounded by the request timeout."""
+
+    def __init__(self, url: str, cfg: ProbeConfig) -> None:
+        self.url, self.cfg = url.rstrip("/") + cfg.path, cfg
+
+    async def sample(self) -> Tick:
+        cfg = self.cfg
+        return Tick.of(await run_load(self.url, concurrency=cfg.concurrency, duration=cfg.timeout + 1.0,
+                                      max_requests=cfg.requests, timeout=cfg.timeout))
+
+
+def baseline_of(data: dict[str, Any] | None) -> Baseline | None:
+    """A baseline stored with an operation, back as a Baseline."""
+    if not data:
+        return None
+    return Baseline(int(data["requests"]), int(data["failed"]), tuple(float(x) for x in data["latencies"]))
 
 
 async def measure_baseline(target: Target, cfg: StabilizeConfig) -> Baseline:
@@ -170,13 +190,10 @@ async def measure_baseline(target: Target, cfg: StabilizeConfig) -> Baseline:
     return Baseline.of(r)
 
 
-async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float, window: float,
-                baseline: Baseline | None = None, probe_cfg: ProbeConfig | None = None,
-                stop: asyncio.Event | None = None) -> WatchResult:
-    """Probe `target.url` (the live color) every `interval` for `window` seconds; return as soon
-    as a trigger judges FAIL. ERROR/INCONCLUSIVE judgements never fire: no data is no rollback."""
-    cfg = probe_cfg or ProbeConfig()
-    url = target.url.rstrip("/") + cfg.path
+async def watch(triggers: Sequence[Trigger], sampler: Sampler, *, interval: float, window: float,
+                baseline: Baseline | None = None, stop: asyncio.Event | None = None) -> WatchResult:
+    """Sample the live color every `interval` for `window` seconds; return as soon as a trigger
+    judges FAIL, or `stop` is set. ERROR/INCONCLUSIVE judgements never fire: no data is no rollback."""
     lookback = max([t.span(interval) for t in triggers] + [interval * 10])
     history: deque[Tick] = deque(maxlen=int(lookback / interval) + 2)
     last: dict[str, Measurement] = {}
@@ -186,7 +203,7 @@ async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float,
     n = 0
     while loop.time() < deadline and not (stop is not None and stop.is_set()):
         started = loop.time()
-        tick = Tick.of(await probe(url, cfg))
+        tick = await sampler.sample()
         history.append(tick)
         n += 1
         totals["requests"] += tick.requests
@@ -209,8 +226,12 @@ async def watch(triggers: Sequence[Trigger], target: Target, *, interval: float,
                         await stop.wait()
                 except TimeoutError:
                     pass
+    if stop is not None and stop.is_set():
+        return WatchResult(None, list(last.values()), None, None,
+                           f"watch ended early after {n} samples over {loop.time() - deadline + window:.1f}s", n,
+                           totals, stopped=True)
     return WatchResult(None, list(last.values()), None, None,
-                       f"no trigger fired in {n} probe bursts over {window:g}s", n, totals)
+                       f"no trigger fired in {n} samples over {window:g}s", n, totals)
 
 
 def triggers_for(cfg: StabilizeConfig) -> list[Trigger]:

@@ -25,15 +25,20 @@ def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
         raise
 
 
-def tail(path: Path, lines: int = 15) -> str:
-    """The last lines of a log (read from its end: logs grow), for errors that say why."""
+def tail(path: Path, lines: int = 15, since: str = "") -> str:
+    """The last lines of a log (read from its end: logs grow), for errors that say why; with `since`,
+    only what follows the last line starting with it (one run of a process, not the ones before)."""
     try:
         with path.open("rb") as f:
             f.seek(max(0, f.seek(0, os.SEEK_END) - 8192))
             text = f.read().decode(errors="replace")
     except OSError:
         return "(no log)"
-    return "\n".join(text.strip().splitlines()[-lines:])
+    found = text.splitlines()
+    if since:
+        marks = [i for i, line in enumerate(found) if line.startswith(since)]
+        found = found[marks[-1] + 1:] if marks else found
+    return "\n".join("\n".join(found).strip().splitlines()[-lines:]) or "(nothing logged)"
 
 
 

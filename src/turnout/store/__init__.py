@@ -1,6 +1,5 @@
-"""State, audit log and deploy lock. SQLite is the embedded default."""
+"""State, audit log, operations and deploy lock. SQLite is the embedded default; PostgreSQL is shared."""
 
-from turnout.infra.procs import pid_alive
 from turnout.store.sqlite import SqliteStore
 
-__all__ = ["SqliteStore", "pid_alive"]
+__all__ = ["SqliteStore"]

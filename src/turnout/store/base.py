@@ -1,29 +1,45 @@
-"""The Store protocol: current deployment (compare-and-swap), append-only audit log, deploy lock."""
+"""The Store protocol: the deployment (compare-and-swap), the hash-chained append-only audit log,
+operations, and the deploy lock. SQLite (sqlite.py) is the embedded default; PostgreSQL (postgres.py)
+is the shared one. Both pass turnout.testing.contracts.StoreContract."""
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
 from turnout.events import AuditEvent
-from turnout.model import Deployment, LockInfo
+from turnout.model import Deployment, LockInfo, Operation
 
 
 @runtime_checkable
 class Store(Protocol):
-    def load(self, app: str) -> Deployment: ...
+    def load(self, app: str) -> Deployment:
+        """The stored deployment (a new one, revision 0, for an app never seen)."""
 
     def save(self, deployment: Deployment) -> Deployment:
-        """Write if the stored revision equals deployment.revision; return it with revision + 1."""
+        """Write if the stored revision equals deployment.revision (else StaleState); return it with revision + 1."""
 
-    def append(self, event: AuditEvent) -> AuditEvent: ...
+    def append(self, event: AuditEvent) -> AuditEvent:
+        """Append to the audit log; return the entry with its id and time. Entries are never changed."""
 
-    def history(self, app: str, limit: int = 100) -> list[AuditEvent]: ...
+    def history(self, app: str, limit: int = 100) -> list[AuditEvent]:
+        """The last `limit` entries of `app`, oldest first."""
 
-    def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo: ...
+    def verify(self) -> list[str]:
+        """Every break of the audit log's hash chain (and removed guards), as sentences; [] when intact."""
 
-    def release_lock(self, app: str, holder: str) -> None: ...
+    def save_operation(self, op: Operation) -> Operation:
+        """Insert or update an operation by id; return it with its times."""
 
-    def lock_info(self, app: str) -> LockInfo | None: ...
+    def operations(self, app: str, limit: int = 20) -> list[Operation]:
+        """The most recently updated operations of `app`, newest first."""
+
+    def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:
+        """Take the deploy lock (the holder may take it again); LockHeld if a live other holder has it."""
+
+    def release_lock(self, app: str, holder: str) -> None:
+        """Release it if `holder` holds it."""
+
+    def lock_info(self, app: str) -> LockInfo | None:
+        """Who holds the lock, if a live holder does."""
 
     def close(self) -> None: ...
-

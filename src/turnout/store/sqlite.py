@@ -1,77 +1,121 @@
-"""SQLite store (stdlib, WAL): current deployment with compare-and-swap, append-only audit, deploy lock."""
+"""SQLite store (stdlib, WAL): the deployment with compare-and-swap, the hash-chained append-only audit
+log, operations, and the deploy lock.
+
+Opening checks what it opens: the file is made 0600, its integrity is checked, its schema version must
+be one this turnout knows. A damaged, foreign or read-only store is a StateDamaged error (exit 13)
+that says what to do, never a traceback. The audit log refuses UPDATE, DELETE and an INSERT that
+would replace an entry; each entry carries the hash of the one before (store/chain.py).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
 
-from turnout.errors import LockHeld, StaleState
-from turnout.events import AuditEvent, Evidence
+from turnout.errors import LockHeld, StaleState, StateDamaged
+from turnout.events import AuditEvent
 from turnout.infra.procs import pid_alive
-from turnout.model import Color, Deployment, LockInfo, Phase, Weights
+from turnout.model import Deployment, LockInfo, Operation
+from turnout.store import chain
 
+SCHEMA_VERSION = 2
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deployments (
     app TEXT PRIMARY KEY, revision INTEGER NOT NULL, body TEXT NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, at REAL NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, outcome TEXT NOT NULL, from_color TEXT, to_color TEXT, phase TEXT,
-    versions TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL);
+    id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_app ON audit (app, id);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS operations (
+    id TEXT PRIMARY KEY, app TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS operations_app ON operations (app, updated_at);
 CREATE TABLE IF NOT EXISTS locks (
     app TEXT PRIMARY KEY, holder TEXT NOT NULL, since REAL NOT NULL, purpose TEXT NOT NULL, pid INTEGER);
 """
-
-
-_EVIDENCE = msgspec.json.Decoder(tuple[Evidence, ...])
-
-
-def _encode(d: Deployment) -> str:
-    return json.dumps({
-        "active": d.active.value, "phase": d.phase.value,
-        "versions": {c.value: v for c, v in d.versions.items()},
-        "weights": d.weights.as_dict(), "target": d.target.value if d.target else None,
-        "switched_at": d.switched_at, "warm": {c.value: w for c, w in d.warm.items()},
-    })
-
-
-def _decode(app: str, revision: int, body: str) -> Deployment:
-    raw = json.loads(body)
-    return Deployment(
-        app=app, revision=revision, active=Color(raw["active"]), phase=Phase(raw["phase"]),
-        versions={Color(c): v for c, v in raw["versions"].items()},
-        weights=Weights(**raw["weights"]), target=Color(raw["target"]) if raw.get("target") else None,
-        switched_at=raw.get("switched_at"), warm={Color(c): bool(w) for c, w in raw.get("warm", {}).items()},
-    )
+TRIGGERS = {
+    "audit_no_update": "BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    "audit_no_delete": "BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    # INSERT OR REPLACE deletes the old row without firing the delete trigger: refuse it here
+    "audit_no_replace": "BEFORE INSERT ON audit WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM audit WHERE "
+                        "id = NEW.id) BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+}
+_DEPLOYMENT = msgspec.json.Decoder(Deployment)
+_OPERATION = msgspec.json.Decoder(Operation)
+RECOVERY = "move it aside and run `turnout recover --from-router`, which rebuilds the state from what runs"
 
 
 class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so CAS is one write transaction.
-        self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self.tampered: list[str] = []  # what opening found wrong with the audit log's guards
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            os.chmod(self.path, 0o600)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so CAS is one write transaction.
+            self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            self._open()
+        except sqlite3.OperationalError as exc:
+            if "readonly" not in str(exc) and "unable to open" not in str(exc):
+                raise StateDamaged(f"{self.path} is not a readable turnout state store: {exc}", hint=RECOVERY) from None
+            raise StateDamaged(f"cannot open the state store {self.path}: {exc}",
+                               hint="the state folder must be writable by you (check state.path and its "
+                                    "permissions)") from None
+        except sqlite3.DatabaseError as exc:
+            raise StateDamaged(f"{self.path} is not a readable turnout state store: {exc}", hint=RECOVERY) from None
+        except OSError as exc:
+            raise StateDamaged(f"cannot open the state store {self.path}: {exc.strerror or exc}",
+                               hint="the state folder must be writable by you (check state.path and its "
+                                    "permissions)") from None
 
+    def _open(self) -> None:
+        db = self._db
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("integrity check failed")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            raise StateDamaged(f"{self.path} was written by an older turnout (no schema version)",
+                               hint="move it aside; the agent then starts from what the router serves: "
+                                    "`turnout recover --from-router`")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StateDamaged(f"{self.path} has schema version {row[0]}; this turnout knows {SCHEMA_VERSION}",
+                               hint="use the turnout that wrote it, or move it aside and `turnout recover "
+                                    "--from-router`")
+        present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        audited = db.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+        for name, body in TRIGGERS.items():
+            if name not in present:
+                if audited:  # the log had entries without its guard: say so, and put the guard back
+                    self.tampered.append(f"the audit log's {name} guard had been removed")
+                db.execute(f"CREATE TRIGGER {name} {body}")
+
+    # -- the deployment ------------------------------------------------------------------------------
     def load(self, app: str) -> Deployment:
         row = self._db.execute("SELECT revision, body FROM deployments WHERE app = ?", (app,)).fetchone()
-        return _decode(app, row[0], row[1]) if row else Deployment(app=app)
+        if not row:
+            return Deployment(app=app)
+        try:
+            return replace(_DEPLOYMENT.decode(row[1]), revision=row[0])
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise StateDamaged(f"{self.path}: the stored deployment of {app} is unreadable ({exc})",
+                               hint=RECOVERY) from None
 
     def save(self, deployment: Deployment) -> Deployment:
         d = deployment
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write():
             row = self._db.execute("SELECT revision FROM deployments WHERE app = ?", (d.app,)).fetchone()
             current = row[0] if row else 0
             if current != d.revision:
@@ -81,40 +125,53 @@ class SqliteStore:
                 "INSERT INTO deployments (app, revision, body, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(app) DO UPDATE SET revision = excluded.revision, body = excluded.body, "
                 "updated_at = excluded.updated_at",
-                (d.app, current + 1, _encode(d), time.time()))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        return Deployment(**{**d.__dict__, "revision": current + 1})
+                (d.app, current + 1, msgspec.json.encode(d).decode(), time.time()))
+        return replace(d, revision=current + 1)
 
+    # -- the audit log -------------------------------------------------------------------------------
     def append(self, event: AuditEvent) -> AuditEvent:
-        e = event
-        at = e.at or time.time()
-        cur = self._db.execute(
-            "INSERT INTO audit (app, at, actor, action, outcome, from_color, to_color, phase, versions, reason, "
-            "evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (e.app, at, e.actor, e.action, e.outcome, e.from_color.value if e.from_color else None,
-             e.to_color.value if e.to_color else None, e.phase.value if e.phase else None,
-             json.dumps(e.versions), e.reason, msgspec.json.encode(e.evidence).decode()))
-        return msgspec.structs.replace(e, id=cur.lastrowid, at=at)
+        event = msgspec.structs.replace(event, at=event.at or time.time())
+        body = chain.body_of(event)
+        with self._write():
+            last = self._db.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+            prev = last[0] if last else chain.GENESIS
+            cur = self._db.execute("INSERT INTO audit (app, body, prev_hash, hash) VALUES (?, ?, ?, ?)",
+                                   (event.app, body, prev, chain.entry_hash(prev, body)))
+        return msgspec.structs.replace(event, id=cur.lastrowid)
 
     def history(self, app: str, limit: int = 100) -> list[AuditEvent]:
-        rows = self._db.execute(
-            "SELECT id, at, actor, action, outcome, from_color, to_color, phase, versions, reason, evidence "
-            "FROM audit WHERE app = ? ORDER BY id DESC LIMIT ?", (app, limit)).fetchall()
-        return [
-            AuditEvent(id=r[0], at=r[1], app=app, actor=r[2], action=r[3], outcome=r[4],
-                       from_color=Color(r[5]) if r[5] else None, to_color=Color(r[6]) if r[6] else None,
-                       phase=Phase(r[7]) if r[7] else None, versions=json.loads(r[8]), reason=r[9],
-                       evidence=_EVIDENCE.decode(r[10]))
-            for r in reversed(rows)
-        ]
+        rows = self._db.execute("SELECT id, body FROM audit WHERE app = ? ORDER BY id DESC LIMIT ?",
+                                (app, limit)).fetchall()
+        try:
+            return [chain.decode(r[0], r[1]) for r in reversed(rows)]
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise StateDamaged(f"{self.path}: an audit entry is unreadable ({exc})",
+                               hint="`turnout history --verify` says which") from None
 
+    def verify(self) -> list[str]:
+        rows = self._db.execute("SELECT id, app, body, prev_hash, hash FROM audit ORDER BY id").fetchall()
+        return self.tampered + chain.verify(chain.Link(*r) for r in rows)
+
+    # -- operations ----------------------------------------------------------------------------------
+    def save_operation(self, op: Operation) -> Operation:
+        op = _with_time(op)
+        with self._write():
+            self._db.execute(
+                "INSERT INTO operations (id, app, state, body, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, "
+                "updated_at = excluded.updated_at",
+                (op.id, op.app, op.state.value, msgspec.json.encode(op).decode(), op.updated_at))
+        return op
+
+    def operations(self, app: str, limit: int = 20) -> list[Operation]:
+        rows = self._db.execute("SELECT body FROM operations WHERE app = ? ORDER BY updated_at DESC LIMIT ?",
+                                (app, limit)).fetchall()
+        return [_OPERATION.decode(r[0]) for r in rows]
+
+    # -- the deploy lock -----------------------------------------------------------------------------
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:
         """Take the deploy lock; a lock whose holding process has died is taken over."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write():
             row = self._db.execute("SELECT holder, since, purpose, pid FROM locks WHERE app = ?", (app,)).fetchone()
             if row and row[0] != holder and pid_alive(row[3]):
                 since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row[1]))
@@ -124,10 +181,6 @@ class SqliteStore:
             now = time.time()
             self._db.execute("INSERT OR REPLACE INTO locks (app, holder, since, purpose, pid) VALUES (?, ?, ?, ?, ?)",
                              (app, holder, now, purpose, os.getpid()))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return LockInfo(holder, now, purpose)
 
     def release_lock(self, app: str, holder: str) -> None:
@@ -141,3 +194,25 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK): one write transaction, serialized with other writers."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _with_time(op: Operation) -> Operation:
+    now = time.time()
+    return replace(op, created_at=op.created_at or now, updated_at=now)

@@ -27,6 +27,7 @@ from turnout.model import (
     InstanceStatus,
     LockInfo,
     Measurement,
+    Operation,
     Release,
     RouteState,
     Verdict,
@@ -158,6 +159,7 @@ class MemoryStore:
         self.deployments: dict[str, Deployment] = {}
         self.audit: list[AuditEvent] = []
         self.locks: dict[str, LockInfo] = {}
+        self.ops: dict[str, Operation] = {}
 
     def load(self, app: str) -> Deployment:
         return self.deployments.get(app) or Deployment(app=app)
@@ -178,6 +180,19 @@ class MemoryStore:
 
     def history(self, app: str, limit: int = 100) -> list[AuditEvent]:
         return [e for e in self.audit if e.app == app][-limit:]
+
+    def verify(self) -> list[str]:
+        return []  # entries are Python objects nothing else can reach
+
+    def save_operation(self, op: Operation) -> Operation:
+        now = time.time()
+        op = replace(op, created_at=op.created_at or now, updated_at=now)
+        self.ops[op.id] = op
+        return op
+
+    def operations(self, app: str, limit: int = 20) -> list[Operation]:
+        ops = sorted((o for o in self.ops.values() if o.app == app), key=lambda o: o.updated_at, reverse=True)
+        return ops[:limit]
 
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:
         held = self.locks.get(app)

@@ -204,7 +204,7 @@ class ProcessRuntime:
 
     def _failure(self, color: Color, inst: _Instance, what: str) -> RuntimeFailure:
         logfile = self.log_path(color, inst.rec.index)
-        tail = files.tail(logfile).replace("\n", "\n    ")
+        tail = files.tail(logfile, since="--- turnout ").replace("\n", "\n    ")
         return RuntimeFailure(
             f"{color.value} instance {inst.rec.index} ({inst.rec.version}, port {inst.rec.port}) {what}; "
             f"last lines of {logfile}:\n    {tail}", hint=f"see {logfile}")
