@@ -87,3 +87,7 @@ async def test_contract_refused_during_retention_allowed_after(make_stack: MakeS
     done = subprocess.run([*cli, "contract"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert columns(database) == {"id", "username"}
+    # both the refusal and the run are in the audit log, with who ran them
+    audit = [(e.outcome, e.reason) for e in orch.store.history("shop") if e.action == "migrate"]
+    assert ("ok", "contract: 002_drop_old.sql") in audit
+    assert any(outcome == "failed" and "rolled back to" in reason for outcome, reason in audit)

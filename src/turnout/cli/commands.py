@@ -19,7 +19,7 @@ import click
 from turnout import locations
 from turnout.cli import render
 from turnout.control import api
-from turnout.control.client import AgentClient, Interrupted
+from turnout.control.client import AgentClient, ForeignSocket, Interrupted
 from turnout.errors import INTERRUPTED_EXIT, ConfigError, StateDamaged, TurnoutError, UsageError
 from turnout.events import Accepted
 from turnout.infra.identity import actor
@@ -201,6 +201,8 @@ def status(ctx: Ctx, as_json: bool) -> None:
     client = ctx.client()
     try:
         view = client.status() if client.sock.exists() else None
+    except ForeignSocket:
+        raise
     except TurnoutError:
         view = None
     if view is None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from turnout.errors import ConfigError, UsageError
+from turnout.errors import ConfigError, MigrationError, UsageError
 from turnout.migrate.check import DIALECTS, run_check
 from turnout.migrate.context import CheckOptions, TxMode
 from turnout.migrate.render import FORMATS, render
@@ -130,8 +130,12 @@ def plan(config_path: Path | None, as_json: bool) -> None:
 @_config_option
 def apply_expand(config_path: Path | None) -> None:
     """Run pending expand migrations now (turnout deploy does this before starting the new color)."""
-    _, runner = _migrations(config_path)
+    cfg, runner = _migrations(config_path)
     done = runner.apply_expand()
+    if done:
+        from turnout.control.local import record
+
+        record(cfg, "migrate", "ok", f"expand (by hand): {', '.join(m.name for m in done)}")
     click.echo("\n".join(f"applied {m.name}" for m in done) or "no pending expand migrations")
 
 
@@ -141,5 +145,15 @@ def apply_expand(config_path: Path | None) -> None:
 def contract(config_path: Path | None, force: bool) -> None:
     """Run pending contract migrations once the old color can no longer be rolled back to."""
     cfg, runner = _migrations(config_path)
-    done = runner.apply_contract(lambda: False if force else rollback_open(cfg))
+    try:
+        done = runner.apply_contract(lambda: False if force else rollback_open(cfg))
+    except MigrationError as exc:
+        from turnout.control.local import record
+
+        record(cfg, "migrate", "failed", f"contract: {exc}")
+        raise
+    if done:
+        from turnout.control.local import record
+
+        record(cfg, "migrate", "ok", f"contract{' (--force)' if force else ''}: {', '.join(m.name for m in done)}")
     click.echo("\n".join(f"applied {m.name}" for m in done) or "no pending contract migrations")

@@ -30,6 +30,10 @@ T = TypeVar("T")
 _FRAME = msgspec.json.Decoder(api.Frame)
 
 
+class ForeignSocket(AgentUnavailable):
+    """The agent's socket is not this user's: whoever made it is not our agent."""
+
+
 class Interrupted(Exception):
     """Ctrl-C while following: the operation goes on in the agent (if it had started one)."""
 
@@ -59,6 +63,18 @@ def _error(e: api.OpError) -> TurnoutError:
     return exc
 
 
+def _start_failure(code: int, log: Path) -> TurnoutError:
+    """The agent's own error when it refused to start (it prints `error:` and `hint:`), with its exit code."""
+    lines = log.read_text(errors="replace").strip().splitlines()[-20:]
+    error = next((ln.removeprefix("error: ") for ln in reversed(lines) if ln.startswith("error: ")), None)
+    hint = next((ln.removeprefix("hint: ") for ln in reversed(lines) if ln.startswith("hint: ")), "")
+    if error is None:
+        return AgentUnavailable(f"the agent exited at start: {' '.join(lines[-1:])}", hint=f"full log: {log}")
+    exc = TurnoutError(error, hint=hint or f"full log: {log}")
+    exc.exit_code = code or 1
+    return exc
+
+
 class AgentClient:
     def __init__(self, state_dir: Path, app: str = "") -> None:
         self.state_dir, self.app = state_dir, app
@@ -74,8 +90,8 @@ class AgentClient:
         except OSError:
             raise AgentUnavailable(self._down()) from None
         if owner != os.getuid():
-            raise AgentUnavailable(f"{self.sock} belongs to uid {owner}, not to you: refusing to talk to it",
-                                   hint="someone else created the agent socket; remove it and start the agent again")
+            raise ForeignSocket(f"{self.sock} belongs to uid {owner}, not to you: refusing to talk to it",
+                                hint="someone else created the agent socket; remove it and start the agent again")
 
     def _down(self) -> str:
         return f"the turnout agent{f' for {self.app}' if self.app else ''} is not running"
@@ -169,9 +185,7 @@ class AgentClient:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                tail = (logs / "agent.log").read_text(errors="replace").strip().splitlines()[-1:]
-                raise AgentUnavailable(f"the agent exited at start: {' '.join(tail)}",
-                                       hint=f"full log: {logs / 'agent.log'}")
+                raise _start_failure(proc.returncode, logs / "agent.log")
             if self.running():
                 return proc.pid
             time.sleep(0.1)

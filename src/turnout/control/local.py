@@ -21,6 +21,7 @@ from turnout.control.api import AgentView, DriftView, EnvView, LockView, Operati
 from turnout.engine.journal import Progress
 from turnout.engine.orchestrator import Orchestrator, SamplerFor
 from turnout.errors import ConfigError, TurnoutError
+from turnout.events import AuditEvent
 from turnout.infra.identity import actor
 from turnout.migrate import Migrations
 from turnout.model import Color
@@ -149,6 +150,17 @@ class Stack:
     async def close(self) -> None:
         await self.runtime.close()
         self.store.close()
+
+
+def record(cfg: Config, action: str, outcome: str, reason: str, who: str = "") -> None:
+    """An audit entry from outside the agent (a migration run by `turnout migrate`), in the same log."""
+    store = open_store(cfg)
+    try:
+        dep = store.load(cfg.app.name)
+        store.append(AuditEvent(app=cfg.app.name, action=action, outcome=outcome, actor=who or actor(),
+                                phase=dep.phase, versions={c.value: v for c, v in dep.versions.items()}, reason=reason))
+    finally:
+        store.close()
 
 
 def rollback_open(cfg: Config) -> bool:

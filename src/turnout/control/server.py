@@ -169,6 +169,8 @@ class Agent:
                                         force=args.force, op=handle)
             elif isinstance(args, api.PromoteArgs):
                 dep = await orch.promote(args.steps, op=handle)
+            elif isinstance(args, api.SwitchArgs):
+                dep = await orch.watch_switch(handle)
             else:
                 raise UsageError(f"{type(args).__name__} is not an operation")
             return api.DeploymentView.of(dep)
@@ -215,9 +217,10 @@ class Agent:
     # -- commands ---------------------------------------------------------------------------------------
     async def dispatch(self, args: api.Request, feed: Feed) -> Feed:
         """Start `args`; return the feed that ends with its result (an operation's own feed for deploy)."""
-        if self.config_changed():
-            await feed.put(api.Frame(event=Notice(text=f"{self.config_file} changed since the agent loaded it: "
-                                                       "`turnout reload` applies it")))
+        notice = api.Frame(event=Notice(text=f"{self.config_file} changed since the agent loaded it: `turnout "
+                                             "reload` applies it")) if self.config_changed() else None
+        if notice:
+            await feed.put(notice)
         running = self.running
         if isinstance(args, api.DeployArgs | api.PromoteArgs) and not (
                 isinstance(args, api.PromoteArgs) and running and running.step == "canary"):
@@ -228,7 +231,10 @@ class Agent:
             version = args.version if isinstance(args, api.DeployArgs) else None
             handle = OpHandle(self.stack.store, Operation(id=new_id(), app=self.stack.cfg.app.name, kind=kind,
                                                           actor=args.actor, version=version))
-            return self._launch(handle, args).feed
+            launched = self._launch(handle, args).feed
+            if notice:
+                launched.put_nowait(notice)
+            return launched
         orch = self.stack.orchestrator(lambda e: feed.put_nowait(api.Frame(event=e)), actor=args.actor or None)
         task = asyncio.create_task(self._execute(self._command(args, orch, feed), feed, orch))
         self._track(task)
@@ -266,6 +272,13 @@ class Agent:
                 raise UsageError(f"no handler for {type(args).__name__}")
         self.poke.set()
         return api.DeploymentView.of(dep)
+
+    def _watch_after_switch(self, dep: Any, actor: str) -> None:
+        """A manual switch puts a release live: it is watched like a deploy's (a rollback is not)."""
+        handle = OpHandle(self.stack.store, Operation(id=new_id(), app=self.stack.cfg.app.name, kind="switch",
+                                                      actor=actor, version=dep.version_of(dep.active),
+                                                      target=dep.active))
+        self._launch(handle, api.SwitchArgs(actor=actor))
 
     @contextlib.asynccontextmanager
     async def _quiet(self, what: str) -> Any:
@@ -316,7 +329,11 @@ class Agent:
         async with self.acting:
             # during the watch: check first (a refusal changes nothing), then end the watch and act
             if running is None or await orch.check_switch(to, force=force, action=action) is None:
+                before = orch.current().active
                 dep = await orch.switch(to, rollback=rollback, reason=reason, force=force)  # may say no-op
+                if not rollback and dep.active is not before and self.stack.cfg.stabilize.window > 0 \
+                        and running is None:
+                    self._watch_after_switch(dep, actor)
             else:
                 intent = Intent("rollback", actor or AGENT, reason or f"manual {action}")
                 running.handle.ask(intent)

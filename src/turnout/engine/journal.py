@@ -14,6 +14,7 @@ from dataclasses import replace
 from turnout.engine import phases
 from turnout.errors import TurnoutError
 from turnout.events import AuditEvent, Evidence, ProgressEvent, Recorded, to_builtins
+from turnout.infra import failpoints
 from turnout.model import Color, Deployment, Phase
 from turnout.notify import Notifier
 from turnout.store.base import Store
@@ -65,6 +66,7 @@ class Journal:
         self.progress(Recorded(event=event, active=dep.active))
         if self.notifier:
             self.notifier.event({"event": event.name, **to_builtins(event), "active": dep.active.value})
+        failpoints.hit(event.name)
         return event
 
     def lock(self, purpose: str) -> None:

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from turnout.infra import failpoints
 from turnout.model import Operation, OpState
 from turnout.store.base import Store
 
@@ -46,6 +47,7 @@ class OpHandle:
     def step(self, step: str, **changes: Any) -> Operation:
         """Record the step about to run (before it runs: a crash leaves it for the next agent)."""
         self.op = self.store.save_operation(replace(self.op, step=step, **changes))
+        failpoints.hit(f"step:{step}")
         return self.op
 
     def ask(self, intent: Intent) -> None:

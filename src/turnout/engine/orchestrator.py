@@ -452,6 +452,13 @@ class Orchestrator:
         op.step("switching", deadline=None)
         return await self._switch(self.current(), target, action="switch", reason=reason)
 
+    async def watch_switch(self, op: OpHandle) -> Deployment:
+        """The watch after a manual switch to a release: the same triggers, against no baseline."""
+        dep = self.current()
+        op.step("watching", version=dep.version_of(dep.active), target=dep.active,
+                deadline=op.op.deadline or time.time() + self.cfg.stabilize.window)
+        return await self._stabilize(op, dep, None)
+
     async def _watch(self, color: Color, baseline: watch.Baseline | None, window: float, *,
                      stop: asyncio.Event | None, dominant: bool = True) -> watch.WatchResult:
         stab = self.cfg.stabilize

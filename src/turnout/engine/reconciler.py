@@ -36,9 +36,10 @@ class Drift:
 
 
 class Reconciler:
-    def __init__(self, orch: Orchestrator, busy: Callable[[], bool]) -> None:
+    def __init__(self, orch: Orchestrator, busy: Callable[[], bool], *, grace: float = UNHEALTHY_GRACE) -> None:
         self.orch = orch
         self.busy = busy  # an operation is moving traffic or instances right now: leave those to it
+        self.grace = grace
         self.drifts: dict[str, Drift] = {}
 
     def seen(self, what: str, detail: str) -> Drift:
@@ -142,7 +143,7 @@ class Reconciler:
     async def _repair(self, what: str, detail: str, action: Callable[[], Awaitable[str]], *, urgent: bool) -> None:
         drift = self.seen(what, detail)
         now = time.time()
-        if now < drift.retry_at or (not urgent and now - drift.since < UNHEALTHY_GRACE):
+        if now < drift.retry_at or (not urgent and now - drift.since < self.grace):
             return
         age = now - drift.since
         try:
