@@ -177,6 +177,9 @@ class Upstream:
             else:
                 writer.write(resp + evil)
             return True
+        if path == "/crlf":  # an answer after an empty line: not a status line, so not an interim 1xx either
+            writer.write(f"\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n{tag}\r\nEVIL\n".encode())
+            return True
         if path == "/nolength-reset":  # close-delimited body cut by a reset: the client must see an error
             writer.write(f"HTTP/1.1 200 OK\r\n{tag}\r\n".encode() + self.color.encode() * 100)
             await writer.drain()

@@ -43,6 +43,13 @@ async def test_bytes_beyond_a_response_reach_no_client(proxy: Proxy, how: str) -
     assert bad == [], bad
 
 
+async def test_a_head_that_does_not_start_with_a_status_line_is_a_502(proxy: Proxy) -> None:
+    """Found by the fuzzer: "\\r\\nHTTP/1.1 ..." has a "1" at offset 9 and passed as a raw 1xx interim head."""
+    resp = await get(proxy.production, "/crlf")
+    assert resp.status == 502 and b"EVIL" not in resp.raw_head + resp.body
+    assert (await get(proxy.production)).body == b"blue\n"
+
+
 # -- 2. the admin port can't take production down --------------------------------------------------------------
 
 async def test_silent_admin_connections_time_out_and_are_capped(start_proxy: StartProxy,

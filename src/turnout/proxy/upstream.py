@@ -226,9 +226,18 @@ class UpstreamConn(asyncio.Protocol):
                         self.head_buf = buf
                     return
                 head = buf[:i]
+                if not head.startswith(b"HTTP/1.") or not head[9:12].isdigit() or head[12:13] not in (b" ", b""):
+                    self.broken()  # (a head may not even start with an empty line: that is how answers leak)
+                    return
                 if head[9:10] != b"1" or head[9:12] == b"101":
                     break
-                client.interim(ex, buf[: i + 4])  # 1xx: pass it on, the real head follows
+                try:  # 1xx: llhttp checks it too, then passes it on; the real head follows
+                    self.parser.feed_data(buf[: i + 4])
+                except (HttpParserError, HttpParserUpgrade):
+                    self.broken()
+                    return
+                self.valid = False
+                client.interim(ex, buf[: i + 4])
                 buf = buf[i + 4 :]
             self.head_buf = b""
             self.in_head = False
@@ -238,8 +247,6 @@ class UpstreamConn(asyncio.Protocol):
                 return
             low = head.lower()
             try:
-                if not head.startswith(b"HTTP/1.") or not code.isdigit():
-                    raise ValueError("not an HTTP/1.x status line")
                 self.status = status = int(code)
                 self.mode, self.left = body_mode(low, status, self.no_body)
                 start = i + 4
