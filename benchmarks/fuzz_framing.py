@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import atheris
+import atheris  # type: ignore[import-untyped]
 
 with atheris.instrument_imports():
     from turnout.proxy import app, downstream, upstream
@@ -139,7 +139,7 @@ async def fake_open(ctx: Ctx, ex: Any, b: Any, data: bytes) -> None:
     conn.attach(ex, False, data)
 
 
-upstream._open = fake_open  # type: ignore[assignment]
+upstream._open = fake_open
 
 
 def settle() -> None:

@@ -121,6 +121,12 @@ class Upstream:
                 await writer.drain()
             writer.write(b"0\r\n\r\n")
             return True
+        if path == "/early":  # answers before reading the body, then reads and drops it (as nginx's `return`)
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n{tag}\r\nearly\n".encode())
+            await writer.drain()
+            async for _ in read_body(reader, h):
+                pass
+            return True
         body = b"".join([p async for p in read_body(reader, h)])
         if path == "/ws" and h.get("upgrade"):  # switch protocols, then echo raw bytes until EOF
             writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {h['upgrade']}\r\nConnection: Upgrade\r\n"

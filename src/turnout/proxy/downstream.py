@@ -272,6 +272,12 @@ class ClientProtocol(asyncio.Protocol):
         if not ex.keep_alive:
             self.last = True  # nothing may follow a "close" request; the ones before it are still answered
             self.update_reading()
+        if ex.discard and ex is self.active:  # the rest of a body whose answer went out already: now read
+            self.active = None
+            if not ex.keep_alive or self.broken or self.ctx.draining:
+                self.transport.close()
+            else:
+                self._next()
 
     # -- request side ---------------------------------------------------------------------------------------
     def start(self, ex: Exchange) -> None:
@@ -379,10 +385,17 @@ class ClientProtocol(asyncio.Protocol):
         ctx = self.ctx
         st.observe(up.status, ctx.loop.time() - ex.t0)
         ex.conn = None
-        up.release()
+        up.release()  # (closed, not pooled, if the request was not complete: the upstream is owed the rest)
+        if not ex.complete and ex.keep_alive and not (self.broken or ctx.draining or self.transport.is_closing()):
+            # Answered before the whole body came (a server may answer early, e.g. a 401 or an upload sink):
+            # read the rest and drop it, so the client's keep-alive connection goes on.
+            ex.discard = True
+            ex.pending = ex.sent = None
+            ex.pending_size = 0
+            self.update_reading()
+            return
         self.active = None
         if not ex.keep_alive or not ex.complete or self.broken or ctx.draining or self.transport.is_closing():
-            # (a response that ended before its request did leaves unread body bytes: no way to the next head)
             self.transport.close()
         elif self.queue or self.reading_paused:
             self._next()
@@ -468,7 +481,8 @@ class ClientProtocol(asyncio.Protocol):
                 self.update_reading()
                 return
             # the body of the request being proxied is broken: that exchange can't finish
-            self._account(ex, status)
+            if not ex.finished:  # (it may be answered already, its body being read and dropped)
+                self._account(ex, status)
             ex.aborted = True
             if ex.conn is not None:
                 ex.conn.abort()

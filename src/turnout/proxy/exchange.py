@@ -56,10 +56,10 @@ class Ctx:
 
 
 class Exchange:
-    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "drop", "expect", "finished", "hdrs",
-                 "head", "host", "http10", "idempotent", "keep_alive", "method", "pending", "pending_size", "responded",
-                 "retried", "sent", "sent_size", "size", "stats", "t0", "t_sent", "te", "tried", "upgrade", "url",
-                 "xff")
+    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "discard", "drop", "expect", "finished",
+                 "hdrs", "head", "host", "http10", "idempotent", "keep_alive", "method", "pending", "pending_size",
+                 "responded", "retried", "sent", "sent_size", "size", "stats", "t0", "t_sent", "te", "tried", "upgrade",
+                 "url", "xff")
 
     def __init__(self, client: ClientProtocol) -> None:
         self.client = client
@@ -74,6 +74,7 @@ class Exchange:
         self.host: bytes | None = None  # the Host header, kept apart: it is checked and may be rewritten
         self.te = False  # a Transfer-Encoding header was sent
         self.idempotent = False
+        self.discard = False  # answered already: the rest of the request body is read and dropped
         self.drop: list[bytes] | None = None  # lowered header names the client's Connection header declared hop-by-hop
         self.keep_alive = True
         self.http10 = False
@@ -96,6 +97,8 @@ class Exchange:
 
     def send(self, data: bytes) -> None:
         conn = self.conn
+        if self.discard:
+            return
         if conn is not None:
             assert conn.transport is not None
             conn.transport.write(data)
