@@ -39,11 +39,12 @@ from typing import Any
 import httpx
 
 from turnout.checks.base import Target
-from turnout.config import StabilizeConfig
+from turnout.config import AppConfig, Config, RouterConfig, StabilizeConfig, StateConfig
 from turnout.engine.watch import ProbeSampler, measure_baseline, triggers_for, watch
 from turnout.measure.loadgen import run_load
 from turnout.model import Color, Endpoint, Release, Weights
 from turnout.routers.builtin import BuiltinRouter
+from turnout.testing import router_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "src" / "turnout" / "examples" / "app.py"
@@ -86,7 +87,10 @@ async def trial(scenario: str, interval: float, workdir: Path) -> dict[str, Any]
     p_blue, p_green, prod, test, admin = free_ports(5)
     blue = await start_app(p_blue, "blue", "1.0.0")
     green = await start_app(p_green, "green", "2.0.0")
-    router = BuiltinRouter(f"127.0.0.1:{prod}", f"127.0.0.1:{test}", f"127.0.0.1:{admin}", workdir, drain=1.0)
+    section = RouterConfig(production=f"127.0.0.1:{prod}", test=f"127.0.0.1:{test}", admin=f"127.0.0.1:{admin}",
+                           drain=1.0)
+    router = router_from_config(BuiltinRouter, Config(app=AppConfig(name="bench"), router=section,
+                                                      state=StateConfig(path=str(workdir)), base_dir=workdir))
     events: list[tuple[float, int, str | None, str | None]] = []
     stop = asyncio.Event()
     late: asyncio.Future[None] | None = None

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -120,6 +121,12 @@ class Upstream:
                 await writer.drain()
             writer.write(b"0\r\n\r\n")
             return True
+        if path == "/early":  # answers before reading the body, then reads and drops it (as nginx's `return`)
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n{tag}\r\nearly\n".encode())
+            await writer.drain()
+            async for _ in read_body(reader, h):
+                pass
+            return True
         body = b"".join([p async for p in read_body(reader, h)])
         if path == "/ws" and h.get("upgrade"):  # switch protocols, then echo raw bytes until EOF
             writer.write(f"HTTP/1.1 101 Switching Protocols\r\nUpgrade: {h['upgrade']}\r\nConnection: Upgrade\r\n"
@@ -138,7 +145,7 @@ class Upstream:
                 await asyncio.sleep(secs / n)
             writer.write(b"0\r\n\r\n")
             return True
-        if path == "/headers":
+        if path == "/headers" or "dump" in q:
             out = json.dumps({"method": method, "target": target, "version": version, "headers": headers,
                               "body": len(body)}).encode()
             writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(out)}\r\n{tag}\r\n".encode() + out)
@@ -157,6 +164,39 @@ class Upstream:
             writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(out)}\r\nConnection: close\r\n"
                          f"Keep-Alive: timeout=5\r\nX-Hop: 1\r\nConnection: x-hop\r\n{tag}\r\n".encode() + out)
             return False
+        if path == "/extra":  # a whole answer, then one nobody asked for: it must never reach a client
+            out = f"{self.color}\n".encode()
+            evil = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-backend: evil\r\n\r\nEVIL\n"
+            how = q.get("how", "same")
+            if how == "chunked":
+                resp = (f"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n{tag}\r\n".encode()
+                        + b"%x\r\n%b\r\n0\r\n\r\n" % (len(out), out))
+            else:
+                resp = f"HTTP/1.1 200 OK\r\nContent-Length: {len(out)}\r\n{tag}\r\n".encode()
+                if method != "HEAD" or how == "headbody":  # headbody: a body after a HEAD answer is extra too
+                    resp += out
+            if how == "after":  # later, while the connection sits in the proxy's pool
+                writer.write(resp)
+                await writer.drain()
+                await asyncio.sleep(0.05)
+                writer.write(evil)
+            else:
+                writer.write(resp + evil)
+            return True
+        if path == "/crlf":  # an answer after an empty line: not a status line, so not an interim 1xx either
+            writer.write(f"\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n{tag}\r\nEVIL\n".encode())
+            return True
+        if path == "/nolength-reset":  # close-delimited body cut by a reset: the client must see an error
+            writer.write(f"HTTP/1.1 200 OK\r\n{tag}\r\n".encode() + self.color.encode() * 100)
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            reset(writer)
+            return False
+        if path == "/stall":  # 50 of 100 bytes, then silence
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n{tag}\r\n".encode() + b"s" * 50)
+            await writer.drain()
+            await asyncio.sleep(30)
+            return False
         if path == "/hang":  # never answers
             await asyncio.sleep(30)
             return False
@@ -174,6 +214,13 @@ class Upstream:
         writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(out)}\r\nConnection: keep-alive\r\n{tag}\r\n"
                      f"{extra}".encode())
         return True
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP reset (SO_LINGER 0), like a crashed process with unread data."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 @dataclass
@@ -376,11 +423,14 @@ async def start_proxy(tmp_path: Path) -> AsyncIterator[StartProxy]:
     (tmp_path / "token").write_text(TOKEN + "\n")
 
     async def start(*extra: str, admin: str | None = None, ports: tuple[int, int] | None = None,
-                    wait: bool = True) -> Proxy:
+                    wait: bool = True, nofile: int | None = None) -> Proxy:
+        # a low descriptor limit (soft and hard) for the proxy process only
+        limit = ["prlimit", f"--nofile={nofile}:{nofile}"] if nofile else []
+
         for _ in range(3):  # a free port can be taken by a parallel test before the proxy binds it
             prod, test = ports or (free_port(), free_port())
             adm = admin or f"127.0.0.1:{free_port()}"
-            args = [sys.executable, "-m", "turnout.proxy", "--production", f"127.0.0.1:{prod}",
+            args = [*limit, sys.executable, "-m", "turnout.proxy", "--production", f"127.0.0.1:{prod}",
                     "--test", f"127.0.0.1:{test}", "--admin", adm, "--token-file", str(tmp_path / "token"),
                     "--state-file", str(tmp_path / "state.json"), *extra]
             proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,

@@ -90,7 +90,7 @@ async def test_idle_keepalive_connection_closed(start_proxy: StartProxy, upstrea
 
 
 async def test_stalled_request_body_times_out(start_proxy: StartProxy, upstreams: Upstreams) -> None:
-    p = await start_proxy("--idle-timeout", "0.5")
+    p = await start_proxy("--body-timeout", "0.5", "--body-min-rate", "0")  # a pure idle timeout
     await p.backends(blue=[upstreams.blue[0].addr], green=[upstreams.green[0].addr])
     c = await Client.open(p.production)
     await c.send(b"POST /headers HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)

@@ -157,3 +157,17 @@ async def test_slow_reader_gets_everything_with_backpressure(proxy: Proxy) -> No
     assert status == 200 and bytes(got) == body
     assert (await c.request()).body == b"blue\n"
     c.close()
+
+
+async def test_answer_before_the_whole_upload_keeps_the_connection(proxy: Proxy) -> None:
+    """A server may answer before it read the body (an upload sink, a 401): the client still sends all of it
+    and its keep-alive connection goes on."""
+    c = await Client.open(proxy.production)
+    body = b"u" * (1024 * 1024)
+    for _ in range(3):
+        await c.send(b"POST /early HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:1000])
+        resp = await c.response("POST")  # while most of the body is still to come
+        assert (resp.status, resp.body) == (200, b"early\n") and "connection" not in resp.headers
+        await c.send(body[1000:])
+    assert (await c.request()).body == b"blue\n"
+    c.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from turnout.proxy.exchange import strip_hop
+from turnout.proxy.framing import CHUNKED, CLOSE, LENGTH, NONE, Chunks, body_mode
 from turnout.proxy.state import Router, parse_backends, parse_weights
 
 
@@ -84,3 +85,50 @@ def test_backend_update_keeps_other_color_and_retires_removed() -> None:
     assert [b.addr for b in snap.colors[1].backends] == ["127.0.0.1:3"]
     assert old.retired and "127.0.0.1:2" not in r.registry
     assert snap.generation == 2
+
+
+@pytest.mark.parametrize(("head", "status", "head_request", "want"), [
+    (b"http/1.1 200 ok\r\ncontent-length: 5", 200, False, (LENGTH, 5)),
+    (b"http/1.1 200 ok\r\ncontent-length:  007 ", 200, False, (LENGTH, 7)),
+    (b"http/1.1 200 ok\r\ncontent-length: 0", 200, False, (NONE, 0)),
+    (b"http/1.1 200 ok\r\ntransfer-encoding: chunked", 200, False, (CHUNKED, 0)),
+    (b"http/1.1 200 ok\r\ntransfer-encoding: gzip, chunked", 200, False, (CHUNKED, 0)),
+    (b"http/1.1 200 ok\r\ntransfer-encoding: chunked, gzip", 200, False, (CLOSE, 0)),
+    (b"http/1.1 200 ok\r\nx-a: 1", 200, False, (CLOSE, 0)),
+    (b"http/1.1 200 ok\r\ncontent-length: 5", 200, True, (NONE, 0)),  # an answer to HEAD
+    (b"http/1.1 204 no content\r\ncontent-length: 5", 204, False, (NONE, 0)),
+    (b"http/1.1 304 not modified\r\ntransfer-encoding: chunked", 304, False, (NONE, 0)),
+    (b"http/1.1 200 ok\r\nx-content-length: 5", 200, False, (CLOSE, 0)),  # not the header: a suffix of another
+    (b"http/1.1 200 ok\r\ncontent-length: 5\r\ncontent-length: 5", 200, False, None),
+    (b"http/1.1 200 ok\r\ncontent-length: 5\r\ntransfer-encoding: chunked", 200, False, None),
+    (b"http/1.1 200 ok\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked", 200, False, None),
+    (b"http/1.1 200 ok\r\ncontent-length: -1", 200, False, None),
+    (b"http/1.1 200 ok\r\ncontent-length: 1 2", 200, False, None),
+    (b"http/1.1 200 ok\r\ncontent-length: 0x10", 200, False, None),
+    (b"http/1.1 200 ok\r\ncontent-length: 9999999999999999999", 200, False, None),
+])
+def test_body_mode(head: bytes, status: int, head_request: bool, want: tuple[int, int] | None) -> None:
+    if want is None:
+        with pytest.raises(ValueError):
+            body_mode(head, status, head_request)
+    else:
+        assert body_mode(head, status, head_request) == want
+
+
+@pytest.mark.parametrize(("pieces", "ends"), [
+    ([b"5\r\nhello\r\n0\r\n\r\n"], [15]),
+    ([b"5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK"], [15]),  # the end is found; what follows is not this body's
+    ([b"5;ext=1\r\nhello\r\n", b"0\r\nTrailer: x\r\n\r\n"], [-1, 17]),
+    ([b"5\r", b"\nhel", b"lo\r\n0", b"\r\n", b"\r", b"\n"], [-1, -1, -1, -1, -1, 1]),
+    ([b"A\r\n0123456789\r\n0\r\n\r\n"], [20]),
+    ([b"1000\r\n" + b"x" * 100], [-1]),
+])
+def test_chunked_end(pieces: list[bytes], ends: list[int]) -> None:
+    c = Chunks()
+    assert [c.end(p) for p in pieces] == ends
+
+
+@pytest.mark.parametrize("piece", [b"zz\r\n", b"\r\n", b"-5\r\n", b"0x5\r\n", b"1" * 16 + b"\r\n", b"5" * 9000])
+def test_chunked_bad_size(piece: bytes) -> None:
+    with pytest.raises(ValueError):
+        Chunks().end(piece)

@@ -42,27 +42,58 @@ class HttpError(Exception):
 
 
 class Admin:
-    def __init__(self, control: Control, token: str, state_file: str, saved: dict[str, Any]) -> None:
+    def __init__(self, control: Control, token: str, state_file: str, saved: dict[str, Any], *,
+                 header_timeout: float = 10.0, idle_timeout: float = 60.0, max_connections: int = 16) -> None:
         self.control = control
         self.token = ("Bearer " + token).encode()
         self.state_file = state_file
         self.saved = saved  # what the state file holds: weights, backends, generation
         self.lock = asyncio.Lock()  # one change at a time: file and memory stay in the same order
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+        self.max_connections = max(1, max_connections)
+        # open connections, oldest first -> True while one waits for a request (and may be evicted)
+        self.conns: dict[asyncio.StreamWriter, bool] = {}
+
+    def _admit(self, writer: asyncio.StreamWriter) -> bool:
+        """A small cap, so the admin port can't eat the proxy's descriptors; at the cap the oldest connection
+        that is only waiting (silent, or idle between requests) makes room, so a real caller always gets in."""
+        if len(self.conns) >= self.max_connections:
+            victim = next((w for w, waiting in self.conns.items() if waiting), None)
+            if victim is None:
+                return False
+            del self.conns[victim]
+            victim.transport.abort()
+        self.conns[writer] = True
+        return True
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._admit(writer):
+            writer.transport.abort()
+            return
+        timeout = self.header_timeout
         try:
             while True:
+                self.conns[writer] = True
                 try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
+                    # the whole head within the header timeout; between requests, the idle timeout
+                    async with asyncio.timeout(timeout):
+                        head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, TimeoutError):
                     return
-                keep = await self._one(head, reader, writer)
-                await writer.drain()
+                if writer not in self.conns:  # evicted meanwhile
+                    return
+                self.conns[writer] = False
+                async with asyncio.timeout(self.header_timeout + 30):  # body, the change itself, the answer
+                    keep = await self._one(head, reader, writer)
+                    await writer.drain()
                 if not keep:
                     return
-        except (asyncio.LimitOverrunError, ConnectionError, ValueError):
+                timeout = self.idle_timeout
+        except (asyncio.LimitOverrunError, ConnectionError, ValueError, TimeoutError):
             return
         finally:
+            self.conns.pop(writer, None)
             writer.close()
 
     async def _one(self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:

@@ -10,6 +10,7 @@ import functools
 import gc
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
@@ -37,13 +38,52 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--drain", type=float, default=30.0, help="seconds in-flight requests get after SIGTERM")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
     p.add_argument("--log-file", help="log here instead of stderr")
-    p.add_argument("--header-timeout", type=float, default=10.0, help="seconds to receive a request head")
-    p.add_argument("--idle-timeout", type=float, default=60.0,
-                   help="seconds a keep-alive connection may idle, or a request body may stall")
+    p.add_argument("--header-timeout", type=float, default=10.0,
+                   help="seconds to receive a request head (production, test and admin listeners)")
+    p.add_argument("--idle-timeout", type=float, default=60.0, help="seconds a keep-alive connection may idle")
+    p.add_argument("--body-timeout", type=float, default=10.0,
+                   help="seconds a request body may go without progress (else 408)")
+    p.add_argument("--body-min-rate", type=float, default=512.0,
+                   help="bytes/s a request body must average: each byte buys 1/rate s, up to --body-timeout "
+                        "(0: no minimum)")
+    p.add_argument("--write-timeout", type=float, default=60.0,
+                   help="seconds a client may leave its answer unread before it is dropped")
     p.add_argument("--connect-timeout", type=float, default=3.0, help="seconds to connect to an upstream")
     p.add_argument("--upstream-timeout", type=float, default=60.0,
-                   help="seconds from request start to the upstream's response head (else 504)")
+                   help="seconds an upstream may stay silent: before its response head (504) or within its body "
+                        "(the client connection is reset)")
+    p.add_argument("--max-connections", type=int, default=0,
+                   help="client connections per listener and process, beyond it 503 + Retry-After "
+                        "(0: as many as the descriptor limit allows)")
+    p.add_argument("--admin-max-connections", type=int, default=16,
+                   help="admin API connections; at the cap the oldest one still waiting for a request is closed")
     return p.parse_args(argv)
+
+
+# Descriptors kept out of the client/upstream budget: admin connections, connections refused for capacity
+# while they get their 503 (downstream.LINGER_MAX), listeners, log and state files, the loop's own.
+FD_RESERVE = 96
+
+
+def fd_budget(admin_max: int) -> int:
+    """Client + upstream connections this process may hold: the descriptor limit (raised to the hard limit)
+    minus a reserve, so production always accepts (if only to say 503) and the admin API always answers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        want = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+    return max(16, soft - FD_RESERVE - admin_max)
+
+
+# The per-process data-plane settings (Ctx keywords), also sent to every worker.
+DATA_OPTIONS = ("header_timeout", "idle_timeout", "body_timeout", "body_min_rate", "write_timeout",
+                "connect_timeout", "upstream_timeout", "max_connections")
+
+
+def data_options(opts: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(opts, k) for k in DATA_OPTIONS}
 
 
 class LocalControl:
@@ -71,19 +111,30 @@ def view(saved: dict[str, Any], test: str, healthy: dict[str, list[str]], inflig
 
 
 def sweep(ctx: Ctx) -> None:
-    """Enforce header/idle timeouts and age out pooled connections, without a timer per request."""
+    """Enforce every timeout and age out pooled connections, without a timer per request."""
     now = ctx.now = ctx.loop.time()
     waited = now - ctx.upstream_timeout
+    unread = now - ctx.write_timeout
     for c in list(ctx.clients):
         state = c.state
         if now > c.deadline and ((state in (HEAD, BODY) and not c.reading_paused)
                                  or (state == IDLE and c.active is None) or state == LINGER):
             c.timeout()
+            continue
+        if c.write_paused and c.write_since < unread:  # the client reads nothing of what we send
+            c.stalled_reader()
+            continue
         ex = c.active
-        if (ex is not None and ex.complete and ex.t_sent < waited and ex.conn is not None and ex.conn.in_head
-                and ex.stats is not None):
+        up = ex.conn if ex is not None else None
+        if up is None or ex is None or ex.stats is None:
+            continue
+        if up.in_head:
+            if ex.complete and ex.t_sent < waited:
+                ex.stats.errors += 1
+                c.fail(ex, b"upstream did not answer in time", 504)
+        elif up.last_read < waited and not up.read_paused:  # the body stopped coming: cut, visibly
             ex.stats.errors += 1
-            c.fail(ex, b"upstream did not answer in time", 504)
+            c.truncate(ex)
     oldest = now - POOL_IDLE
     for b in ctx.router.registry.values():
         idle = b.idle
@@ -142,17 +193,18 @@ async def drain(ctx: Ctx, servers: list[asyncio.AbstractServer], seconds: float)
 async def serve(opts: argparse.Namespace, router: state.Router, token: str, socks: list[socket.socket]) -> int:
     loop = asyncio.get_running_loop()
     saved = router.to_json()
-    timeouts = {"header_timeout": opts.header_timeout, "idle_timeout": opts.idle_timeout,
-                "connect_timeout": opts.connect_timeout, "upstream_timeout": opts.upstream_timeout}
+    data = data_options(opts)
     control: admin.Control
     if opts.workers > 1:
-        control = master = Master({**timeouts, "drain": opts.drain, "log_file": opts.log_file}, socks, saved,
-                                  opts.workers)
+        control = master = Master({**data, "admin_max": opts.admin_max_connections, "drain": opts.drain,
+                                   "log_file": opts.log_file}, socks, saved, opts.workers)
     else:
-        ctx = Ctx(loop, router, Metrics(), **timeouts)
+        ctx = Ctx(loop, router, Metrics(), fd_budget=fd_budget(opts.admin_max_connections), **data)
         control = LocalControl(ctx)
     try:
-        admin_server = await admin.start(admin.Admin(control, token, opts.state_file, saved), opts.admin)
+        api = admin.Admin(control, token, opts.state_file, saved, header_timeout=opts.header_timeout,
+                          idle_timeout=opts.idle_timeout, max_connections=opts.admin_max_connections)
+        admin_server = await admin.start(api, opts.admin)
     except (OSError, ValueError) as err:
         print(f"turnout-proxy: cannot listen on {opts.admin}: {getattr(err, 'strerror', None) or err}",
               file=sys.stderr)

@@ -14,13 +14,16 @@ if TYPE_CHECKING:
     from turnout.proxy.upstream import UpstreamConn
 
 PENDING_MAX = 256 * 1024  # request body buffered while connecting upstream before we stop reading
-REPLAY_MAX = 64 * 1024  # request bytes kept for one replay on a fresh connection
+REPLAY_MAX = 64 * 1024  # request bytes kept for sending again (a dead pooled connection or instance)
 # Hop-by-hop response headers, matched on the lowered head; Transfer-Encoding stays (chunks pass through raw).
 _HOP = re.compile(rb"\r\n(connection|keep-alive|proxy-connection|proxy-authenticate|te|trailer|upgrade)[ \t]*:"
                   rb"([^\r\n]*)")
 _CONN_TOKENS = frozenset((b"close", b"keep-alive", b""))
 REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout",
-           431: b"Request Header Fields Too Large", 502: b"Bad Gateway", 504: b"Gateway Timeout"}
+           431: b"Request Header Fields Too Large", 502: b"Bad Gateway", 503: b"Service Unavailable",
+           504: b"Gateway Timeout"}
+# Safe to send again to another instance when that one died before answering (RFC 9110 §9.2.2).
+IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
 
 
 class Ctx:
@@ -28,24 +31,35 @@ class Ctx:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, router: Router, metrics: Metrics, *,
                  header_timeout: float = 10.0, idle_timeout: float = 60.0, connect_timeout: float = 3.0,
-                 upstream_timeout: float = 60.0) -> None:
+                 upstream_timeout: float = 60.0, body_timeout: float = 10.0, body_min_rate: float = 512.0,
+                 write_timeout: float = 60.0, max_connections: int = 0, fd_budget: int = 1 << 30) -> None:
         self.loop = loop
         self.router = router
         self.metrics = metrics
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
         self.connect_timeout = connect_timeout
-        self.upstream_timeout = upstream_timeout  # request start to response head
+        self.upstream_timeout = upstream_timeout  # upstream silence: before its response head, or within its body
+        self.body_timeout = body_timeout  # request body: most seconds without progress
+        # each body byte buys this many seconds (up to body_timeout): a trickle runs out of time
+        self.body_credit = 1.0 / body_min_rate if body_min_rate > 0 else float("inf")
+        self.write_timeout = write_timeout  # a client that reads nothing of its answer for this long is dropped
+        self.max_connections = max_connections or 1 << 30  # per listener
+        self.fd_budget = fd_budget  # client + upstream connections this process may hold
+        self.conns = [0, 0]  # client connections per listener
+        self.upstreams = 0  # upstream connections, open or being opened
+        self.lingering = 0  # connections refused for capacity, still sending their answer
         self.now = loop.time()
-        self.clients: set[ClientProtocol] = set()
+        self.clients: dict[ClientProtocol, None] = {}  # oldest first: the order idle ones are evicted in
         self.draining = False
         self.drained = asyncio.Event()  # set when draining and the last client connection is gone
 
 
 class Exchange:
-    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "drop", "expect", "finished",
-                 "hdrs", "head", "http10", "keep_alive", "method", "pending", "pending_size", "responded", "retried",
-                 "sent", "size", "stats", "t0", "t_sent", "tried", "upgrade", "url", "xff")
+    __slots__ = ("aborted", "chunked", "client", "complete", "conn", "cs", "discard", "drop", "expect", "finished",
+                 "hdrs", "head", "host", "http10", "idempotent", "keep_alive", "method", "pending", "pending_size",
+                 "responded", "retried", "sent", "sent_size", "size", "stats", "t0", "t_sent", "te", "tried", "upgrade",
+                 "url", "xff")
 
     def __init__(self, client: ClientProtocol) -> None:
         self.client = client
@@ -57,6 +71,10 @@ class Exchange:
         self.expect = False
         self.upgrade = b""  # Upgrade header value of a real upgrade request (e.g. websocket)
         self.xff = b""
+        self.host: bytes | None = None  # the Host header, kept apart: it is checked and may be rewritten
+        self.te = False  # a Transfer-Encoding header was sent
+        self.idempotent = False
+        self.discard = False  # answered already: the rest of the request body is read and dropped
         self.drop: list[bytes] | None = None  # lowered header names the client's Connection header declared hop-by-hop
         self.keep_alive = True
         self.http10 = False
@@ -68,7 +86,8 @@ class Exchange:
         self.head = b""
         self.pending: list[bytes] | None = None  # body received before an upstream connection was ready
         self.pending_size = 0
-        self.sent: list[bytes] | None = None
+        self.sent: list[bytes] | None = None  # every request byte sent upstream, while a replay is possible
+        self.sent_size = 0
         self.conn: UpstreamConn | None = None
         self.cs: ColorSet | None = None
         self.stats: Stats | None = None
@@ -78,13 +97,16 @@ class Exchange:
 
     def send(self, data: bytes) -> None:
         conn = self.conn
+        if self.discard:
+            return
         if conn is not None:
             assert conn.transport is not None
             conn.transport.write(data)
             sent = self.sent
             if sent is not None:
                 sent.append(data)
-                if len(sent) > 64 or sum(map(len, sent)) > REPLAY_MAX:
+                self.sent_size += len(data)
+                if self.sent_size > REPLAY_MAX:
                     self.sent = None
         else:
             if self.pending is None:

@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from turnout.proxy import state
-from turnout.proxy.app import drain, listen_on, run, sweep
+from turnout.proxy.app import DATA_OPTIONS, drain, fd_budget, listen_on, run, sweep
 from turnout.proxy.exchange import Ctx
 from turnout.proxy.metrics import Metrics
 
@@ -50,9 +50,8 @@ async def control(ctx: Ctx, sock: socket.socket, stop: asyncio.Event) -> None:
 
 async def serve(opts: dict[str, Any]) -> int:
     loop = asyncio.get_running_loop()
-    ctx = Ctx(loop, state.Router(), Metrics(), header_timeout=opts["header_timeout"],
-              idle_timeout=opts["idle_timeout"], connect_timeout=opts["connect_timeout"],
-              upstream_timeout=opts["upstream_timeout"])
+    ctx = Ctx(loop, state.Router(), Metrics(), fd_budget=fd_budget(opts["admin_max"]),
+              **{k: opts[k] for k in DATA_OPTIONS})
     s = opts["state"]
     ctx.router.apply(state.parse_weights(s["weights"]), state.parse_backends(s["backends"]), s["generation"])
     socks = [socket.socket(fileno=fd) for fd in opts["listen_fds"]]
