@@ -48,6 +48,7 @@ from turnout.testing import router_from_config
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "src" / "turnout" / "examples" / "app.py"
+ADMIN_TOKEN = "bench-admin-token"  # the example app's fault switch is off without it
 # The seed's detection times, best case of each row: monitoring 1-5 min, health checks "seconds", 5-15 min.
 ANCHORS = {"error-spike": 60.0, "late-errors": 60.0, "outage": 1.0, "latency": 300.0}
 
@@ -64,7 +65,8 @@ def free_ports(n: int) -> list[int]:
 
 async def start_app(port: int, color: str, version: str, *extra: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, str(APP), "--port", str(port), "--version", version, "--color", color,
-                             "--grace", "1", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--grace", "1", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "EXAMPLE_ADMIN_TOKEN": ADMIN_TOKEN})
     async with httpx.AsyncClient(timeout=0.5) as client:
         for _ in range(200):
             try:
@@ -80,7 +82,7 @@ async def start_app(port: int, color: str, version: str, *extra: str) -> subproc
 async def post(url: str, body: dict[str, Any], after: float = 0.0) -> None:
     await asyncio.sleep(after)
     async with httpx.AsyncClient(timeout=2) as client:
-        await client.post(url, json=body)
+        await client.post(url, json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
 async def trial(scenario: str, interval: float, workdir: Path) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from turnout.model import Color
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "src" / "turnout" / "examples" / "app.py"
+ADMIN_TOKEN = "test-admin-token"  # the example app's fault switch is off without it
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m", top: str = "") -> Path:
@@ -29,6 +31,7 @@ name = "shop"
 
 [runtime]
 command = {command}
+env = {{ EXAMPLE_ADMIN_TOKEN = "{ADMIN_TOKEN}" }}
 instances = {instances}
 ready_timeout = "5s"
 stop_grace = "5s"

@@ -17,6 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from .conftest import ADMIN, ADMIN_TOKEN
+
 APP = Path(__file__).resolve().parents[1] / "src" / "turnout" / "examples" / "app.py"
 
 
@@ -34,7 +36,7 @@ async def run_app(tmp_path: Path, *args: str, env: dict[str, str] | None = None)
     with log.open("wb") as err:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(APP), "--port", "0", *args, stdout=asyncio.subprocess.PIPE, stderr=err,
-            env={**inherited, **(env or {})})
+            env={**inherited, "EXAMPLE_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})})
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode()
@@ -92,7 +94,7 @@ async def test_metrics_are_valid_exposition(tmp_path: Path) -> None:
         for _ in range(3):
             await c.get("/")
         await c.get("/nope")
-        await c.post("/admin/fault", json={"error_rate": 1.0})
+        await c.post("/admin/fault", json={"error_rate": 1.0}, headers=ADMIN)
         await c.get("/")
         await c.get("/health/ready")  # probes are not traffic
         text = (await c.get("/metrics")).text
@@ -150,11 +152,15 @@ async def test_fault_flags_and_admin(tmp_path: Path) -> None:
         assert (await c.get("/")).status_code == 500
         assert (await c.get("/health/ready")).status_code == 200
         assert (await c.get("/version")).json() == {"version": "9.9.9"}
-        assert (await c.post("/admin/fault", json={"error_rate": 0, "latency_ms": 250})).status_code == 200
+        assert (await c.post("/admin/fault", json={"error_rate": 0, "latency_ms": 250})).status_code == 403
+        assert (await c.post("/admin/fault", json={"error_rate": 0, "latency_ms": 250},
+                             headers={"Authorization": "Bearer wrong"})).status_code == 403
+        assert (await c.post("/admin/fault", json={"error_rate": 0, "latency_ms": 250},
+                             headers=ADMIN)).status_code == 200
         started = time.monotonic()
         assert (await c.get("/")).status_code == 200
         assert time.monotonic() - started >= 0.25
-        assert (await c.post("/admin/fault", content=b"[")).status_code == 400
+        assert (await c.post("/admin/fault", content=b"[", headers=ADMIN)).status_code == 400
 
 
 async def test_slow_and_echo_stream(tmp_path: Path) -> None:

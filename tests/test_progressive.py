@@ -18,7 +18,7 @@ from turnout.errors import AutoRolledBack, NotReady, TurnoutError
 from turnout.events import RollbackTiming, TriggerFired
 from turnout.model import Color, OpState, Phase, Weights
 
-from .conftest import MakeStack, free_port
+from .conftest import ADMIN, MakeStack, free_port
 
 WATCH = """
 [stabilize]
@@ -45,7 +45,7 @@ async def fault(orch: Orchestrator, color: Color, **faults: Any) -> None:
     """Break a color's instances at run time through the example app's fault switch."""
     async with httpx.AsyncClient(timeout=5) as c:
         for ep in (await orch.runtime.status(color)).endpoints:
-            (await c.post(ep.url + "/admin/fault", json=faults)).raise_for_status()
+            (await c.post(ep.url + "/admin/fault", json=faults, headers=ADMIN)).raise_for_status()
 
 
 async def when(orch: Orchestrator, predicate: Any, timeout: float = 30) -> None:

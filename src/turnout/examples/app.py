@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -272,8 +273,21 @@ async def echo(request: web.Request) -> web.StreamResponse:
     return response
 
 
+ADMIN_TOKEN_ENV = "EXAMPLE_ADMIN_TOKEN"
+
+
+def admin_allowed(request: web.Request) -> bool:
+    """Faults are for tests and demos: off unless EXAMPLE_ADMIN_TOKEN is set, and then only with
+    `Authorization: Bearer <that token>` (the app sits behind a public production listener)."""
+    token = os.environ.get(ADMIN_TOKEN_ENV, "")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
+
+
 async def admin_fault(request: web.Request) -> web.Response:
     """Change faults at run time: {"error_rate": 1.0, "latency_ms": 0, "broken": false, "fail_after": 5}."""
+    if not admin_allowed(request):
+        raise web.HTTPForbidden(text=f"fault injection is off: set {ADMIN_TOKEN_ENV} and send it as a bearer token\n")
     faults = request.app[STATE].faults
     try:
         body = await request.json()

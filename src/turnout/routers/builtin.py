@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.config import DriverEnv, RouterConfig
+from turnout.config import DriverEnv, Duration, RouterConfig
 from turnout.errors import RouterError
 from turnout.infra.files import secret_file
 from turnout.model import Color, Endpoint, RouteState, Weights
@@ -21,9 +21,28 @@ from turnout.routers.owned import OwnedRouter
 class BuiltinOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     manage: bool = Field(default=True, description="start and own the proxy process; False = attach to a running one")
-    workers: int = 1
-    header_timeout: float = 10.0
-    start_timeout: float = 10.0
+    workers: int = Field(default=1, ge=1, le=64, description="proxy processes sharing the listeners")
+    start_timeout: Duration = Field(default=10.0, gt=0, description="how long the proxy may take to answer at start")
+    header_timeout: Duration = Field(default=10.0, gt=0, description="a client must send a whole request head within "
+                                                                     "this (slowloris)")
+    idle_timeout: Duration = Field(default=60.0, gt=0, description="a keep-alive client connection may idle this long")
+    body_timeout: Duration = Field(default=10.0, gt=0, description="a request body may pause this long")
+    body_min_rate: float = Field(default=512.0, ge=0, description="bytes per second a request body must keep up "
+                                                                  "(0: off)")
+    write_timeout: Duration = Field(default=60.0, gt=0, description="a client that reads nothing of its answer is cut "
+                                                                    "after this")
+    connect_timeout: Duration = Field(default=3.0, gt=0, description="to an instance")
+    upstream_timeout: Duration = Field(default=60.0, gt=0, description="an instance may be silent this long, before "
+                                                                       "or within its answer")
+    max_connections: int = Field(default=0, ge=0, description="client connections per listener; beyond it 503 with "
+                                                              "Retry-After (0: as many as descriptors allow)")
+    admin_max_connections: int = Field(default=16, ge=1, le=1024, description="connections to the admin API")
+
+    def argv(self) -> list[str]:
+        """The proxy's command-line options for these settings."""
+        keys = ("workers", "header_timeout", "idle_timeout", "body_timeout", "body_min_rate", "write_timeout",
+                "connect_timeout", "upstream_timeout", "max_connections", "admin_max_connections")
+        return [arg for k in keys for arg in (f"--{k.replace('_', '-')}", str(getattr(self, k)))]
 
 
 class BuiltinRouter(OwnedRouter[BuiltinOptions]):
@@ -100,8 +119,7 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
         self.process.start([
             sys.executable, "-m", "turnout.proxy", "--production", self.production, "--test", self.test,
             "--admin", self.admin, "--token-file", str(self.token_file),
-            "--state-file", str(self.folder / "proxy-state.json"), "--drain", str(self.drain),
-            "--workers", str(self.options.workers), "--header-timeout", str(self.options.header_timeout)])
+            "--state-file", str(self.folder / "proxy-state.json"), "--drain", str(self.drain), *self.options.argv()])
         await self.process.wait_ready(self.alive, self.options.start_timeout)
 
     # -- Router protocol ------------------------------------------------------------------------
