@@ -21,7 +21,8 @@ ADMIN_TOKEN = "test-admin-token"  # the example app's fault switch is off withou
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m", top: str = "") -> Path:
+def write_config(folder: Path, extra: str = "", *, instances: int = 2, retention: str = "10m", top: str = "",
+                 router: str = "builtin") -> Path:
     """`top`: top-level keys (before any table); `extra`: tables appended at the end."""
     command = json.dumps([sys.executable, str(APP), "--port", "{port}", "--version", "{version}", "--color", "{color}"])
     stabilize = "" if "[stabilize]" in extra else '[stabilize]\nwindow = "0s"\n'
@@ -43,6 +44,7 @@ interval = "50ms"
 deadline = "5s"
 
 [router]
+kind = "{router}"
 production = "127.0.0.1:{free_port()}"
 test = "127.0.0.1:{free_port()}"
 admin = "127.0.0.1:{free_port()}"

@@ -1,0 +1,50 @@
+"""Drift made by hand on every router turnout owns, behind the agent's back: the reconcile loop puts
+the stored split back within 2 s, and says so in the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.agent_helpers import history, status, turnout
+from tests.conftest import write_config
+from turnout import config, plugins
+from turnout.model import Weights
+from turnout.testing import router_from_config
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    turnout(tmp_path, "down", timeout=60)
+
+
+def by_hand(project: Path, weights: Weights) -> None:
+    """Someone points the router elsewhere with its own admin interface (a second driver, attached)."""
+    cfg = config.load(project / "turnout.toml")
+    router = router_from_config(plugins.load("routers", cfg.router.kind, key=("router", "kind")), cfg)
+
+    async def go() -> None:
+        await router.route(weights)
+        assert (await router.observe()).weights == weights  # the drift is real
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("router", ["builtin", "haproxy", "nginx", "envoy"])
+def test_drift_by_hand_is_repaired_within_2s(project: Path, router: str) -> None:
+    write_config(project, router=router)
+    assert turnout(project, "up", "--detach", "--version", "1.0").returncode == 0
+    assert turnout(project, "deploy", "2.0").returncode == 0
+    assert status(project)["router"]["serving"] == {"blue": 0, "green": 100}
+    by_hand(project, Weights(100, 0))
+    started = time.monotonic()
+    while status(project)["router"]["serving"] != {"blue": 0, "green": 100}:
+        assert time.monotonic() - started < 2.0, "the drift was not repaired within 2 s"
+        time.sleep(0.05)
+    repaired = [e for e in history(project) if e["action"] == "reconcile" and e["outcome"] == "repaired"]
+    assert repaired and "the router serves {'blue': 100, 'green': 0}" in repaired[-1]["reason"]
