@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -101,6 +101,7 @@ class Stack:
     migrations: Migrations | None = None
     actor: str = field(default_factory=actor)
     sampler_for: SamplerFor | None = None  # where the watch samples the live color (default: probe bursts)
+    checks_for: Callable[[Config], list[Check]] = build_checks  # the checks of a config (`turnout reload`)
 
     @classmethod
     def build(cls, cfg: Config) -> Stack:

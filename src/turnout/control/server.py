@@ -32,7 +32,7 @@ from aiohttp import web
 from turnout import config as config_mod
 from turnout.config import Config
 from turnout.control import api
-from turnout.control.local import Stack, build_checks, build_notifier
+from turnout.control.local import Stack, build_notifier
 from turnout.engine.operation import Intent, IntentKind, OpHandle, new_id
 from turnout.engine.orchestrator import Orchestrator
 from turnout.engine.reconciler import Reconciler
@@ -229,6 +229,11 @@ class Agent:
                                hint="wait for it (`turnout ops --follow`), or `turnout abort`")
             kind = "deploy" if isinstance(args, api.DeployArgs) else "promote"
             version = args.version if isinstance(args, api.DeployArgs) else None
+            precheck = self.stack.orchestrator(actor=args.actor or None)
+            if isinstance(args, api.DeployArgs):  # refused before an operation exists: nothing changes
+                precheck.check_deployable(args.version, args.force, args.steps)
+            else:
+                precheck.check_promotable(args.steps)
             handle = OpHandle(self.stack.store, Operation(id=new_id(), app=self.stack.cfg.app.name, kind=kind,
                                                           actor=args.actor, version=version))
             launched = self._launch(handle, args).feed
@@ -357,7 +362,7 @@ class Agent:
         keep = {k: getattr(old, k) for k in changed if k not in applied}
         merged = new.model_copy(update=keep)
         merged._source, merged._lines = new._source, new._lines
-        checks, notifier = build_checks(merged), build_notifier(merged)
+        checks, notifier = self.stack.checks_for(merged), build_notifier(merged)
         try:
             migrations = Migrations.from_config(merged)
         except ConfigError as exc:

@@ -144,17 +144,29 @@ class Orchestrator:
             self.journal.unlock()
         return await self._stabilize(op, dep, baseline)
 
-    def _deployable(self, version: str, force: bool) -> Deployment:
-        dep = self.current()
+    def check_deployable(self, version: str, force: bool, steps: Sequence[int] | None) -> None:
+        """Raise what deploy() would refuse with, changing nothing."""
+        self._steps(steps)
+        self._refusal(self.current(), version, force)
+
+    def check_promotable(self, steps: Sequence[int] | None) -> None:
+        self._steps(steps)
+        self._paused()
+
+    def _refusal(self, dep: Deployment, version: str, force: bool) -> None:
         if dep.phase in phases.IN_PROGRESS and dep.target is not None:
             raise TurnoutError(f"{self.app}: a deploy to {dep.target.value} is in phase {dep.phase.value}",
                                hint="wait for it, or `turnout abort`")
         if dep.version_of(dep.active) is None:
             raise NotReady(f"{self.app} has no live release yet", hint="start one with `turnout up --version V`")
+        if version in dep.bad and not force:
+            raise NotReady(f"{version} was rolled back automatically after it went live",
+                           hint=f"`turnout deploy {version} --force` deploys it anyway")
+
+    def _deployable(self, version: str, force: bool) -> Deployment:
+        dep = self.current()
+        self._refusal(dep, version, force)
         if version in dep.bad:
-            if not force:
-                raise NotReady(f"{version} was rolled back automatically after it went live",
-                               hint=f"`turnout deploy {version} --force` deploys it anyway")
             dep = self.journal.update(dep.cleared(version), action="deploy", outcome="forced",
                                       reason=f"{version} deployed again although it was rolled back by a trigger")
         return dep
@@ -406,8 +418,8 @@ class Orchestrator:
         if stab.window <= 0 and not steps:
             return None
         state = await self.router.observe()
-        tgt = Target(url=state.production_url, color=dep.active, release=Release(dep.version_of(dep.active) or ""))
-        return await watch.measure_baseline(tgt, stab)
+        return await watch.sample_baseline(self.sampler_for(dep.active, state.production_url), stab.baseline,
+                                           stab.interval)
 
     async def _shift(self, op: OpHandle, target: Color, steps: Sequence[int], baseline: watch.Baseline | None,
                      *, reason: str, first: int = 0, first_window: float | None = None) -> Deployment:

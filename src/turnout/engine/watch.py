@@ -181,13 +181,25 @@ def baseline_of(data: dict[str, Any] | None) -> Baseline | None:
     return Baseline(int(data["requests"]), int(data["failed"]), tuple(float(x) for x in data["latencies"]))
 
 
+async def sample_baseline(sampler: Sampler, seconds: float, interval: float) -> Baseline:
+    """The live color before the switch, sampled the way the watch will sample the new one: one
+    sample per `interval` for `seconds`."""
+    loop = asyncio.get_running_loop()
+    end, ticks = loop.time() + seconds, []
+    while True:
+        next_at = loop.time() + interval
+        ticks.append(await sampler.sample())
+        if next_at >= end:
+            break
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
+    return Baseline(sum(t.requests for t in ticks), sum(t.failed for t in ticks),
+                    tuple(x for t in ticks for x in t.latencies))
+
+
 async def measure_baseline(target: Target, cfg: StabilizeConfig) -> Baseline:
-    """Probe the live color (the production URL, before the switch) at the rate watch() will
-    probe the new one: `probe.requests` per `interval`, for `baseline` seconds."""
-    url = (target.baseline_url or target.url).rstrip("/") + cfg.probe.path
-    r = await run_load(url, concurrency=cfg.probe.concurrency, duration=cfg.baseline, timeout=cfg.probe.timeout,
-                       rps=cfg.probe.requests / cfg.interval)
-    return Baseline.of(r)
+    """Probe the live color (the production URL, before the switch) for `baseline` seconds."""
+    return await sample_baseline(ProbeSampler(target.baseline_url or target.url, cfg.probe), cfg.baseline,
+                                 cfg.interval)
 
 
 async def watch(triggers: Sequence[Trigger], sampler: Sampler, *, interval: float, window: float,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,8 +52,10 @@ RECOVERY = "move it aside and run `turnout recover --from-router`, which rebuild
 
 
 class SqliteStore:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, pid: int | None = None,
+                 alive: Callable[[int | None], bool] = pid_alive) -> None:
         self.path = Path(path)
+        self.pid, self.alive = pid or os.getpid(), alive  # who holds a lock we take; is a holder still there
         self.tampered: list[str] = []  # what opening found wrong with the audit log's guards
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,14 +176,14 @@ class SqliteStore:
         """Take the deploy lock; a lock whose holding process has died is taken over."""
         with self._write():
             row = self._db.execute("SELECT holder, since, purpose, pid FROM locks WHERE app = ?", (app,)).fetchone()
-            if row and row[0] != holder and pid_alive(row[3]):
+            if row and row[0] != holder and self.alive(row[3]):
                 since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row[1]))
                 raise LockHeld(
                     f"{app}: deploy lock held by {row[0]} since {since}"
                     f" ({row[2] or 'no purpose given'})", hint="wait for it to finish, or check `turnout status`")
             now = time.time()
             self._db.execute("INSERT OR REPLACE INTO locks (app, holder, since, purpose, pid) VALUES (?, ?, ?, ?, ?)",
-                             (app, holder, now, purpose, os.getpid()))
+                             (app, holder, now, purpose, self.pid))
         return LockInfo(holder, now, purpose)
 
     def release_lock(self, app: str, holder: str) -> None:
@@ -188,7 +191,7 @@ class SqliteStore:
 
     def lock_info(self, app: str) -> LockInfo | None:
         row = self._db.execute("SELECT holder, since, purpose, pid FROM locks WHERE app = ?", (app,)).fetchone()
-        if not row or not pid_alive(row[3]):
+        if not row or not self.alive(row[3]):
             return None
         return LockInfo(row[0], row[1], row[2])
 

@@ -52,18 +52,20 @@ class FakeRouter:
         self.production_url, self.test_url = f"http://{production}", f"http://{test}"
         self.weights = Weights(100, 0)
         self.backends: dict[Color, tuple[Endpoint, ...]] = {c: () for c in Color}
-        self.down = False  # every call raises RouterError, as a router that is not running
+        self.down = False  # every call raises RouterError, as a router that does not answer
+        self.running = True  # an owned router: release() stops it, prepare() starts it again
         self.lag = 0  # observe() shows the old split this many more times after a route()
         self._pending: Weights | None = None
         self.calls: list[str] = []
 
     def _check(self, call: str) -> None:
         self.calls.append(call)
-        if self.down:
-            raise RouterError(f"fake router is down ({call})")
+        if self.down or not (self.running or call == "prepare"):
+            raise RouterError(f"fake router is {'down' if self.down else 'stopped'} ({call})")
 
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         self._check("prepare")
+        self.running = True
         self.backends.update({Color(c): tuple(eps) for c, eps in backends.items()})
 
     async def route(self, weights: Weights) -> None:
@@ -85,6 +87,7 @@ class FakeRouter:
 
     async def release(self) -> None:
         self.calls.append("release")
+        self.running = False
 
     def drift(self, weights: Weights) -> None:
         """Someone changed the router by hand."""
