@@ -112,6 +112,14 @@ class InstanceStatus:
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """One line an instance printed; `instance` names it the way its runtime does."""
+
+    instance: str
+    text: str
+
+
+@dataclass(frozen=True)
 class EnvStatus:
     color: Color
     version: str | None

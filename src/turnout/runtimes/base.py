@@ -8,12 +8,13 @@ Construction, as for routers: `kind` (the `runtime.kind` it is registered under 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel
 
 from turnout.config import DriverEnv, RuntimeConfig
-from turnout.model import Color, Endpoint, EnvStatus, Release
+from turnout.model import Color, Endpoint, EnvStatus, LogLine, Release
 
 
 @runtime_checkable
@@ -40,6 +41,15 @@ class Runtime(Protocol):
 
     async def close(self) -> None:
         """Stop supervising; instances keep running unless stopped explicitly."""
+
+
+@runtime_checkable
+class LogSource(Protocol):
+    """Optional: a runtime that can show what its instances print (`turnout logs COLOR`)."""
+
+    def logs(self, color: Color, *, lines: int = 100, follow: bool = False) -> AsyncIterator[LogLine]:
+        """The last `lines` lines of every instance of `color`, oldest first; with `follow`, then
+        new lines as they come until the caller stops iterating."""
 
 
 class RuntimeDriver(Runtime, Protocol):

@@ -15,6 +15,7 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -24,7 +25,7 @@ import httpx
 from turnout.config import DriverEnv, HealthConfig, NoOptions, RuntimeConfig, templates
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.infra import files, procs
-from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
+from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, LogLine, Release
 from turnout.runtimes.process import procs as spawning
 from turnout.runtimes.process import records as _records
 from turnout.runtimes.process.records import ColorRecord, InstanceRecord
@@ -34,6 +35,7 @@ BACKOFF = (0.5, 30.0)  # restart delay: first, and the cap it doubles up to
 STABLE_AFTER = 30.0  # an instance that ran this long before crashing restarts after the first delay again
 FAILED_GRACE = 1.0  # drain for instances that never became ready: no traffic reached them
 STATUS_TIMEOUT = 1.0
+LOG_POLL = 0.25  # how often `logs --follow` looks for new lines
 
 
 @dataclass(eq=False)
@@ -70,6 +72,35 @@ class ProcessRuntime:
 
     def log_path(self, color: Color, index: int) -> Path:
         return self._state_dir / "logs" / f"{color.value}-{index}.log"
+
+    async def logs(self, color: Color, *, lines: int = 100, follow: bool = False) -> AsyncIterator[LogLine]:
+        """Every instance log of `color` (the files outlive the instances), then, with `follow`,
+        what is appended to them, polled every LOG_POLL seconds."""
+        paths = sorted((self._state_dir / "logs").glob(f"{color.value}-*.log"),
+                       key=lambda p: int(p.stem.rpartition("-")[2]) if p.stem.rpartition("-")[2].isdigit() else 0)
+        offsets: dict[Path, int] = {}
+        for path in paths:
+            for text in files.tail(path, lines=lines).splitlines():
+                yield LogLine(path.stem, text)
+            offsets[path] = path.stat().st_size if path.exists() else 0
+        while follow:
+            await asyncio.sleep(LOG_POLL)
+            for path in sorted((self._state_dir / "logs").glob(f"{color.value}-*.log")):
+                size = path.stat().st_size
+                start = offsets.get(path, 0)
+                if size < start:  # truncated or replaced: read it from the top
+                    start = 0
+                if size > start:
+                    with path.open("rb") as f:
+                        f.seek(start)
+                        chunk = f.read(size - start)
+                    complete, _, _ = chunk.rpartition(b"\n")  # a partial last line waits for its end
+                    if complete or chunk.endswith(b"\n"):
+                        offsets[path] = start + len(complete) + 1
+                        for text in complete.decode(errors="replace").splitlines():
+                            yield LogLine(path.stem, text)
+                else:
+                    offsets[path] = start
 
     # -- the Runtime protocol -------------------------------------------------------------------
 
