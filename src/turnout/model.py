@@ -104,6 +104,43 @@ class RouteState:
 
 
 @dataclass(frozen=True)
+class ColorTraffic:
+    """A color's production requests as its router counted them: cumulative counters, or the
+    difference of two readings (a window)."""
+
+    requests: int = 0  # answered requests
+    errors: int = 0  # of which 5xx, also the ones the router answered itself (no instance reachable)
+    buckets: tuple[int, ...] = ()  # latencies per bound of the reading's `bounds` (+Inf last); () = not known
+
+    def minus(self, before: ColorTraffic) -> ColorTraffic:
+        """The window between two readings; a counter that went down was reset (a restarted router),
+        so its new value is the window, as Prometheus' rate() assumes."""
+        if self.requests < before.requests or self.errors < before.errors:
+            return self
+        if len(self.buckets) == len(before.buckets) and all(a >= b for a, b in zip(self.buckets, before.buckets,
+                                                                                    strict=True)):
+            buckets = tuple(a - b for a, b in zip(self.buckets, before.buckets, strict=True))
+        else:
+            buckets = self.buckets if sum(self.buckets) <= self.requests - before.requests else ()
+        return ColorTraffic(self.requests - before.requests, self.errors - before.errors, buckets)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """One reading of a router's live production traffic per color (`TrafficSource.traffic()`)."""
+
+    at: float  # time.monotonic() of the reading
+    bounds: tuple[float, ...]  # upper bounds of the latency buckets, seconds (an implicit +Inf follows)
+    colors: dict[Color, ColorTraffic] = field(default_factory=dict)
+
+    def of(self, color: Color) -> ColorTraffic:
+        return self.colors.get(color, ColorTraffic())
+
+    def since(self, before: Traffic) -> dict[Color, ColorTraffic]:
+        return {c: self.of(c).minus(before.of(c)) for c in Color}
+
+
+@dataclass(frozen=True)
 class InstanceStatus:
     endpoint: Endpoint
     healthy: bool

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from turnout.errors import ConfigError
+from turnout.infra import web
 
 log = logging.getLogger("turnout.notify")
 HOOKS = ("pre-deploy", "post-switch", "post-rollback")
@@ -42,7 +43,7 @@ class Notifier:
     async def _post(self, url: str, payload: dict[str, Any]) -> None:
         for attempt in range(2):
             try:
-                async with httpx.AsyncClient(timeout=self.timeout) as client:
+                async with web.async_client(timeout=self.timeout) as client:
                     resp = await client.post(url, json=payload)
                 if resp.status_code < 500:
                     return

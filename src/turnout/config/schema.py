@@ -246,16 +246,30 @@ class ErrorRateSettings(Model):
 
 
 class LatencySettings(Model):
-    """Latencies of the last `lookback` seconds significantly slower than the baseline's, by more
-    than `max_increase` of its median and `min_shift` (Mann-Whitney U, Hodges-Lehmann shift)."""
+    """A sequential test (CUSUM) on slow requests over the last `lookback` seconds: slow means
+    slower than the baseline median plus `max_increase` of it, and at least `min_shift` more. It
+    fires once the evidence that at least half the requests are slow outweighs the baseline's own
+    share of slow ones, so a gross slowdown fires after a few requests and a small one never."""
 
     enabled: bool = Field(default=True, description="roll back on latency degradation")
     lookback: Duration = Field(default=5.0, description="seconds of latencies judged")
     max_increase: float = Field(default=0.5, ge=0,
-                                description="allowed rise of the median, as a share of the baseline's")
+                                description="allowed rise over the baseline median, as a share of it")
     min_shift: Duration = Field(default=0.025, description="smallest slowdown that counts")
-    alpha: float = Field(default=0.01, gt=0, lt=1, description="significance level of the Mann-Whitney U test")
-    min_samples: int = Field(default=50, ge=1, description="latencies needed before a verdict")
+    alpha: float = Field(default=0.01, gt=0, lt=1,
+                         description="false alarms allowed per 10,000 requests of a healthy release")
+    min_samples: int = Field(default=20, ge=1, description="baseline latencies needed to judge against "
+                                                           "(fewer: no verdict)")
+
+
+class TrafficSettings(Model):
+    """`[stabilize.traffic]`: judge the router's counters of real user requests to the live color
+    (requests, 5xx, latency histogram) besides the probes. With too little traffic in a window the
+    traffic verdict is inconclusive and the probes decide."""
+
+    enabled: bool = Field(default=True, description="read the router's live traffic counters (routers that "
+                                                     "keep them: builtin, haproxy, nginx, envoy)")
+    interval: Duration = Field(default=0.1, gt=0, description="length of one traffic window")
 
 
 class ProbeConfig(Model):
@@ -277,6 +291,7 @@ class StabilizeConfig(Model):
     outage: OutageSettings = Field(default=OutageSettings(), description="trigger: [stabilize.outage]")
     error_rate: ErrorRateSettings = Field(default=ErrorRateSettings(), description="trigger: [stabilize.error_rate]")
     latency: LatencySettings = Field(default=LatencySettings(), description="trigger: [stabilize.latency]")
+    traffic: TrafficSettings = Field(default=TrafficSettings(), description="user traffic: [stabilize.traffic]")
 
 
 def canary_steps(steps: list[int]) -> list[int]:

@@ -22,7 +22,7 @@ import msgspec
 from turnout import errors
 from turnout.control import api
 from turnout.errors import AgentUnavailable, TurnoutError
-from turnout.events import Accepted, ProgressEvent
+from turnout.events import Accepted, AuditEvent, ProgressEvent
 from turnout.infra.procs import pid_alive
 from turnout.locations import agent_paths
 
@@ -137,6 +137,9 @@ class AgentClient:
     def follow(self, operation: str, on_event: Callable[[ProgressEvent], None] | None = None) -> Any:
         """Follow a running operation to its end (its events so far are replayed first)."""
         return self._follow("GET", f"/v1/operations/{operation}/follow", api.DeploymentView, on_event)
+
+    def history(self, limit: int) -> list[AuditEvent]:
+        return msgspec.json.decode(self.get(f"/v1/history?limit={limit}"), type=list[AuditEvent])
 
     def operations(self) -> list[api.OperationView]:
         return msgspec.json.decode(self.get("/v1/operations"), type=list[api.OperationView])

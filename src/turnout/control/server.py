@@ -382,6 +382,7 @@ class Agent:
         app = web.Application()
         app.router.add_get("/v1/status", self.status)
         app.router.add_get("/v1/operations", self.operations)
+        app.router.add_get("/v1/history", self.history)
         app.router.add_get("/v1/operations/{id}/follow", self.follow)
         app.router.add_post("/v1/{command}", self.command)
         return app
@@ -398,6 +399,14 @@ class Agent:
     async def operations(self, request: web.Request) -> web.Response:
         ops = self.stack.store.operations(self.stack.cfg.app.name)
         return web.Response(body=api.encode([api.OperationView.of(op) for op in ops]), content_type="application/json")
+
+    async def history(self, request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            return _error_response(400, api.OpError(type="UsageError", exit_code=2, message="limit must be a number"))
+        events = self.stack.store.history(self.stack.cfg.app.name, max(1, min(limit, 100_000)))
+        return web.Response(body=api.encode(events), content_type="application/json")
 
     async def follow(self, request: web.Request) -> web.StreamResponse:
         feed = self.feeds.get(request.match_info["id"])

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 
 from turnout.checks.base import Check, Target
 from turnout.config import Config, canary_steps
@@ -42,11 +41,12 @@ from turnout.events import Aborting, Evidence, Measured, Noop, RollbackTiming, S
 from turnout.migrate import Migrations
 from turnout.model import Color, Deployment, Endpoint, Measurement, Operation, OpState, Phase, Release, Verdict, Weights
 from turnout.notify import Notifier
-from turnout.routers.base import Router
+from turnout.routers.base import Router, TrafficSource
 from turnout.runtimes.base import Runtime
 from turnout.store.base import Store
 
 SamplerFor = Callable[[Color, str], watch.Sampler]  # (color watched, URL it is served at) -> sampler
+Baselines = dict[str, watch.Baseline]  # by watch stream: probes, traffic
 CATCH_UP = 10.0  # a watch whose deadline passed while no agent ran still watches this long
 
 
@@ -402,26 +402,38 @@ class Orchestrator:
 
     # -- canary steps and the stabilize watch ---------------------------------------------------------------
     async def _go_live(self, op: OpHandle, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
-                       ) -> tuple[Deployment, watch.Baseline | None]:
+                       ) -> tuple[Deployment, Baselines]:
         """Measure the live color's baseline, then shift traffic to `target` (canary steps, then 100 %)."""
         op.step("baseline")
         try:
             baseline = await self._baseline(dep, steps)
         except asyncio.CancelledError:  # abort before any traffic moved: the new color goes
             raise await self._cancelled(op, target) from None
-        op.step("canary" if steps else "switching", baseline=asdict(baseline) if baseline else None, step_index=0)
+        op.step("canary" if steps else "switching", baseline=watch.baseline_data(baseline), step_index=0)
         return await self._shift(op, target, steps, baseline, reason=reason), baseline
 
-    async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> watch.Baseline | None:
-        """The live color's behaviour before the switch, what the new one is held against afterwards."""
+    async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> Baselines:
+        """The live color's behaviour before the switch, what the new one is held against afterwards:
+        its probes and its user traffic, side by side."""
         stab = self.cfg.stabilize
         if stab.window <= 0 and not steps:
-            return None
+            return {}
         state = await self.router.observe()
-        return await watch.sample_baseline(self.sampler_for(dep.active, state.production_url), stab.baseline,
-                                           stab.interval)
+        return await watch.sample_baselines(self._streams(dep.active, state.production_url, {}), stab.baseline)
 
-    async def _shift(self, op: OpHandle, target: Color, steps: Sequence[int], baseline: watch.Baseline | None,
+    def _streams(self, color: Color, url: str, baselines: Baselines) -> list[watch.Stream]:
+        """What the watch judges `color` by: probes to `url`, and the router's counters of user
+        requests to the color when the router keeps them."""
+        stab = self.cfg.stabilize
+        streams = [watch.Stream(watch.PROBES, self.sampler_for(color, url), stab.interval, watch.triggers_for(stab),
+                                baselines.get(watch.PROBES))]
+        if stab.traffic.enabled and isinstance(self.router, TrafficSource):
+            streams.append(watch.Stream(watch.TRAFFIC, watch.TrafficSampler(self.router, color),
+                                        stab.traffic.interval, watch.triggers_for(stab, watch.TRAFFIC),
+                                        baselines.get(watch.TRAFFIC)))
+        return streams
+
+    async def _shift(self, op: OpHandle, target: Color, steps: Sequence[int], baseline: Baselines,
                      *, reason: str, first: int = 0, first_window: float | None = None) -> Deployment:
         """Canary steps from `first` (each watched for deploy.step_window), then all traffic to `target`."""
         source = target.other
@@ -469,20 +481,18 @@ class Orchestrator:
         dep = self.current()
         op.step("watching", version=dep.version_of(dep.active), target=dep.active,
                 deadline=op.op.deadline or time.time() + self.cfg.stabilize.window)
-        return await self._stabilize(op, dep, None)
+        return await self._stabilize(op, dep, {})
 
-    async def _watch(self, color: Color, baseline: watch.Baseline | None, window: float, *,
+    async def _watch(self, color: Color, baseline: Baselines, window: float, *,
                      stop: asyncio.Event | None, dominant: bool = True) -> watch.WatchResult:
-        stab = self.cfg.stabilize
         state = await self.router.observe()
         # Where the color gets the traffic: the production URL once it has the majority, the test
         # endpoint (which serves the non-dominant color) while it is a small canary.
         url = state.production_url if dominant else state.test_url
         self.progress(Watching(color=color, window=round(window, 3), url=url))
-        return await watch.watch(watch.triggers_for(stab), self.sampler_for(color, url), interval=stab.interval,
-                                 window=window, baseline=baseline, stop=stop)
+        return await watch.watch_streams(self._streams(color, url, baseline), window=window, stop=stop)
 
-    async def _stabilize(self, op: OpHandle, dep: Deployment, baseline: watch.Baseline | None) -> Deployment:
+    async def _stabilize(self, op: OpHandle, dep: Deployment, baseline: Baselines) -> Deployment:
         """Watch the new live color until the op's deadline; a trigger switches straight back."""
         target, source = dep.active, dep.idle
         if self.cfg.stabilize.window <= 0 or dep.phase is not Phase.STABILIZE:

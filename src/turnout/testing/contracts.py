@@ -23,7 +23,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 import pytest
@@ -33,7 +33,8 @@ from turnout.config import AppConfig, Config, RouterConfig, StateConfig
 from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState
 from turnout.events import AuditEvent, Checked
 from turnout.infra.procs import free_port
-from turnout.model import Color, Measurement, Phase, Release, Verdict, Weights
+from turnout.model import Color, Endpoint, Measurement, Phase, Release, Verdict, Weights
+from turnout.routers.base import TrafficSource
 from turnout.runtimes.base import Runtime
 from turnout.store.base import Store
 from turnout.testing import router_from_config
@@ -273,6 +274,47 @@ class RouterTrafficContract(RouterBackendsContract):
         done = sum(await asyncio.gather(*workers))
         assert done > 20
         assert failures == [], f"{len(failures)} of {done} requests failed: {failures[:5]}"
+
+    async def test_traffic_counts_production_per_color(self, router: Any, client: httpx.AsyncClient) -> None:
+        assert isinstance(cast(object, router), TrafficSource), "a router with a data plane here reports its traffic"
+        await router.route(Weights.all_to(Color.GREEN))
+        state = await router.observe()
+        before = await router.traffic()
+        for path, n in (("/", 12), ("/fail", 3), ("/sleep/0.3", 2)):
+            for _ in range(n):
+                await client.get(state.production_url + path)
+        for _ in range(5):  # the test listener's requests are not user traffic
+            await client.get(state.test_url + "/fail")
+        want = {Color.GREEN: (17, 3), Color.BLUE: (0, 0)}
+        deadline = time.monotonic() + 5  # some routers publish histograms a moment later
+        while True:
+            after = await router.traffic()
+            window = after.since(before)
+            got = {c: (w.requests, w.errors) for c, w in window.items()}
+            green = window[Color.GREEN]
+            slow = sum(n for bound, n in zip((*after.bounds, float("inf")), green.buckets, strict=True)
+                       if bound > 0.25)
+            if (got == want and slow == 2 and sum(green.buckets) == 17) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert got == want, f"(requests, 5xx) per color: {got}, expected {want}"
+        assert sum(green.buckets) == 17 and slow == 2, f"latency buckets {green.buckets} over {after.bounds}"
+
+    async def test_traffic_counts_the_routers_own_errors(self, router: Any, client: httpx.AsyncClient) -> None:
+        """No instance reachable: the router answers 5xx itself, and that is the color's error too."""
+        dead = free_port()
+        await router.prepare({Color.GREEN: [Endpoint("127.0.0.1", dead)]})
+        await router.route(Weights.all_to(Color.GREEN))
+        state = await router.observe()
+        before = await router.traffic()
+        # at once: a router may retry a refused connection for a while (HAProxy: a second per retry)
+        codes = [r.status_code for r in await asyncio.gather(*(client.get(state.production_url) for _ in range(4)))]
+        assert all(c >= 500 for c in codes), codes
+        deadline = time.monotonic() + 5
+        while (w := (await router.traffic()).since(before)[Color.GREEN]).errors < 4 and \
+                time.monotonic() < deadline:  # noqa: ASYNC110 - polling a router's counters: no event to wait on
+            await asyncio.sleep(0.1)
+        assert (w.requests, w.errors) == (4, 4), w
 
     async def serves_after_restart(self, router: Any) -> None:
         state = await router.observe()
