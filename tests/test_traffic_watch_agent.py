@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from turnout.control.client import AgentClient
 
 from .agent_helpers import history, load, status, turnout
 from .conftest import write_config
@@ -55,3 +58,19 @@ def test_failing_user_requests_roll_back_while_the_probes_see_nothing(project: P
     trigger = next(ev for e in history(project) for ev in e.get("evidence", []) if ev["kind"] == "trigger")
     assert "(user traffic)" in trigger["reason"], trigger
     assert users.failed, "the release did fail user requests"
+
+
+def test_the_agent_records_traffic_per_color_every_second(project: Path) -> None:
+    write_config(project)
+    assert turnout(project, "up", "--detach", "--version", "1.0").returncode == 0
+    started = time.time()
+    url = status(project)["router"]["production_url"]
+    with load(url, "/", pause=0.01) as users:
+        time.sleep(3)
+    client = AgentClient(project / ".turnout", "shop")
+    points = client.traffic(started)
+    blue = [p for p in points if p["color"] == "blue"]
+    assert len(blue) >= 2 and all(0.5 < p["seconds"] < 2 for p in blue), points
+    assert sum(p["requests"] for p in blue) >= users.ok * 0.5 and all(p["weight"] == 100 for p in blue)
+    assert any(p["p99"] is not None and p["p99"] < 1 for p in blue)
+    assert all(p["requests"] == 0 and p["weight"] == 0 for p in points if p["color"] == "green")

@@ -141,6 +141,20 @@ class Traffic:
 
 
 @dataclass(frozen=True)
+class TrafficPoint:
+    """One interval (about a second) of a color's production traffic as the agent recorded it:
+    what the dashboard draws and a deploy report plots."""
+
+    at: float  # time.time() at the end of the interval
+    color: Color
+    seconds: float  # the interval's length
+    requests: int
+    errors: int
+    p99: float | None  # seconds; None without requests or without a latency histogram
+    weight: int  # percent of production traffic the router served to the color at the end
+
+
+@dataclass(frozen=True)
 class InstanceStatus:
     endpoint: Endpoint
     healthy: bool

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from turnout.errors import ConfigError
-from turnout.infra import web
+from turnout.measure import web
 
 log = logging.getLogger("turnout.notify")
 HOOKS = ("pre-deploy", "post-switch", "post-rollback")

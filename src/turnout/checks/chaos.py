@@ -29,7 +29,7 @@ from pydantic import Field
 
 from turnout.checks.base import Options, RunsFor, Target, stretched
 from turnout.config import CheckConfig, DriverEnv, Duration
-from turnout.infra import web
+from turnout.measure import web
 from turnout.measure.http import join
 from turnout.measure.loadgen import run_load
 from turnout.model import Endpoint, Measurement, Verdict

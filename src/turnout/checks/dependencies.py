@@ -13,7 +13,7 @@ from pydantic import Field
 
 from turnout.checks.base import Options, Target
 from turnout.config import CheckConfig, DriverEnv
-from turnout.infra import web
+from turnout.measure import web
 from turnout.measure.http import Unreachable, get_json, instance_urls, join
 from turnout.model import Measurement, Verdict
 

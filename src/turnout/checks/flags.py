@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 
 from turnout.checks.base import Options, Target
 from turnout.config import CheckConfig, DriverEnv
-from turnout.infra import web
+from turnout.measure import web
 from turnout.measure.http import Unreachable, get_json, join
 from turnout.model import Measurement, Verdict
 

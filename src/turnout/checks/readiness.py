@@ -10,7 +10,7 @@ import httpx
 
 from turnout.checks.base import Target, stretched
 from turnout.config import CheckConfig, DriverEnv, HealthConfig, NoOptions
-from turnout.infra import web
+from turnout.measure import web
 from turnout.model import Measurement, Verdict
 
 

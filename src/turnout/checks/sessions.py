@@ -25,7 +25,7 @@ from pydantic import field_validator
 
 from turnout.checks.base import Options, Target
 from turnout.config import CheckConfig, DriverEnv
-from turnout.infra import web
+from turnout.measure import web
 from turnout.measure.http import join
 from turnout.model import Measurement, Verdict
 

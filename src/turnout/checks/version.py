@@ -8,7 +8,7 @@ import httpx
 
 from turnout.checks.base import Target
 from turnout.config import CheckConfig, DriverEnv, NoOptions
-from turnout.infra import web
+from turnout.measure import web
 from turnout.model import Measurement, Verdict
 
 

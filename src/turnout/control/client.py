@@ -141,6 +141,11 @@ class AgentClient:
     def history(self, limit: int) -> list[AuditEvent]:
         return msgspec.json.decode(self.get(f"/v1/history?limit={limit}"), type=list[AuditEvent])
 
+    def traffic(self, since: float) -> list[dict[str, Any]]:
+        """The agent's traffic points (one per color a second) after `since`."""
+        points: list[dict[str, Any]] = msgspec.json.decode(self.get(f"/v1/traffic?since={since}"))
+        return points
+
     def operations(self) -> list[api.OperationView]:
         return msgspec.json.decode(self.get("/v1/operations"), type=list[api.OperationView])
 

@@ -33,6 +33,7 @@ from turnout import config as config_mod
 from turnout.config import Config
 from turnout.control import api
 from turnout.control.local import Stack, build_notifier
+from turnout.control.recorder import TrafficRecorder
 from turnout.engine.operation import Intent, IntentKind, OpHandle, new_id
 from turnout.engine.orchestrator import Orchestrator
 from turnout.engine.reconciler import Reconciler
@@ -110,6 +111,7 @@ class Agent:
         self.running: Running | None = None
         self.feeds: dict[str, Feed] = {}
         self.reconciler = Reconciler(self.stack.orchestrator(actor=AGENT), busy=self.busy)
+        self.recorder = TrafficRecorder(stack.router, stack.store, stack.cfg.app.name)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def busy(self) -> bool:
@@ -383,6 +385,7 @@ class Agent:
         app.router.add_get("/v1/status", self.status)
         app.router.add_get("/v1/operations", self.operations)
         app.router.add_get("/v1/history", self.history)
+        app.router.add_get("/v1/traffic", self.traffic)
         app.router.add_get("/v1/operations/{id}/follow", self.follow)
         app.router.add_post("/v1/{command}", self.command)
         return app
@@ -407,6 +410,14 @@ class Agent:
             return _error_response(400, api.OpError(type="UsageError", exit_code=2, message="limit must be a number"))
         events = self.stack.store.history(self.stack.cfg.app.name, max(1, min(limit, 100_000)))
         return web.Response(body=api.encode(events), content_type="application/json")
+
+    async def traffic(self, request: web.Request) -> web.Response:
+        """Traffic points per color (one a second), after `since` (default: the last five minutes)."""
+        try:
+            since = float(request.query.get("since", time.time() - 300))
+        except ValueError:
+            return _error_response(400, api.OpError(type="UsageError", exit_code=2, message="since must be a number"))
+        return web.json_response(TrafficRecorder.as_json(self.recorder.since(since)))
 
     async def follow(self, request: web.Request) -> web.StreamResponse:
         feed = self.feeds.get(request.match_info["id"])
@@ -516,8 +527,10 @@ async def serve(config_path: str | None, version: str | None) -> int:
     log.info("agent ready on %s", sock)
     print(f"turnout agent ready (pid {os.getpid()})", flush=True)
     loop_task = asyncio.create_task(agent.reconcile_loop())
+    recorder_task = asyncio.create_task(agent.recorder.run(agent.stopping))
     await agent.stopping.wait()
     loop_task.cancel()
+    recorder_task.cancel()
     await agent.teardown()
     await runner.cleanup()
     sock.unlink(missing_ok=True)

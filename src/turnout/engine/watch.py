@@ -26,6 +26,7 @@ from turnout.checks.base import Target
 from turnout.config import ErrorRateSettings, LatencySettings, OutageSettings, ProbeConfig, StabilizeConfig
 from turnout.errors import TurnoutError
 from turnout.events import TriggerFired
+from turnout.measure import histogram
 from turnout.measure.loadgen import LoadResult, run_load
 from turnout.measure.stats import Comparison, compare_error_rates, error_rate_within
 from turnout.model import Color, Measurement, Verdict
@@ -91,22 +92,9 @@ class Baseline:
 
     def median(self) -> float | None:
         if self.bounds:
-            return _histogram_median(self.bounds, self.buckets)
+            return histogram.quantile(self.bounds, self.buckets, 0.5)
         ordered = sorted(self.latencies)
         return ordered[len(ordered) // 2] if ordered else None
-
-
-def _histogram_median(bounds: Sequence[float], buckets: Sequence[int]) -> float | None:
-    """Linear interpolation inside the bucket holding the middle request (Prometheus' way)."""
-    total = sum(buckets)
-    if not total:
-        return None
-    rank, seen, lower = total / 2, 0, 0.0
-    for upper, n in zip((*bounds, math.inf), buckets, strict=False):
-        if n and seen + n >= rank:
-            return bounds[-1] if math.isinf(upper) else lower + (upper - lower) * (rank - seen) / n
-        seen, lower = seen + n, upper
-    return None
 
 
 class Trigger(Protocol):

@@ -20,7 +20,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnout.infra import web
+from turnout.measure import web
 
 Labels = dict[str, str]
 

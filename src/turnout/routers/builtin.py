@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.config import DriverEnv, Duration, RouterConfig
 from turnout.errors import RouterError
-from turnout.infra import web
 from turnout.infra.files import secret_file
+from turnout.measure import web
 from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.owned import OwnedRouter
 

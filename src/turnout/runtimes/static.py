@@ -21,8 +21,8 @@ import httpx
 
 from turnout.config import DriverEnv, HealthConfig, NoOptions, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
-from turnout.infra import web
 from turnout.infra.files import atomic_write
+from turnout.measure import web
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,8 +21,9 @@ import msgspec
 from turnout.errors import LockHeld, StaleState, StateDamaged
 from turnout.events import AuditEvent
 from turnout.infra.procs import pid_alive
-from turnout.model import Deployment, LockInfo, Operation
+from turnout.model import Color, Deployment, LockInfo, Operation, TrafficPoint
 from turnout.store import chain
+from turnout.store.base import TRAFFIC_KEEP
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -38,6 +39,10 @@ CREATE TABLE IF NOT EXISTS operations (
 CREATE INDEX IF NOT EXISTS operations_app ON operations (app, updated_at);
 CREATE TABLE IF NOT EXISTS locks (
     app TEXT PRIMARY KEY, holder TEXT NOT NULL, since REAL NOT NULL, purpose TEXT NOT NULL, pid INTEGER);
+CREATE TABLE IF NOT EXISTS traffic (
+    app TEXT NOT NULL, at REAL NOT NULL, color TEXT NOT NULL, seconds REAL NOT NULL, requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL, p99 REAL, weight INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS traffic_app_at ON traffic (app, at);
 """
 TRIGGERS = {
     "audit_no_update": "BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
@@ -170,6 +175,21 @@ class SqliteStore:
         rows = self._db.execute("SELECT body FROM operations WHERE app = ? ORDER BY updated_at DESC LIMIT ?",
                                 (app, limit)).fetchall()
         return [_OPERATION.decode(r[0]) for r in rows]
+
+    # -- traffic points -------------------------------------------------------------------------------
+    def record_traffic(self, app: str, points: Sequence[TrafficPoint], keep: float = TRAFFIC_KEEP) -> None:
+        with self._write():
+            self._db.executemany(
+                "INSERT INTO traffic (app, at, color, seconds, requests, errors, p99, weight) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(app, p.at, p.color.value, p.seconds, p.requests, p.errors, p.p99, p.weight) for p in points])
+            self._db.execute("DELETE FROM traffic WHERE app = ? AND at < ?", (app, time.time() - keep))
+
+    def traffic(self, app: str, since: float, until: float | None = None) -> list[TrafficPoint]:
+        rows = self._db.execute(
+            "SELECT at, color, seconds, requests, errors, p99, weight FROM traffic WHERE app = ? AND at >= ? "
+            "AND at <= ? ORDER BY at, color", (app, since, until if until is not None else float("inf"))).fetchall()
+        return [TrafficPoint(r[0], Color(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
     # -- the deploy lock -----------------------------------------------------------------------------
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:

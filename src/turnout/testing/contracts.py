@@ -33,7 +33,7 @@ from turnout.config import AppConfig, Config, RouterConfig, StateConfig
 from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState
 from turnout.events import AuditEvent, Checked
 from turnout.infra.procs import free_port
-from turnout.model import Color, Endpoint, Measurement, Phase, Release, Verdict, Weights
+from turnout.model import Color, Endpoint, Measurement, Phase, Release, TrafficPoint, Verdict, Weights
 from turnout.routers.base import TrafficSource
 from turnout.runtimes.base import Runtime
 from turnout.store.base import Store
@@ -403,6 +403,18 @@ class StoreContract:
         got = store().load("a")
         assert (got.active, got.weights, got.target, got.switched_at, got.warm) == (
             Color.GREEN, Weights(25, 75), Color.BLUE, 12.5, d.warm)
+
+    def test_traffic_points_round_trip_and_age_out(self, store: Callable[[], Store]) -> None:
+        s, now = store(), time.time()
+        old = TrafficPoint(now - 100, Color.BLUE, 1.0, 10, 0, 0.002, 100)
+        points = [TrafficPoint(now - 2, Color.BLUE, 1.0, 50, 1, 0.004, 100),
+                  TrafficPoint(now - 2, Color.GREEN, 1.0, 0, 0, None, 0),
+                  TrafficPoint(now - 1, Color.GREEN, 1.02, 49, 0, 0.0035, 100)]
+        s.record_traffic("shop", [old])
+        s.record_traffic("shop", points, keep=50)  # `old` is past keeping now
+        s.record_traffic("other", [TrafficPoint(now - 1, Color.BLUE, 1.0, 7, 7, None, 100)])
+        assert store().traffic("shop", now - 1000) == points
+        assert store().traffic("shop", now - 1.5, now) == points[2:]
 
     def test_audit_appends_in_order(self, store: Callable[[], Store]) -> None:
         s = store()

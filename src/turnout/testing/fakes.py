@@ -30,9 +30,11 @@ from turnout.model import (
     Operation,
     Release,
     RouteState,
+    TrafficPoint,
     Verdict,
     Weights,
 )
+from turnout.store.base import TRAFFIC_KEEP
 
 _ports = itertools.count(20000)
 
@@ -161,6 +163,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.deployments: dict[str, Deployment] = {}
         self.audit: list[AuditEvent] = []
+        self.points: list[tuple[str, TrafficPoint]] = []
         self.locks: dict[str, LockInfo] = {}
         self.ops: dict[str, Operation] = {}
 
@@ -196,6 +199,15 @@ class MemoryStore:
     def operations(self, app: str, limit: int = 20) -> list[Operation]:
         ops = sorted((o for o in self.ops.values() if o.app == app), key=lambda o: o.updated_at, reverse=True)
         return ops[:limit]
+
+    def record_traffic(self, app: str, points: Sequence[TrafficPoint], keep: float = TRAFFIC_KEEP) -> None:
+        horizon = time.time() - keep
+        kept = [(a, p) for a, p in self.points if not (a == app and p.at < horizon)]
+        self.points = kept + [(app, p) for p in points]
+
+    def traffic(self, app: str, since: float, until: float | None = None) -> list[TrafficPoint]:
+        end = until if until is not None else float("inf")
+        return sorted((p for a, p in self.points if a == app and since <= p.at <= end), key=lambda p: (p.at, p.color))
 
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:
         held = self.locks.get(app)

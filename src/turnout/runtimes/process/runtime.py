@@ -24,7 +24,8 @@ import httpx
 
 from turnout.config import DriverEnv, HealthConfig, NoOptions, RuntimeConfig, templates
 from turnout.errors import ConfigError, RuntimeFailure
-from turnout.infra import files, procs, web
+from turnout.infra import files, procs
+from turnout.measure import web
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, LogLine, Release
 from turnout.runtimes.process import procs as spawning
 from turnout.runtimes.process import records as _records
