@@ -324,6 +324,7 @@ class Operation:
     step_index: int = 0  # the canary step in progress
     deadline: float | None = None  # when the current watch (canary step or stabilize) ends
     baseline: dict[str, Any] | None = None  # the live color's behaviour before the switch
+    gate: str = ""  # the gate it waits at (step "gate"): its point and kind
     message: str = ""
     exit_code: int = 0
     created_at: float = 0.0

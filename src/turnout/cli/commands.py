@@ -370,6 +370,15 @@ def rollback(ctx: Ctx, reason: str, force: bool) -> None:
 
 
 @group.command()
+@click.option("--reason", default="", help="Why, for the audit log.")
+@pass_ctx
+def approve(ctx: Ctx, reason: str) -> None:
+    """Open the approval gate the running operation waits at ([[gates]] approval = true)."""
+    result: api.Done = ctx.call("approve", api.ApproveArgs(reason=reason, actor=actor()))
+    click.echo(result.message)
+
+
+@group.command()
 @click.argument("color", type=COLORS, required=False)
 @pass_ctx
 def warm(ctx: Ctx, color: str | None) -> None:

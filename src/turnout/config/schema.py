@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from turnout.config import templates
 from turnout.errors import ConfigError, Key
@@ -368,6 +377,54 @@ class DatabaseConfig(Model):
         return v
 
 
+class ApiConfig(Model):
+    """`[api]`: the HTTP API and the dashboard, served by the agent. Every request needs a bearer
+    token (`turnout token create --role viewer|operator`); only the OpenAPI document is public."""
+
+    listen: str | None = Field(default=None, description="host:port to serve on, e.g. 127.0.0.1:7390 (loopback "
+                                                         "unless you put TLS in front); unset: no HTTP API")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, _, port = v.rpartition(":")
+            if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+                raise ValueError(f"expected host:port, got {v!r}")
+        return v
+
+
+class GateConfig(Model):
+    """`[[gates]]`: a point where the operation goes on only when told to (Flagger's confirm-*
+    webhooks): a URL that must answer 2xx, or a person's `turnout approve`."""
+
+    point: Literal["before-switch", "before-step", "before-promotion"] = Field(
+        description="before-switch: after validation, before any traffic moves; before-step: before each "
+                    "canary step; before-promotion: before the final 100 % after canary steps")
+    url: str | None = Field(default=None, description="POSTed a JSON description of the step; 2xx opens the gate")
+    approval: bool = Field(default=False, description="wait for `turnout approve` (or POST /api/v1/approve)")
+    timeout: Duration = Field(default=10.0, gt=0, description="how long to wait for the URL's answer or the "
+                                                              "approval")
+    on_timeout: Literal["halt", "continue"] = Field(default="halt", description="what a timeout means")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> GateConfig:
+        if (self.url is None) == (not self.approval):
+            raise ValueError("a gate has either a url or approval = true")
+        if self.url is not None and not re.match(r"^https?://[^\s/]+", self.url):
+            raise ValueError(f"expected an http(s) URL, got {self.url!r}")
+        return self
+
+
+class AlertsConfig(Model):
+    """`[alerts]`: alerts posted to the agent (Prometheus Alertmanager's webhook, or generic JSON)
+    roll the release back while it is watched or its old color is still warm."""
+
+    match: dict[str, str] = Field(default_factory=dict,
+                                  description="labels a firing alert must carry to concern this app "
+                                              "(default: app = the app's name)")
+
+
 class Config(Model):
     app: AppConfig = Field(description="[app]")
     runtime: RuntimeConfig = Field(default=RuntimeConfig(), description="[runtime]: where the instances run")
@@ -388,6 +445,10 @@ class Config(Model):
                                 description="URLs that receive a JSON event for every audit entry")
     database: DatabaseConfig | None = Field(default=None,
                                             description="[database]: migrations in expand/contract phases")
+    api: ApiConfig = Field(default=ApiConfig(), description="[api]: the HTTP API and dashboard")
+    gates: list[GateConfig] = Field(default_factory=list, description="[[gates]]: webhooks or approvals an "
+                                                                      "operation must pass at these points")
+    alerts: AlertsConfig = Field(default=AlertsConfig(), description="[alerts]: alert-driven rollback")
 
     # Where the file lives; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -74,10 +74,14 @@ class ReloadArgs(Request, frozen=True, kw_only=True):
     pass
 
 
+class ApproveArgs(Request, frozen=True, kw_only=True):
+    reason: str = ""
+
+
 COMMANDS: dict[str, type[Request]] = {
     "deploy": DeployArgs, "promote": PromoteArgs, "abort": AbortArgs, "switch": SwitchArgs,
     "rollback": RollbackArgs, "validate": ValidateArgs, "warm": WarmArgs, "scale-down": ScaleDownArgs,
-    "down": DownArgs, "reload": ReloadArgs,
+    "down": DownArgs, "reload": ReloadArgs, "approve": ApproveArgs,
 }
 
 
@@ -118,7 +122,8 @@ class Reloaded(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Result = DeploymentView | Measurements | Done | Reloaded
-RESULTS: dict[str, type[Any]] = {"validate": Measurements, "down": Done, "reload": Reloaded}  # else DeploymentView
+# what each command answers (the rest: a DeploymentView)
+RESULTS: dict[str, type[Any]] = {"validate": Measurements, "down": Done, "reload": Reloaded, "approve": Done}
 
 
 class OpError(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,11 +188,16 @@ class OperationView(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     actor: str = ""
     updated_at: float = 0.0
+    gate: str = ""  # step "gate": the gate it waits at
+    steps: tuple[int, ...] = ()
+    step_index: int = 0
+    created_at: float = 0.0
 
     @classmethod
     def of(cls, op: Operation) -> OperationView:
         return cls(id=op.id, kind=op.kind, state=op.state, step=op.step, version=op.version, target=op.target,
-                   deadline=op.deadline, message=op.message, actor=op.actor, updated_at=op.updated_at)
+                   deadline=op.deadline, message=op.message, actor=op.actor, updated_at=op.updated_at, gate=op.gate,
+                   steps=op.steps, step_index=op.step_index, created_at=op.created_at)
 
 
 class DriftView(msgspec.Struct, frozen=True, kw_only=True):

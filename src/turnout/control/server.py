@@ -272,6 +272,11 @@ class Agent:
                     dep = orch.current()
             case api.ReloadArgs():
                 return self.reload()
+            case api.ApproveArgs(reason=reason):
+                if running is None or running.step != "gate":
+                    raise NotReady("no operation waits at a gate", hint="`turnout status` shows what runs")
+                running.handle.approvals.approve(args.actor or AGENT, reason)
+                return api.Done(message=f"approved {running.describe()} at {running.handle.op.gate}")
             case api.DownArgs():
                 self.stopping.set()
                 return api.Done(message="stopping")

@@ -21,12 +21,13 @@ from collections.abc import Callable, Sequence
 
 from turnout.checks.base import Check, Target
 from turnout.config import Config, canary_steps
-from turnout.engine import gate, phases, watch
+from turnout.engine import confirm, gate, phases, watch
 from turnout.engine.journal import Journal, Progress, quiet
 from turnout.engine.operation import OpHandle, new_id
 from turnout.errors import (
     Aborted,
     AutoRolledBack,
+    GateClosed,
     LockHeld,
     MigrationError,
     NotReady,
@@ -37,7 +38,18 @@ from turnout.errors import (
     UsageError,
     ValidationFailed,
 )
-from turnout.events import Aborting, Evidence, Measured, Noop, RollbackTiming, Starting, SwitchTiming, Watching, checked
+from turnout.events import (
+    Aborting,
+    Checked,
+    Evidence,
+    Measured,
+    Noop,
+    RollbackTiming,
+    Starting,
+    SwitchTiming,
+    Watching,
+    checked,
+)
 from turnout.migrate import Migrations
 from turnout.model import Color, Deployment, Endpoint, Measurement, Operation, OpState, Phase, Release, Verdict, Weights
 from turnout.notify import Notifier
@@ -139,6 +151,7 @@ class Orchestrator:
                     self.journal.record("pause", "ok", message)
                 op.finish(OpState.SUCCEEDED, message if pause else f"{version} validated on {target.value}")
                 return dep
+            await self._halt_unless_open(op, "before-switch", target, chosen)
             dep, baseline = await self._go_live(op, dep, target, chosen, reason=f"deploy {version}")
         finally:
             self.journal.unlock()
@@ -181,6 +194,8 @@ class Orchestrator:
             target = dep.idle
             op.step("promoting", version=dep.version_of(target), target=target, steps=tuple(chosen))
             await self._ensure_warm(dep, target, "promote")
+            # a person promoting is the approval; webhook gates still have their say
+            await self._halt_unless_open(op, "before-switch", target, chosen, approvals=False)
             dep, baseline = await self._go_live(op, dep, target, chosen, reason=f"promote {dep.version_of(target)}")
         except TurnoutError as exc:
             if not op.op.done:
@@ -441,6 +456,7 @@ class Orchestrator:
             pct, split = steps[index], Weights.split(target, steps[index])
             window = self.cfg.deploy.step_window if first_window is None or index != first else first_window
             if not (index == first and first_window is not None):  # a resumed step is already routed
+                await self._back_unless_open(op, "before-step", target, steps, index)
                 op.step("canary", step_index=index, deadline=None)
                 self.journal.advance(self.current().switching(target), Phase.SWITCH, action="canary",
                                      outcome="started", from_color=source, to_color=target,
@@ -473,8 +489,59 @@ class Orchestrator:
                 raise Aborted(why, hint=f"{source.value} serves all traffic again")
             self.journal.record("canary", "ok", f"{pct}% to {target.value} held for {window:g}s",
                                 checked(result.measurements))
+        if steps:
+            await self._back_unless_open(op, "before-promotion", target, steps, len(steps))
         op.step("switching", deadline=None)
         return await self._switch(self.current(), target, action="switch", reason=reason)
+
+    # -- gates ----------------------------------------------------------------------------------------------
+    async def _gates(self, op: OpHandle, point: str, target: Color, steps: Sequence[int], index: int | None,
+                     *, approvals: bool = True) -> confirm.GateResult | None:
+        """Pass every gate at `point`; the first closed one, or None when all opened (or there are none)."""
+        wanted = [g for g in self.cfg.gates if g.point == point and (approvals or not g.approval)]
+        if not wanted:
+            return None
+        dep = self.current()
+        payload = {"app": self.app, "operation": op.id, "actor": op.op.actor, "version": dep.version_of(target),
+                   "color": target.value, "live": dep.active.value, "weights": dep.weights.as_dict(),
+                   "steps": list(steps), "step": steps[index] if index is not None and index < len(steps) else 100}
+        previous = op.op.step
+        op.step("gate", gate=f"{point}: " + ", ".join(confirm.name(g) for g in wanted))
+        results = await confirm.pass_gates(wanted, point, payload, op.approvals)
+        for result in results:
+            self.journal.record("gate", "open" if result.open else "closed", f"{point}: {result.reason}",
+                                [Checked(measurement=result.measurement)])
+        op.step(previous, gate="")
+        return next((r for r in results if not r.open), None)
+
+    async def _halt_unless_open(self, op: OpHandle, point: str, target: Color, steps: Sequence[int],
+                                *, approvals: bool = True, index: int | None = None) -> None:
+        """Before any traffic moved: a closed gate leaves the release validated and paused."""
+        closed = await self._gates(op, point, target, steps, index, approvals=approvals)
+        if closed is None:
+            return
+        version = self.current().version_of(target)
+        message = (f"halted at the {point} gate ({closed.reason}); {version} stays validated on {target.value}: "
+                   "`turnout promote` tries the gates again, `turnout abort` drops it")
+        self.journal.record("pause", "ok", message)
+        op.finish(OpState.ABORTED, message, GateClosed.exit_code)
+        raise GateClosed(message, hint=f"{target.other.value} still serves all traffic")
+
+    async def _back_unless_open(self, op: OpHandle, point: str, target: Color, steps: Sequence[int],
+                                index: int) -> None:
+        """During canary steps: a closed gate sends all traffic back to the color that served it."""
+        if self.current().weights == Weights.all_to(target.other):  # no traffic moved yet: halt, as before it
+            await self._halt_unless_open(op, point, target, steps, index=index)
+            return
+        closed = await self._gates(op, point, target, steps, index)
+        if closed is None:
+            return
+        source = target.other
+        why = f"the {point} gate closed: {closed.reason}"
+        self.progress(Aborting(color=target, reason=why))
+        await self._switch(self.current(), source, action="rollback", reason=why, source=target)
+        op.finish(OpState.ROLLED_BACK, why, GateClosed.exit_code)
+        raise GateClosed(why, hint=f"{source.value} serves all traffic again")
 
     async def watch_switch(self, op: OpHandle) -> Deployment:
         """The watch after a manual switch to a release: the same triggers, against no baseline."""
