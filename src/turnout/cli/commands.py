@@ -267,6 +267,64 @@ def history(ctx: Ctx, as_json: bool, limit: int, verify: bool) -> None:
     render.print_history(events)
 
 
+@group.group()
+def token() -> None:
+    """Bearer tokens of the HTTP API and dashboard ([api] listen): viewer reads, operator acts."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(["viewer", "operator"]), required=True, help="viewer reads; operator acts.")
+@click.option("--name", required=True, help="Who or what uses it (the actor in the audit log).")
+@pass_ctx
+def token_create(ctx: Ctx, role: str, name: str) -> None:
+    """Create a token; it is printed once and stored only as a SHA-256 digest."""
+    from turnout.control import auth
+    from turnout.control.local import open_store
+
+    cfg = ctx.cfg()
+    store = open_store(cfg)
+    try:
+        secret = auth.create(store, name, role, actor())
+    finally:
+        store.close()
+    render.err(f"token {name!r} ({role}) created; it is shown only now:")
+    click.echo(secret)
+
+
+@token.command("list")
+@pass_ctx
+def token_list(ctx: Ctx) -> None:
+    """The tokens that exist (names and roles; the tokens themselves are not kept)."""
+    from turnout.control.local import open_store
+
+    store = open_store(ctx.cfg())
+    try:
+        found = store.tokens()
+    finally:
+        store.close()
+    for t in found:
+        click.echo(f"{t.name}\t{t.role}\tcreated {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.created_at))} "
+                   f"by {t.created_by}")
+    if not found:
+        render.err("no tokens: `turnout token create --role viewer --name NAME`")
+
+
+@token.command("revoke")
+@click.argument("name")
+@pass_ctx
+def token_revoke(ctx: Ctx, name: str) -> None:
+    """Remove a token; it stops working within two seconds."""
+    from turnout.control.local import open_store
+
+    store = open_store(ctx.cfg())
+    try:
+        if not store.revoke_token(name):
+            raise UsageError(f"no token named {name!r}", hint="`turnout token list` shows them")
+    finally:
+        store.close()
+    click.echo(f"revoked {name}")
+
+
 # -- operations the agent runs ----------------------------------------------------------------------------
 
 def _parse_steps(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from turnout import config as config_mod
@@ -38,7 +39,7 @@ from turnout.engine.operation import Intent, IntentKind, OpHandle, new_id
 from turnout.engine.orchestrator import Orchestrator
 from turnout.engine.reconciler import Reconciler
 from turnout.errors import ConfigError, LockHeld, NotReady, StateDamaged, TurnoutError, UsageError
-from turnout.events import Accepted, Notice
+from turnout.events import Accepted, AlertReceived, Notice
 from turnout.locations import agent_paths
 from turnout.migrate import Migrations
 from turnout.model import Color, Operation, OpState
@@ -398,11 +399,51 @@ class Agent:
     def view(self) -> api.AgentView:
         return api.AgentView(running=True, pid=os.getpid(), since=self.started, config_changed=self.config_changed())
 
-    async def status(self, request: web.Request) -> web.Response:
+    async def status_view(self) -> api.StatusView:
         op = api.OperationView.of(self.running.handle.op) if self.running else None
         drifts = [api.DriftView(what=d.what, detail=d.detail, since=d.since) for d in self.reconciler.drifts.values()]
-        view = await self.stack.status(self.view(), op, drifts)
-        return web.Response(body=api.encode(view), content_type="application/json")
+        return await self.stack.status(self.view(), op, drifts)
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.Response(body=api.encode(await self.status_view()), content_type="application/json")
+
+    # -- alerts -----------------------------------------------------------------------------------------
+    async def alert(self, alerts: list[AlertReceived], actor: str) -> api.AlertOutcome:
+        """Firing alerts that carry the app's labels roll the release back while it is watched or its
+        old color is still warm; every matching alert is recorded either way (nothing is dropped)."""
+        cfg = self.stack.cfg
+        match = cfg.alerts.match or {"app": cfg.app.name}
+        mine = [a for a in alerts if all(a.labels.get(k) == v for k, v in match.items())]
+        firing = [a for a in mine if a.status == "firing"]
+        orch = self.stack.orchestrator(actor=actor)
+        if not firing:
+            for a in mine:
+                orch.journal.record("alert", a.status, f"{a.name} {a.status}: {a.summary}", [a])
+            return api.AlertOutcome(matched=len(mine), action="none", message="no firing alert for this app")
+        first = firing[0]
+        names = ", ".join(sorted({a.name for a in firing}))
+        dep, now = orch.current(), time.time()
+        running = self.running
+        watched = running is not None and running.step == "watching"
+        if not watched and (running is not None or not dep.rollback_open(now, cfg.deploy.retention)):
+            why = "no release is being watched and no old color is warm to go back to" if running is None \
+                else f"{running.describe()} is not at a step a rollback applies to"
+            orch.journal.record("alert", "ignored", f"{names} firing: {why}", list(firing))
+            return api.AlertOutcome(matched=len(mine), action="ignored", message=why)
+        reason = f"alert {names} firing" + (f": {first.summary}" if first.summary else "")
+        try:
+            await self._switch(orch, None, reason, False, rollback=True, actor=actor)
+        except TurnoutError as exc:
+            orch.journal.record("alert", "refused", f"{names} firing, rollback refused: {exc}", list(firing))
+            return api.AlertOutcome(matched=len(mine), action="refused", message=str(exc))
+        restored = orch.current()
+        ms = round(((restored.switched_at or time.time()) - first.received_at) * 1000, 1)
+        evidence = [msgspec.structs.replace(a, restored_ms=ms) for a in firing]
+        orch.journal.record("alert", "rolled_back", f"{reason}; {restored.active.value} serves again, {ms:.0f} ms "
+                                                    "after the alert arrived", evidence)
+        self.poke.set()
+        return api.AlertOutcome(matched=len(mine), action="rolled_back", message=reason, restored_ms=ms,
+                                active=restored.active)
 
     async def operations(self, request: web.Request) -> web.Response:
         ops = self.stack.store.operations(self.stack.cfg.app.name)
@@ -518,7 +559,8 @@ async def serve(config_path: str | None, version: str | None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopping.set)
-    try:
+    try:  # the HTTP port first: a port that cannot be bound must stop the start before anything runs
+        http_runner = await serve_http(agent, cfg.api.listen) if cfg.api.listen else None
         await agent.start(version)
     except BaseException:
         await stack.close()
@@ -537,10 +579,29 @@ async def serve(config_path: str | None, version: str | None) -> int:
     loop_task.cancel()
     recorder_task.cancel()
     await agent.teardown()
+    if http_runner is not None:
+        await http_runner.cleanup()
     await runner.cleanup()
     sock.unlink(missing_ok=True)
     pid_file.unlink(missing_ok=True)
     return 0
+
+
+async def serve_http(agent: Agent, listen: str) -> web.AppRunner:
+    """The HTTP API and dashboard on `[api] listen`; a port that cannot be bound stops the start."""
+    from turnout.control.http_api import HttpApi
+
+    host, _, port = listen.rpartition(":")
+    runner = web.AppRunner(HttpApi(agent).app(), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"cannot serve the HTTP API on {listen}: {exc.strerror or exc}", key=("api", "listen"),
+                          hint="pick a free port, or leave [api] listen unset") from None
+    log.info("HTTP API and dashboard on http://%s/", listen)
+    return runner
 
 
 def main(argv: list[str] | None = None) -> int:

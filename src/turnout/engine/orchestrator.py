@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -51,7 +52,19 @@ from turnout.events import (
     checked,
 )
 from turnout.migrate import Migrations
-from turnout.model import Color, Deployment, Endpoint, Measurement, Operation, OpState, Phase, Release, Verdict, Weights
+from turnout.model import (
+    VERSION_PATTERN,
+    Color,
+    Deployment,
+    Endpoint,
+    Measurement,
+    Operation,
+    OpState,
+    Phase,
+    Release,
+    Verdict,
+    Weights,
+)
 from turnout.notify import Notifier
 from turnout.routers.base import Router, TrafficSource
 from turnout.runtimes.base import Runtime
@@ -60,6 +73,12 @@ from turnout.store.base import Store
 SamplerFor = Callable[[Color, str], watch.Sampler]  # (color watched, URL it is served at) -> sampler
 Baselines = dict[str, watch.Baseline]  # by watch stream: probes, traffic
 CATCH_UP = 10.0  # a watch whose deadline passed while no agent ran still watches this long
+
+
+def check_version(version: str) -> None:
+    if not re.fullmatch(VERSION_PATTERN, version):
+        raise UsageError(f"not a release name: {version!r}",
+                         hint="letters, digits and . _ + - (up to 128), starting with a letter or digit")
 
 
 class Orchestrator:
@@ -90,6 +109,7 @@ class Orchestrator:
     # -- first release -------------------------------------------------------------------------------
     async def bootstrap(self, version: str) -> Deployment:
         """Start the first release on blue and point all traffic at it."""
+        check_version(version)
         self.journal.lock(f"bootstrap {version}")
         try:
             dep = self.current()
@@ -167,6 +187,7 @@ class Orchestrator:
         self._paused()
 
     def _refusal(self, dep: Deployment, version: str, force: bool) -> None:
+        check_version(version)
         if dep.phase in phases.IN_PROGRESS and dep.target is not None:
             raise TurnoutError(f"{self.app}: a deploy to {dep.target.value} is in phase {dep.phase.value}",
                                hint="wait for it, or `turnout abort`")

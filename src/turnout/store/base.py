@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from turnout.events import AuditEvent
-from turnout.model import Deployment, LockInfo, Operation, TrafficPoint
+from turnout.model import ApiToken, Deployment, LockInfo, Operation, TrafficPoint
 
 TRAFFIC_KEEP = 7 * 24 * 3600.0  # a week of traffic points: reports of last week's deploys
 
@@ -41,6 +41,14 @@ class Store(Protocol):
 
     def traffic(self, app: str, since: float, until: float | None = None) -> list[TrafficPoint]:
         """Points with since <= at <= until, oldest first."""
+
+    def save_token(self, token: ApiToken) -> None:
+        """Add an API token; UsageError if its name is taken."""
+
+    def tokens(self) -> list[ApiToken]: ...
+
+    def revoke_token(self, name: str) -> bool:
+        """Remove the token named `name`; False if there was none."""
 
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:
         """Take the deploy lock (the holder may take it again); LockHeld if a live other holder has it."""

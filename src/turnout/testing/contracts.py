@@ -30,10 +30,10 @@ import pytest
 import pytest_asyncio
 
 from turnout.config import AppConfig, Config, RouterConfig, StateConfig
-from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState
+from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState, UsageError
 from turnout.events import AuditEvent, Checked
 from turnout.infra.procs import free_port
-from turnout.model import Color, Endpoint, Measurement, Phase, Release, TrafficPoint, Verdict, Weights
+from turnout.model import ApiToken, Color, Endpoint, Measurement, Phase, Release, TrafficPoint, Verdict, Weights
 from turnout.routers.base import TrafficSource
 from turnout.runtimes.base import Runtime
 from turnout.store.base import Store
@@ -415,6 +415,16 @@ class StoreContract:
         s.record_traffic("other", [TrafficPoint(now - 1, Color.BLUE, 1.0, 7, 7, None, 100)])
         assert store().traffic("shop", now - 1000) == points
         assert store().traffic("shop", now - 1.5, now) == points[2:]
+
+    def test_api_tokens_by_name(self, store: Callable[[], Store]) -> None:
+        s = store()
+        s.save_token(ApiToken("ci", "operator", "d1" * 32, 1.0, "alice"))
+        s.save_token(ApiToken("board", "viewer", "d2" * 32, 2.0, "bob"))
+        with pytest.raises(UsageError, match="exists already"):
+            s.save_token(ApiToken("ci", "viewer", "d3" * 32))
+        assert [(t.name, t.role) for t in store().tokens()] == [("board", "viewer"), ("ci", "operator")]
+        assert s.revoke_token("ci") and not s.revoke_token("ci")
+        assert [t.name for t in store().tokens()] == ["board"]
 
     def test_audit_appends_in_order(self, store: Callable[[], Store]) -> None:
         s = store()
