@@ -36,10 +36,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_agent_keeps_to_its_openapi_document(case: schemathesis.Case, shared_api_stack: ApiStack) -> None:
     stack = shared_api_stack
-    if case.method == "GET" or case.path in SAFE_WRITES:
-        token = stack.operator
-    else:
-        token = stack.viewer  # deploy and alerts with a viewer token: a documented 403, nothing starts
+    # deploy and the alerts go with a viewer token: a documented 403, nothing starts
+    token = stack.operator if case.method == "GET" or case.path in SAFE_WRITES else stack.viewer
     # canary steps must also rise, which a schema cannot say: such a valid-looking body is a usage error
     excluded = [positive_data_acceptance] if case.path == "/api/v1/promote" else []
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=excluded)
