@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import docker
@@ -44,7 +45,7 @@ class Container:
     color: str
     index: int
     version: str
-    created: str  # ISO timestamps sort by time
+    created: float  # seconds since the epoch
     started_at: str
     status: str  # created, running, restarting, exited, dead, paused
     exit_code: int
@@ -68,7 +69,8 @@ class Container:
         return cls(
             id=data["Id"], name=data.get("Name", "").lstrip("/"), engine=engine, color=labels.get(COLOR, ""),
             index=int(index) if index.isdigit() else -1, version=labels.get(VERSION, ""),
-            created=data.get("Created", ""), started_at=state.get("StartedAt", ""), status=state.get("Status", ""),
+            created=timestamp(data.get("Created", "")), started_at=state.get("StartedAt", ""),
+            status=state.get("Status", ""),
             exit_code=int(state.get("ExitCode") or 0), restarts=int(data.get("RestartCount") or 0),
             health=health.get("Status"), health_log=str(log[-1].get("Output", "")).strip()[-300:],
             host_port=int(host_port) if host_port else None)
@@ -182,6 +184,18 @@ class Engine:
     async def used_images(self) -> set[str]:
         """The image ids of every container on this host, running or not, turnout's or not."""
         return await self.call("list containers", lambda api: {c["ImageID"] for c in api.containers(all=True)})
+
+
+def timestamp(text: str) -> float:
+    """Seconds since the epoch of the engine's RFC 3339 times (nanoseconds, trailing zeros trimmed, so
+    they do not sort as text); 0 when there is none."""
+    head, dot, rest = text.rstrip("Z").partition(".")
+    try:
+        seconds = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+    digits = "".join(ch for ch in rest if ch.isdigit())
+    return seconds + (float(f"0.{digits}") if dot and digits else 0.0)
 
 
 def _reason(exc: BaseException) -> str:

@@ -8,12 +8,13 @@ sends those credentials to the engine with each pull, so remote engines need no 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import docker
 import docker.errors
 
 from turnout.errors import RuntimeFailure
-from turnout.runtimes.docker.engine import Engine
+from turnout.runtimes.docker.engine import Engine, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,17 @@ _PULL_HINT = ("is the image pushed? Registry credentials come from the Docker co
 async def prune(engine: Engine, repository: str, keep: int) -> list[str]:
     """Remove the tags of `repository` on the engine beyond the `keep` newest images, never one that a
     container (any, running or not) uses; the removed tags. Best effort: a failure is logged."""
+    def newest_first(api: docker.APIClient) -> list[dict[str, Any]]:
+        # The list says when each was made to the second; inspect, to the nanosecond (builds come fast).
+        found = [api.inspect_image(i["Id"]) for i in api.images(name=repository)]  # type: ignore[no-untyped-call]
+        return sorted(found, key=lambda i: timestamp(i.get("Created", "")), reverse=True)
+
     try:
         used = await engine.used_images()
-        images = await engine.call(f"list images {repository}", lambda api: api.images(name=repository))
+        images = await engine.call(f"list images {repository}", newest_first)
     except RuntimeFailure as exc:
         log.warning("not pruning images of %s: %s", repository, exc)
         return []
-    images.sort(key=lambda i: i.get("Created", 0), reverse=True)
     removed = []
     for image in images[keep:]:
         if image["Id"] in used:

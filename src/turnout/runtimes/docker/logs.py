@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from turnout.errors import RuntimeFailure
 from turnout.model import LogLine
@@ -36,12 +36,14 @@ async def stream(containers: Found, *, lines: int, follow: bool) -> AsyncIterato
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[LogLine] = asyncio.Queue()
     followed: dict[str, _Follower] = {}
+    tail: int | Literal["all"] = lines
     try:
         while True:
             for engine, c in found:
                 if c.id not in followed:
-                    followed[c.id] = _Follower(engine, c, lines, lambda line: loop.call_soon_threadsafe(
+                    followed[c.id] = _Follower(engine, c, tail, lambda line: loop.call_soon_threadsafe(
                         queue.put_nowait, line))
+            tail = "all"  # containers that come later show all they printed: it all came after the call
             relist_at = loop.time() + RELIST
             while (left := relist_at - loop.time()) > 0:
                 try:  # never yield inside a timeout: it would cancel the caller's own awaits
@@ -59,14 +61,15 @@ async def stream(containers: Found, *, lines: int, follow: bool) -> AsyncIterato
 class _Follower:
     """One container's log stream, read in a daemon thread; closing the stream ends the thread."""
 
-    def __init__(self, engine: Engine, c: Container, lines: int, put: Callable[[LogLine], Any]) -> None:
+    def __init__(self, engine: Engine, c: Container, lines: int | Literal["all"],
+                 put: Callable[[LogLine], Any]) -> None:
         self._stream: Any = None
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._pump, args=(engine, c, lines, put), daemon=True,
                                         name=f"turnout-docker-logs-{c.name}")
         self._thread.start()
 
-    def _pump(self, engine: Engine, c: Container, lines: int, put: Callable[[LogLine], Any]) -> None:
+    def _pump(self, engine: Engine, c: Container, lines: int | Literal["all"], put: Callable[[LogLine], Any]) -> None:
         partial = b""
         try:
             self._stream = engine.api().logs(c.id, stdout=True, stderr=True, stream=True, follow=True, tail=lines)
