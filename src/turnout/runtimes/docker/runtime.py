@@ -51,6 +51,7 @@ class DockerRuntime:
         self._specs = SpecBuilder(app, section, options, base_dir)
         self._locks = {c: asyncio.Lock() for c in Color}  # one operation per color at a time
         self._seen: dict[tuple[int, Color], list[Container]] = {}  # each engine's last answer, per color
+        self._away: set[int] = set()  # engines that did not answer the last listing (said once, not each tick)
 
     @classmethod
     def from_options(cls, section: RuntimeConfig, options: DockerRuntimeOptions, env: DriverEnv) -> Self:
@@ -144,11 +145,16 @@ class DockerRuntime:
         found: list[Container] = []
         for engine, answer in zip(self.engines, answers, strict=True):
             if isinstance(answer, Unreachable) and not strict:
-                log.warning("%s; reporting its %s containers as last seen", answer, color.value)
+                if engine.position not in self._away:
+                    log.warning("%s; its containers are reported as last seen until it answers", answer)
+                    self._away.add(engine.position)
                 found += self._seen.get((engine.position, color), [])
             elif isinstance(answer, BaseException):
                 raise answer
             else:
+                if engine.position in self._away:
+                    log.warning("docker host %s answers again", engine.name)
+                    self._away.discard(engine.position)
                 self._seen[engine.position, color] = answer
                 found += answer
         return found
