@@ -44,6 +44,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "turnout"
 
 
+def connect(host: str) -> docker.APIClient:
+    try:
+        return docker.APIClient(base_url=host, timeout=120)
+    except docker.errors.DockerException as exc:
+        raise TurnoutError(f"no Docker engine answers at {host}: {exc}",
+                           hint="start dockerd, or set DOCKER_HOST (docs/docker.md)") from None
+
+
 def present(api: docker.APIClient, ref: str) -> bool:
     try:
         api.inspect_image(ref)  # type: ignore[no-untyped-call]
