@@ -24,7 +24,25 @@ from turnout.runtimes.docker.options import DockerHost
 from turnout.runtimes.docker.spec import COLOR, INSTANCE, VERSION, ContainerSpec
 
 T = TypeVar("T")
-POOL_SIZE = 16  # connections per engine: one per concurrent call of the pool
+POOL_SIZE = 16  # calls in flight per engine, each on a connection of its own
+SSH_POOL_SIZE = 8  # over ssh, each connection is a session: sshd allows 10 per login (MaxSessions)
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a call raises when the engine cannot be reached: the SDK's, requests', the OS's, and
+    paramiko's for ssh:// (when installed)."""
+    errors: list[type[BaseException]] = [docker.errors.DockerException, requests.exceptions.RequestException,
+                                         OSError]
+    try:
+        from paramiko import SSHException
+
+        errors.append(SSHException)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+TRANSPORT_ERRORS = _transport_errors()
 
 
 class Unreachable(RuntimeFailure):
@@ -82,6 +100,8 @@ class Engine:
         self.host, self.position, self.timeout, self._pool = host, position, timeout, pool
         self._api: docker.APIClient | None = None
         self._lock = threading.Lock()
+        self._size = SSH_POOL_SIZE if host.url.startswith("ssh://") else POOL_SIZE
+        self._slots = threading.BoundedSemaphore(self._size)  # never more calls than pooled connections
 
     @property
     def name(self) -> str:
@@ -93,13 +113,17 @@ class Engine:
 
     def _run(self, what: str, fn: Callable[[docker.APIClient], T]) -> T:
         try:
-            return fn(self.api())
+            with self._slots:
+                return fn(self.api())
         except docker.errors.APIError as exc:
             text = exc.explanation or str(exc)
             if "port is already allocated" in text or "address already in use" in text:
                 raise PortBusy(f"{self.name}: {what}: {text}") from None
             raise RuntimeFailure(f"{self.name}: {what}: {text}") from None
-        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        except TRANSPORT_ERRORS as exc:
+            if "paramiko" in str(exc):  # the SDK's ssh:// transport imports it, even to run the ssh program
+                raise RuntimeFailure(f"{self.name}: ssh:// hosts need paramiko",
+                                     hint="pip install 'turnout[docker]' (it brings docker[ssh])") from None
             with self._lock:
                 self._api = None  # a new client next time: the engine may be back, on another connection
             raise Unreachable(f"docker host {self.name} is unreachable ({what}): {_reason(exc)}",
@@ -111,7 +135,7 @@ class Engine:
         with self._lock:
             if self._api is None:
                 self._api = docker.APIClient(base_url=self.host.url, timeout=int(max(self.timeout, 1)),
-                                             max_pool_size=POOL_SIZE, use_ssh_client=self.host.ssh_client)
+                                             max_pool_size=self._size, use_ssh_client=self.host.ssh_client)
             return self._api
 
     def close(self) -> None:
