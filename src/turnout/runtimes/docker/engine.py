@@ -13,10 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import docker.tls
 import requests
 
 from turnout.errors import RuntimeFailure
@@ -25,7 +27,8 @@ from turnout.runtimes.docker.spec import COLOR, INSTANCE, VERSION, ContainerSpec
 
 T = TypeVar("T")
 POOL_SIZE = 16  # calls in flight per engine, each on a connection of its own
-SSH_POOL_SIZE = 8  # over ssh, each connection is a session: sshd allows 10 per login (MaxSessions)
+SSH_POOL_SIZE = 4  # over ssh, each connection is a session: sshd allows 10 per login (MaxSessions)
+API_VERSION = "1.41"  # Docker 20.10 and later; fixed, so making a client asks the engine nothing
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
@@ -95,9 +98,10 @@ class Container:
 
 
 class Engine:
-    def __init__(self, host: DockerHost, position: int, *, timeout: float,
-                 pool: Callable[[], ThreadPoolExecutor]) -> None:
+    def __init__(self, host: DockerHost, position: int, *, timeout: float, pool: Callable[[], ThreadPoolExecutor],
+                 base_dir: Path) -> None:
         self.host, self.position, self.timeout, self._pool = host, position, timeout, pool
+        self.tls_dir = (base_dir / host.tls).resolve() if host.tls else None
         self._api: docker.APIClient | None = None
         self._lock = threading.Lock()
         self._size = SSH_POOL_SIZE if host.url.startswith("ssh://") else POOL_SIZE
@@ -131,12 +135,28 @@ class Engine:
                                    "(runtime.options.hosts)") from None
 
     def api(self) -> docker.APIClient:
-        """The SDK client, made on first use: making it asks the engine its API version (I/O)."""
+        """The SDK client, made on first use."""
         with self._lock:
             if self._api is None:
-                self._api = docker.APIClient(base_url=self.host.url, timeout=int(max(self.timeout, 1)),
-                                             max_pool_size=self._size, use_ssh_client=self.host.ssh_client)
+                self._api = docker.APIClient(base_url=self.host.url, version=API_VERSION,
+                                             timeout=int(max(self.timeout, 1)),
+                                             max_pool_size=self._size, use_ssh_client=self.host.ssh_client,
+                                             tls=self._tls() or False)
+                # Not from the environment: REQUESTS_CA_BUNDLE would replace the tls folder's ca.pem
+                # (requests lets it win over the session's CA), and a web proxy has no business here.
+                self._api.trust_env = False
             return self._api
+
+    def _tls(self) -> docker.tls.TLSConfig | None:
+        if self.tls_dir is None:
+            return None
+        files = {name: self.tls_dir / f"{name}.pem" for name in ("ca", "cert", "key")}
+        missing = [str(p) for p in files.values() if not p.is_file()]
+        if missing:
+            raise RuntimeFailure(f"{self.name}: TLS files missing: {', '.join(missing)}",
+                                 hint="runtime.options.hosts: tls names a folder with ca.pem, cert.pem and key.pem")
+        return docker.tls.TLSConfig(client_cert=(str(files["cert"]), str(files["key"])), ca_cert=str(files["ca"]),
+                                    verify=True)
 
     def close(self) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from turnout.config import Duration
 from turnout.errors import ConfigError
@@ -32,7 +32,10 @@ class DockerHost(BaseModel):
                                 description="where the router reaches that host's containers; default: `publish`, "
                                             "or the URL's host when `publish` is 0.0.0.0 or ::")
     ssh_client: bool = Field(default=True, description="ssh:// hosts: use the `ssh` program (~/.ssh/config, agent, "
-                                                       "known_hosts); false: paramiko (pip install docker[ssh])")
+                                                       "known_hosts); false: paramiko")
+    tls: str | None = Field(default=None, description="tcp:// hosts: a folder with ca.pem, cert.pem and key.pem (as "
+                                                      "DOCKER_CERT_PATH; relative to turnout.toml): TLS, the engine's "
+                                                      "certificate checked against ca.pem, this client's shown")
 
     @field_validator("url")
     @classmethod
@@ -48,6 +51,12 @@ class DockerHost(BaseModel):
         else:
             raise ValueError(f"expected a unix://, tcp:// or ssh:// URL, got {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _tls_over_tcp(self) -> DockerHost:
+        if self.tls is not None and not self.url.startswith("tcp://"):
+            raise ValueError(f"tls is for tcp:// hosts, not {self.url}")
+        return self
 
     @field_validator("publish")
     @classmethod
@@ -94,7 +103,7 @@ class DockerRuntimeOptions(BaseModel):
     hosts: list[Annotated[DockerHost, BeforeValidator(_as_host)]] = Field(
         default_factory=list,
         description="the engines a color's containers are spread over (instance i on host i mod n): URLs, or "
-                    "tables {url, publish, address, ssh_client}; default: $DOCKER_HOST, else " + DEFAULT_SOCKET)
+                    "tables {url, publish, address, ssh_client, tls}; default: $DOCKER_HOST, else " + DEFAULT_SOCKET)
     port: int = Field(default=8000, ge=1, le=65535,
                       description="the port the app listens on inside its container (PORT and {port})")
     host_ports: str = Field(default="20000-29999",

@@ -47,7 +47,8 @@ class DockerRuntime:
                  base_dir: Path, hosts: list[DockerHost]) -> None:
         self.app, self.options, self._rt, self._health = app, options, section, health
         self._pool: ThreadPoolExecutor | None = None
-        self.engines = [Engine(h, i, timeout=options.api_timeout, pool=self._threads) for i, h in enumerate(hosts)]
+        self.engines = [Engine(h, i, timeout=options.api_timeout, pool=self._threads, base_dir=base_dir)
+                        for i, h in enumerate(hosts)]
         self._specs = SpecBuilder(app, section, options, base_dir)
         self._locks = {c: asyncio.Lock() for c in Color}  # one operation per color at a time
         self._seen: dict[tuple[int, Color], list[Container]] = {}  # each engine's last answer, per color
