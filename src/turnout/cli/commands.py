@@ -517,7 +517,9 @@ def recover(ctx: Ctx, from_router: bool) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary folder (config, state, logs).")
 @click.option("--scenario", type=click.Choice(["happy", "bad-release"]), default="happy", show_default=True,
               help="bad-release: the new version breaks after the switch and is rolled back automatically.")
-def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str) -> None:
+@click.option("--runtime", type=click.Choice(["process", "docker"]), default="process", show_default=True,
+              help="docker: containers on $DOCKER_HOST (or the local engine), of an image built here first.")
+def demo(*, as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str, runtime: str) -> None:
     """Run a full blue-green cycle under load in a temporary folder, then clean up."""
     from turnout.cli.demo import run as run_demo
 
@@ -525,7 +527,7 @@ def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenari
         render.err(f"{render.paint('demo', 'dim')} {msg}")
 
     summary = _run(run_demo(scenario=scenario, min_requests=min_requests, concurrency=concurrency,
-                                   keep=keep, log=log))
+                            keep=keep, log=log, runtime=runtime))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
