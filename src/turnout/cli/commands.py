@@ -204,9 +204,31 @@ def down(ctx: Ctx) -> None:
 
 @group.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--watch", "-w", is_flag=True, help="Keep showing it, refreshed every --interval, until Ctrl-C.")
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.2, 3600),
+              help="Seconds between refreshes with --watch.")
 @pass_ctx
-def status(ctx: Ctx, as_json: bool) -> None:
+def status(ctx: Ctx, as_json: bool, watch: bool, interval: float) -> None:
     """What serves where, read back from the router and the instances."""
+    if not watch:
+        _show_status(ctx, as_json)
+        return
+    try:
+        while True:
+            started = time.monotonic()
+            if as_json:  # one JSON document per line: a stream other programs can read
+                click.echo(api.encode(_status_view(ctx)).decode())
+            else:
+                view = _status_view(ctx)
+                click.echo("\033[H\033[2J", nl=False)  # clear the terminal, then draw again
+                render.print_status(view)
+                render.err(f"every {interval:g}s · {time.strftime('%H:%M:%S')} · Ctrl-C to stop")
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return
+
+
+def _status_view(ctx: Ctx) -> api.StatusView:
     client = ctx.client()
     try:
         view = client.status() if client.sock.exists() else None
@@ -225,10 +247,40 @@ def status(ctx: Ctx, as_json: bool) -> None:
                 await stack.close()
 
         view = _run(local())
+    return view
+
+
+def _show_status(ctx: Ctx, as_json: bool) -> None:
+    view = _status_view(ctx)
     if as_json:
         click.echo(json.dumps(json.loads(api.encode(view)), indent=2))
         return
     render.print_status(view)
+
+
+@group.command()
+@click.argument("color", type=COLORS)
+@click.option("--lines", "-n", default=100, show_default=True, type=click.IntRange(0, 100_000),
+              help="Lines of each instance to show first.")
+@click.option("--follow", "-f", is_flag=True, help="Then keep printing new lines until Ctrl-C.")
+@pass_ctx
+def logs(ctx: Ctx, color: str, lines: int, follow: bool) -> None:
+    """What COLOR's instances print (through the agent, or from the runtime directly when none runs)."""
+    client = ctx.client()
+    try:
+        for line in client.logs(Color(color), lines, follow):
+            click.echo(f"{line['instance']} | {line['text']}")
+        return
+    except AgentUnavailable:
+        pass
+    except KeyboardInterrupt:
+        return
+    from turnout.control.local import local_logs
+
+    try:
+        _run(local_logs(ctx.cfg(), Color(color), lines, follow, lambda i, t: click.echo(f"{i} | {t}")))
+    except KeyboardInterrupt:
+        return
 
 
 @group.command()

@@ -43,6 +43,7 @@ from turnout.events import Accepted, AlertReceived, Notice
 from turnout.locations import agent_paths
 from turnout.migrate import Migrations
 from turnout.model import Color, Operation, OpState
+from turnout.runtimes.base import LogSource
 
 log = logging.getLogger("turnout.agent")
 NDJSON = "application/x-ndjson"
@@ -392,6 +393,7 @@ class Agent:
         app.router.add_get("/v1/operations", self.operations)
         app.router.add_get("/v1/history", self.history)
         app.router.add_get("/v1/traffic", self.traffic)
+        app.router.add_get("/v1/logs/{color}", self.logs)
         app.router.add_get("/v1/operations/{id}/follow", self.follow)
         app.router.add_post("/v1/{command}", self.command)
         return app
@@ -464,6 +466,31 @@ class Agent:
         except ValueError:
             return _error_response(400, api.OpError(type="UsageError", exit_code=2, message="since must be a number"))
         return web.json_response(TrafficRecorder.as_json(self.recorder.since(since)))
+
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        """The color's instance logs as NDJSON lines {"instance", "text"}; `follow=1` keeps streaming."""
+        try:
+            color = Color(request.match_info["color"])
+            lines = int(request.query.get("lines", "100"))
+        except ValueError:
+            return _error_response(400, api.OpError(type="UsageError", exit_code=2,
+                                                    message="expected /v1/logs/blue|green?lines=N"))
+        runtime = self.stack.runtime
+        if not isinstance(runtime, LogSource):
+            return _error_response(409, api.OpError(type="UsageError", exit_code=2,
+                                                    message=f"the {runtime.kind} runtime keeps no logs turnout can "
+                                                            "read"))
+        resp = web.StreamResponse(headers={"Content-Type": NDJSON})
+        await resp.prepare(request)
+        try:
+            async for line in runtime.logs(color, lines=max(0, lines), follow=request.query.get("follow") == "1"):
+                await resp.write(api.encode({"instance": line.instance, "text": line.text}) + b"\n")
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        except TurnoutError as exc:
+            await resp.write(api.encode({"instance": "turnout", "text": f"error: {exc}"}) + b"\n")
+        return resp
 
     async def follow(self, request: web.Request) -> web.StreamResponse:
         feed = self.feeds.get(request.match_info["id"])
