@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stacks import write_config  # benchmarks/ is on sys.path when a script in it runs
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "src" / "turnout" / "examples" / "app.py"
 CORPUS = ROOT / "benchmarks" / "corpus" / "postgresql"
@@ -54,39 +56,6 @@ def import_ms(python_args: list[str], cwd: Path) -> float:
         if m and not m.group(2).startswith(" ") and m.group(2) not in ("site", "encodings"):
             total += int(m.group(1))
     return total / 1000
-
-
-def write_config(folder: Path) -> None:
-    command = json.dumps([sys.executable, str(APP), "--port", "{port}", "--version", "{version}",
-                          "--color", "{color}", "--grace", "1"])
-    ports = [_free() for _ in range(3)]
-    (folder / "turnout.toml").write_text(f"""
-[app]
-name = "bench"
-
-[runtime]
-command = {command}
-instances = 1
-stop_grace = "2s"
-
-[stabilize]
-window = "0s"
-
-[router]
-kind = "builtin"
-production = "127.0.0.1:{ports[0]}"
-test = "127.0.0.1:{ports[1]}"
-admin = "127.0.0.1:{ports[2]}"
-
-[deploy]
-retention = "1h"
-""")
-
-
-def _free() -> int:
-    from turnout.infra.procs import free_port
-
-    return free_port()
 
 
 def median_wall(argv: list[str], cwd: Path, runs: int, between: list[str] | None = None) -> list[float]:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from stacks import write_config
 
 from turnout import plugins
 from turnout.config import AppConfig, Config, RouterConfig, StabilizeConfig, StateConfig
@@ -163,33 +164,6 @@ async def trigger_trial(kind: str, scenario: str, workdir: Path) -> dict[str, An
             "bad_requests": len(bad), "detect_ms": round((detected - first_bad) * 1000, 1) if first_bad else None,
             "route_back_ms": round((routed - detected) * 1000, 1),
             "ms": round(total, 1) if total is not None else None}
-
-
-def write_config(folder: Path, kind: str) -> None:
-    command = json.dumps([sys.executable, str(APP), "--port", "{port}", "--version", "{version}",
-                          "--color", "{color}", "--grace", "1"])
-    (folder / "turnout.toml").write_text(f"""
-[app]
-name = "bench"
-
-[runtime]
-command = {command}
-instances = 1
-stop_grace = "2s"
-
-[stabilize]
-window = "0s"
-
-[router]
-kind = "{kind}"
-production = "127.0.0.1:{free_port()}"
-test = "127.0.0.1:{free_port()}"
-admin = "127.0.0.1:{free_port()}"
-drain = "2s"
-
-[deploy]
-retention = "1h"
-""")
 
 
 def cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
