@@ -184,7 +184,7 @@ async def faults_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         else:
             response = await handler(request)
         if state.color:  # who answered, also behind routers that do not say (the builtin proxy does)
-            response.headers["X-Turnout-Color"] = state.color
+            response.headers["X-App-Color"] = state.color
         status = response.status
         return response
     except web.HTTPException as exc:
