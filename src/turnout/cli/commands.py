@@ -90,6 +90,7 @@ class LazyGroup(click.Group):
     lazy: dict[str, tuple[str, str]] = {  # name -> (module:attribute, one-line help)
         "migrate": ("turnout.cli.migrate:migrate",
                     "Check SQL migrations for blue-green safety; run them in expand/contract phases."),
+        "notify": ("turnout.cli.notify:notify", "Notification targets: what was delivered, and a test event."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
