@@ -378,7 +378,8 @@ class NotifyConfig(Model):
                                              + " ".join(f"{{{n}}}" for n in sorted(NOTIFY_FIELDS)))
     secret: str | None = Field(default=None,
                                description="sign each body: X-Turnout-Signature: sha256=hex(HMAC-SHA256(secret, "
-                                           "X-Turnout-Timestamp + \".\" + body)); `${NAME}` reads it from the environment")
+                                           "X-Turnout-Timestamp + \".\" + body)); `${NAME}` reads it from the "
+                                           "environment")
     secret_file: str | None = Field(default=None,
                                     description="a file holding the secret (relative to turnout.toml)")
     events: list[str] | None = Field(default=None,
