@@ -91,6 +91,8 @@ class LazyGroup(click.Group):
         "migrate": ("turnout.cli.migrate:migrate",
                     "Check SQL migrations for blue-green safety; run them in expand/contract phases."),
         "notify": ("turnout.cli.notify:notify", "Notification targets: what was delivered, and a test event."),
+        "report": ("turnout.cli.report:report",
+                   "One deploy's picture: traffic, errors and p99 per color, its steps, its checks."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -451,7 +453,10 @@ def recover(ctx: Ctx, from_router: bool) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary folder (config, state, logs).")
 @click.option("--scenario", type=click.Choice(["happy", "bad-release"]), default="happy", show_default=True,
               help="bad-release: the new version breaks after the switch and is rolled back automatically.")
-def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str) -> None:
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the deploy report of the run here (demo-report.html, .png, .json).")
+def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str,  # noqa: PLR0917
+         report_dir: Path | None) -> None:
     """Run a full blue-green cycle under load in a temporary folder, then clean up."""
     from turnout.cli.demo import run as run_demo
 
@@ -459,7 +464,7 @@ def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenari
         render.err(f"{render.paint('demo', 'dim')} {msg}")
 
     summary = _run(run_demo(scenario=scenario, min_requests=min_requests, concurrency=concurrency,
-                                   keep=keep, log=log))
+                            keep=keep, log=log, report_dir=report_dir))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

@@ -183,11 +183,13 @@ class OperationView(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     actor: str = ""
     updated_at: float = 0.0
+    created_at: float = 0.0  # a deploy report's span starts here
 
     @classmethod
     def of(cls, op: Operation) -> OperationView:
         return cls(id=op.id, kind=op.kind, state=op.state, step=op.step, version=op.version, target=op.target,
-                   deadline=op.deadline, message=op.message, actor=op.actor, updated_at=op.updated_at)
+                   deadline=op.deadline, message=op.message, actor=op.actor, updated_at=op.updated_at,
+                   created_at=op.created_at)
 
 
 class DriftView(msgspec.Struct, frozen=True, kw_only=True):
