@@ -361,8 +361,9 @@ _EVENT_PATTERN = re.compile(r"^[a-z_*?]+(:[a-z_*?]+)?$")
 
 class NotifyConfig(Model):
     """One entry of [[notify]]: where turnout posts its audit events, in which format, signed or not.
+
     Deliveries run in the background (a slow or dead receiver never holds a deploy) and each one is
-    recorded: `turnout notify log`."""
+    recorded: `turnout notify log`. See docs/operators.md."""
 
     url: str = Field(description="where to POST (http or https); `url = \"${SLACK_WEBHOOK}\"` reads it from the "
                                  "environment (the token stays out of the file)")
