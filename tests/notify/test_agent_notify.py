@@ -104,3 +104,17 @@ def test_dead_receivers_do_not_slow_a_real_deploy_and_every_delivery_is_recorded
     for name in ("hang", "refused", "live"):  # one record per event per target: nothing goes unrecorded
         mine = [r for r in records if r["target"] == name]
         assert len({r["delivery"] for r in mine}) == len(mine) >= len(ids)
+
+
+def test_reload_applies_a_new_notify_target_to_the_running_agent(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    assert turnout(tmp_path, "up", "--detach", "--version", "1.0").returncode == 0
+    try:
+        with receiver() as live:
+            path.write_text(path.read_text() + f'\n[[notify]]\nurl = "{live.url}"\nevents = ["reload"]\n')
+            res = turnout(tmp_path, "reload")
+            assert res.returncode == 0 and "notify" in res.stdout, res.stdout + res.stderr
+            [got] = live.wait(1)  # the reload's own audit entry, through the new target
+            assert json.loads(got.body)["event"] == "reload:ok"
+    finally:
+        turnout(tmp_path, "down", timeout=60)
