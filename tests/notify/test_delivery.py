@@ -138,3 +138,10 @@ async def test_every_delivery_is_written_to_the_delivery_log(tmp_path: Path) -> 
     assert set(records[0]) == {"at", "target", "where", "event", "audit_id", "delivery", "outcome", "status",
                                "attempts", "latency_ms", "queued_ms", "error"}
     assert records[0]["where"] == rec.url.rsplit("/", 1)[0] and json.dumps(records)
+
+
+def test_an_event_without_an_event_loop_is_recorded_not_raised() -> None:
+    notifier = Notifier([Target("http://127.0.0.1:9/hook", name="t")])
+    notifier.event(EVENT)  # a synchronous caller: nothing to deliver from, and the caller goes on
+    [record] = notifier.recent
+    assert (record.outcome, record.error) == ("dropped", "no event loop to deliver from")

@@ -82,9 +82,14 @@ class Dispatcher:
             self.record(self._record(event, item.audit_id, item.id, "dropped",
                                      error=f"queue full ({self.target.queue} events waiting)"))
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop to deliver from (a synchronous caller): say so, never raise
+            self.record(self._record(event, item.audit_id, item.id, "dropped", error="no event loop to deliver from"))
+            return
         self.pending.append(item)
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._work(), name=f"notify {self.target.name}")
+            self._task = loop.create_task(self._work(), name=f"notify {self.target.name}")
             _WORKERS.add(self._task)
             self._task.add_done_callback(_WORKERS.discard)
 

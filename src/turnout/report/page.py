@@ -27,11 +27,12 @@ def render(report: Report, png: bytes) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(report.started))
     title = f"{report.app}: {op.kind} {op.version or ''} ({op.id})"
     image = base64.b64encode(png).decode()
+    meta = " · ".join(x for x in (op.state, f"started {when}", f"by {op.actor}" if op.actor else "", op.message) if x)
     parts = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="meta">{_e(op.state)} · started {_e(when)} by {_e(op.actor or "?")} · {_e(op.message)}</p>',
+        f'<p class="meta">{_e(meta)}</p>',
         f'<img alt="traffic split, request rate, error rate and p99 per color" src="data:image/png;base64,{image}">',
         "<h2>Traffic per color</h2>",
         _table(("color", "requests", "5xx", "error rate", "max p99 (ms)", "points"), [
