@@ -53,7 +53,8 @@ print("exit", code, file=sys.stderr)
     return res.stderr.strip().splitlines()[-1], heavy
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["rollback"], ["switch"], ["ops"], ["promote"], ["abort"]])
+@pytest.mark.parametrize("argv", [["--help"], ["rollback"], ["switch"], ["ops"], ["promote"], ["abort"],
+                                  ["report", "--help"], ["notify", "log"]])
 def test_agent_commands_load_no_heavy_library(tmp_path: Path, argv: list[str]) -> None:
     """Commands that act through the agent (none runs here, so they fail fast) load only the client."""
     write_config(tmp_path)

@@ -90,6 +90,9 @@ class LazyGroup(click.Group):
     lazy: dict[str, tuple[str, str]] = {  # name -> (module:attribute, one-line help)
         "migrate": ("turnout.cli.migrate:migrate",
                     "Check SQL migrations for blue-green safety; run them in expand/contract phases."),
+        "notify": ("turnout.cli.notify:notify", "Notification targets: what was delivered, and a test event."),
+        "report": ("turnout.cli.report:report",
+                   "One deploy's picture: traffic, errors and p99 per color, its steps, its checks."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -571,7 +574,10 @@ def recover(ctx: Ctx, from_router: bool) -> None:
               help="bad-release: the new version breaks after the switch and is rolled back automatically.")
 @click.option("--runtime", type=click.Choice(["process", "docker"]), default="process", show_default=True,
               help="docker: containers on $DOCKER_HOST (or the local engine), of an image built here first.")
-def demo(*, as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str, runtime: str) -> None:
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the deploy report of the run here (demo-report.html, .png, .json).")
+def demo(*, as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str, runtime: str,
+         report_dir: Path | None) -> None:
     """Run a full blue-green cycle under load in a temporary folder, then clean up."""
     from turnout.cli.demo import run as run_demo
 
@@ -579,7 +585,7 @@ def demo(*, as_json: bool, min_requests: int, concurrency: int, keep: bool, scen
         render.err(f"{render.paint('demo', 'dim')} {msg}")
 
     summary = _run(run_demo(scenario=scenario, min_requests=min_requests, concurrency=concurrency,
-                            keep=keep, log=log, runtime=runtime))
+                            keep=keep, log=log, runtime=runtime, report_dir=report_dir))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

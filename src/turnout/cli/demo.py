@@ -228,8 +228,9 @@ def docker_engine(log: Any) -> str:
 
 
 async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrency: int = 16, keep: bool = False,
-              log: Any = print, runtime: str = "process") -> dict[str, Any]:
-    """Run a scenario under continuous keep-alive load; return the summary."""
+              log: Any = print, runtime: str = "process", report_dir: Path | None = None) -> dict[str, Any]:
+    """Run a scenario under continuous keep-alive load; return the summary. With `report_dir`, the
+    deploy report of the run (the deploy and everything after it) is written there."""
     if scenario not in SCENARIOS:
         raise TurnoutError(f"unknown demo scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
     if runtime not in RUNTIMES:
@@ -251,8 +252,10 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
         stop = asyncio.Event()
         load = asyncio.create_task(run_load(prod, concurrency=concurrency, duration=300, stop=stop,
                                             max_requests=min_requests * 20, observer=story.timeline.observe))
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(3.0 if report_dir else 1.0)  # a report shows the traffic before the deploy too
         extra = await (happy(story) if scenario == "happy" else bad_release(story))
+        if report_dir:
+            await asyncio.sleep(3.0)  # and the traffic after it
         deadline = time.monotonic() + 120
         # Keep the load going until enough requests went through the whole story.
         while not load.done() and time.monotonic() < deadline and story.timeline.requests < min_requests:  # noqa: ASYNC110
@@ -260,6 +263,10 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
         stop.set()
         result = await load
         history = await asyncio.to_thread(_history_len, cfg)
+        if report_dir is not None:
+            await asyncio.sleep(1.2)  # the recorder's last point of the run
+            extra["report"] = await asyncio.to_thread(write_report, path, report_dir)
+            log(f"deploy report: {', '.join(extra['report'])}")
     finally:
         with contextlib.suppress(TurnoutError):
             await asyncio.to_thread(client.call, "down", api.DownArgs())
@@ -275,6 +282,21 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
         "p99_ms": round(p99 * 1000, 2) if p99 is not None else None, "duration_s": round(result.elapsed, 2),
         "audit_events": history, "steps": story.steps, **extra,
     }
+
+
+def write_report(config: Path, folder: Path) -> list[str]:
+    """The report of the demo's deploy, from 3 s before it to now: demo-report.html, .png and .json."""
+    from turnout.cli.commands import Ctx
+    from turnout.cli.report import gather, render
+
+    report = gather(Ctx(str(config), False), None, margin=3.0, until=time.time())
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in ("html", "png", "json"):
+        target = folder / f"demo-report.{fmt}"
+        target.write_bytes(render(report, fmt))
+        written.append(str(target))
+    return written
 
 
 def _history_len(cfg: config_mod.Config) -> int:

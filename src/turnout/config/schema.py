@@ -6,6 +6,7 @@ Drivers' own `options` tables are validated by the driver's Options model when t
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -350,6 +352,97 @@ class HooksConfig(Model):
         return {name: cmd for name, cmd in self.model_dump(by_alias=True).items() if cmd}
 
 
+NOTIFY_FORMATS = ("json", "slack", "msteams", "discord", "googlechat", "template")
+# What a template may name: the audit event's fields, and `text`, the one-line summary chat formats show.
+NOTIFY_FIELDS = frozenset({"event", "app", "action", "outcome", "actor", "at", "time", "from", "to", "version",
+                           "active", "phase", "reason", "id", "text"})
+_EVENT_PATTERN = re.compile(r"^[a-z_*?]+(:[a-z_*?]+)?$")
+
+
+class NotifyConfig(Model):
+    """One entry of [[notify]]: where turnout posts its audit events, in which format, signed or not.
+
+    Deliveries run in the background (a slow or dead receiver never holds a deploy) and each one is
+    recorded: `turnout notify log`. See docs/operators.md."""
+
+    url: str = Field(description="where to POST (http or https); `url = \"${SLACK_WEBHOOK}\"` reads it from the "
+                                 "environment (the token stays out of the file)")
+    format: Literal["json", "slack", "msteams", "discord", "googlechat", "template"] = Field(
+        default="json", description="json (turnout's event), slack (incoming webhook), msteams (Workflows, "
+                                    "Adaptive Card), discord (webhook), googlechat (webhook), template")
+    name: str | None = Field(default=None, description="its name in the delivery log (default: format@host)")
+    content_type: str = Field(default="application/json",
+                              description="format = template: the Content-Type; with a JSON type the values "
+                                          "are JSON-escaped and the result must be JSON")
+    template: str | None = Field(default=None,
+                                 description="format = template: the body, with placeholders "
+                                             + " ".join(f"{{{n}}}" for n in sorted(NOTIFY_FIELDS)))
+    secret: str | None = Field(default=None,
+                               description="sign each body: X-Turnout-Signature: sha256=hex(HMAC-SHA256(secret, "
+                                           "X-Turnout-Timestamp + \".\" + body)); `${NAME}` reads it from the "
+                                           "environment")
+    secret_file: str | None = Field(default=None,
+                                    description="a file holding the secret (relative to turnout.toml)")
+    events: list[str] | None = Field(default=None,
+                                     description="which events, as action:outcome patterns (`deploy:*`, "
+                                                 "`*:failed`); default: all for json and template, the "
+                                                 "headline ones for chat formats")
+    timeout: Duration = Field(default=5.0, gt=0, description="per attempt, from connecting to the answer")
+    retries: int = Field(default=3, ge=0, le=10,
+                         description="attempts after the first on a connection error, timeout, 408, 429 or 5xx")
+    backoff: Duration = Field(default=0.5, description="wait before the first retry; it doubles for each next one")
+    max_backoff: Duration = Field(default=30.0, description="the longest wait between attempts (also caps "
+                                                            "a Retry-After)")
+    queue: int = Field(default=100, ge=1, le=10_000,
+                       description="events waiting for this target; beyond it new ones are dropped, and the drop "
+                                   "is recorded")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^(https?://[^\s/]+|\$\{\w+\}$|\$\w+$)", v):
+            raise ValueError(f"expected an http(s) URL or an environment variable, got {v!r}")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: list[str] | None) -> list[str] | None:
+        for pattern in v or []:
+            if not _EVENT_PATTERN.match(pattern):
+                raise ValueError(f"expected action:outcome patterns like deploy:* or *:failed, got {pattern!r}")
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if info.data.get("format") != "template":
+            raise ValueError('a template goes with format = "template"')
+        templates.check(v, NOTIFY_FIELDS)
+        if "json" in info.data.get("content_type", ""):
+            sample = {name: json.dumps('a "quoted" value')[1:-1] for name in NOTIFY_FIELDS}
+            try:
+                json.loads(templates.fill(v, sample))
+            except ValueError as exc:
+                raise ValueError(f"not JSON once filled ({exc}); put the placeholders inside strings, "
+                                 "or set content_type") from None
+        return v
+
+    @field_validator("secret_file")
+    @classmethod
+    def _secret_file(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("secret") is not None:
+            raise ValueError("set `secret` or `secret_file`, not both")
+        return v
+
+    @model_validator(mode="after")
+    def _has_template(self) -> NotifyConfig:
+        if self.format == "template" and self.template is None:
+            raise ValueError('format = "template" needs a `template`')
+        return self
+
+
 class DatabaseConfig(Model):
     """`[database]`: the shared database the migrations run on (see docs/migrations.md)."""
 
@@ -442,7 +535,11 @@ class Config(Model):
     hooks: HooksConfig = Field(default=HooksConfig(),
                                description="[hooks]: executables run at these points with TURNOUT_* variables")
     webhooks: list[str] = Field(default_factory=list,
-                                description="URLs that receive a JSON event for every audit entry")
+                                description="URLs that receive a JSON event for every audit entry (each is a "
+                                            "[[notify]] target with format = \"json\" and the defaults)")
+    notify: list[NotifyConfig] = Field(default_factory=list,
+                                       description="[[notify]]: targets that receive turnout's events (Slack, Teams, "
+                                                   "Discord, Google Chat, JSON, a template), signed, retried, recorded")
     database: DatabaseConfig | None = Field(default=None,
                                             description="[database]: migrations in expand/contract phases")
     api: ApiConfig = Field(default=ApiConfig(), description="[api]: the HTTP API and dashboard")

@@ -26,6 +26,8 @@ from turnout.infra.identity import actor
 from turnout.migrate import Migrations
 from turnout.model import Color
 from turnout.notify import Notifier
+from turnout.notify.deliverylog import DeliveryLog
+from turnout.notify.targets import Target
 from turnout.routers.base import Router, RouterDriver
 from turnout.runtimes.base import LogSource, Runtime, RuntimeDriver
 from turnout.store import SqliteStore
@@ -84,8 +86,17 @@ def build_checks(cfg: Config) -> list[Check]:
 
 
 def build_notifier(cfg: Config) -> Notifier | None:
+    """The [[notify]] targets, the older `webhooks` URLs as json targets, and the hooks."""
     hooks = cfg.hooks.commands()
-    return Notifier(cfg.webhooks, hooks, str(cfg.base_dir)) if cfg.webhooks or hooks else None
+    targets = [Target(url, name=f"webhooks[{i}]") for i, url in enumerate(cfg.webhooks)]
+    for i, entry in enumerate(cfg.notify):
+        try:
+            targets.append(Target.from_config(entry, cfg.base_dir))
+        except ConfigError as exc:
+            raise cfg.locate(exc.under("notify", i)) from None
+    if not targets and not hooks:
+        return None
+    return Notifier(targets, hooks, str(cfg.base_dir), DeliveryLog.in_state(cfg.state_dir()))
 
 
 @dataclass

@@ -48,7 +48,7 @@ from turnout.runtimes.base import LogSource
 log = logging.getLogger("turnout.agent")
 NDJSON = "application/x-ndjson"
 AGENT = "turnout agent"
-LIVE = frozenset({"app", "checks", "analysis", "stabilize", "deploy", "hooks", "webhooks", "database"})
+LIVE = frozenset({"app", "checks", "analysis", "stabilize", "deploy", "hooks", "webhooks", "notify", "database"})
 BUSY_STEPS = frozenset({"queued", "starting", "validating", "baseline", "promoting", "canary", "switching"})
 FEEDS_KEPT = 20
 
