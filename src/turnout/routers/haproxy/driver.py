@@ -51,7 +51,7 @@ class HAProxyOptions(BaseModel):
     maxconn: int = Field(default=4000, ge=1, le=9000, description="higher needs a higher fd limit than we have")
     threads: int | None = Field(default=None, ge=1, le=64)
     timeout_server: Duration = 60.0
-    timeout_connect: Duration = Field(default=0.1, gt=0,
+    timeout_connect: Duration = Field(default=0.05, gt=0,
                                       description="to an instance; also how long a request waits before its "
                                                   "one retry (another instance if there is one)")
 

@@ -139,7 +139,7 @@ def find_maps(text: str) -> dict[str, str]:
 def render_config(
     *, production: str, test: str, socket: str, maps_dir: Path, slots: dict[Color, list[Slot]],
     maxconn: int, threads: int | None, timeout_server: float, server_state_file: str | None = None,
-    timeout_connect: float = 0.1,
+    timeout_connect: float = 0.05,
 ) -> str:
     """An owned HAProxy's whole config, or (the frontends and backends part) a snippet for an attached one."""
     glob = [
