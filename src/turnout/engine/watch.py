@@ -411,9 +411,10 @@ async def watch_streams(streams: Sequence[Stream], *, window: float, stop: async
         waiting: list[asyncio.Future[Any]] = [fired, stopper]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (*runners, stopper):
-            task.cancel()
-        await asyncio.gather(*runners, stopper, return_exceptions=True)
+        if not loop.is_closed():  # closed: the program is ending and took the tasks with it
+            for task in (*runners, stopper):
+                task.cancel()
+            await asyncio.gather(*runners, stopper, return_exceptions=True)
     if fired.done() and (result := fired.result()) is not None:
         return result
     if stop is not None and stop.is_set():
