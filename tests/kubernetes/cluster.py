@@ -37,8 +37,10 @@ class Emulator(kmock.KubernetesEmulator):
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
         status = self.refuse(request) if self.refuse is not None and request.resource is not None else None
         if status:
+            # a 429 carries Retry-After, as API Priority and Fairness sends it
+            headers = {"Retry-After": "1"} if status == 429 else None
             return aiohttp.web.json_response({"kind": "Status", "code": status, "message": "injected failure"},
-                                             status=status)
+                                             status=status, headers=headers)
         key, before = None, None
         if (request.resource is not None and request.resource.plural == "deployments"
                 and request.subresource is None and request.action in (kmock.action.CREATE, kmock.action.UPDATE)):

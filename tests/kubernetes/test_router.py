@@ -166,6 +166,36 @@ async def test_failure_before_the_production_patch_leaves_production(cluster: Fa
     assert selectors(cluster) == ("blue", "green")
 
 
+@pytest.mark.usefixtures("services")
+async def test_a_throttled_read_is_tried_again_after_retry_after(cluster: FakeCluster) -> None:
+    """API Priority and Fairness answers 429 with Retry-After; a 503 comes while an API server restarts.
+    Reads wait and try again; a write is never repeated by the client (its caller reads and decides)."""
+    answers = [429, 503]
+
+    def flaky(request: Any) -> int | None:
+        if request.action == kmock.action.FETCH and request.name == "shop" and answers:
+            return answers.pop(0)
+        return None
+
+    cluster.emulator.refuse = flaky
+    router = make_router(cluster)
+    started = time.monotonic()
+    assert (await router.observe()).weights == BLUE
+    assert answers == [] and time.monotonic() - started >= 1.0  # waited as Retry-After asked
+    refused: list[str] = []
+
+    def refuse_patch(request: Any) -> int | None:
+        if request.action == kmock.action.UPDATE:
+            refused.append(request.name)
+            return 503
+        return None
+
+    cluster.emulator.refuse = refuse_patch
+    with pytest.raises(RouterError, match="503"):
+        await router.route(GREEN)
+    assert refused == ["shop-test"]  # one attempt, then the error
+
+
 async def test_prepare_checks_the_services(cluster: FakeCluster) -> None:
     router = make_router(cluster)
     with pytest.raises(RouterError, match=f"Service {NS}/shop not found") as err:

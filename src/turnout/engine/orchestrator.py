@@ -48,6 +48,7 @@ from turnout.store.base import Store
 
 SamplerFor = Callable[[Color, str], watch.Sampler]  # (color watched, URL it is served at) -> sampler
 CATCH_UP = 10.0  # a watch whose deadline passed while no agent ran still watches this long
+VERIFY_POLL = (0.02, 1.0)  # seconds between reads of a new split: first, and the cap it doubles up to
 
 
 class Orchestrator:
@@ -386,19 +387,29 @@ class Orchestrator:
     async def route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
 
-        Returns the wall-clock moment route() returned: the switch command's end, for timing.
+        A read that fails is "not yet", never a failed switch: one throttled or refused read (a 429, an
+        ELB Throttling) must not turn a switch that worked into a rollback. The polls back off from
+        20 ms to 1 s, so a slow router is not hammered. Returns the wall-clock moment route() returned:
+        the switch command's end, for timing.
         """
         await self.router.route(weights)
         routed_at = time.time()
         deadline = time.monotonic() + self.cfg.deploy.verify_timeout
+        pause, seen = VERIFY_POLL[0], "nothing readable"
         while True:
-            state = await self.router.observe()
-            if state.weights == weights:
-                return routed_at
+            try:
+                state = await self.router.observe()
+            except RouterError as exc:
+                seen = f"nothing readable ({exc})"
+            else:
+                if state.weights == weights:
+                    return routed_at
+                seen = str(state.weights.as_dict())
             if time.monotonic() > deadline:
-                raise RouterError(f"router still serves {state.weights.as_dict()} after "
-                                  f"{self.cfg.deploy.verify_timeout:.0f}s, asked for {weights.as_dict()}")
-            await asyncio.sleep(0.02)
+                raise RouterError(f"router still serves {seen} after {self.cfg.deploy.verify_timeout:.0f}s, "
+                                  f"asked for {weights.as_dict()}")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, VERIFY_POLL[1])
 
     # -- canary steps and the stabilize watch ---------------------------------------------------------------
     async def _go_live(self, op: OpHandle, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
