@@ -10,8 +10,8 @@ import pytest
 
 from turnout import config
 from turnout.control.local import Stack
-from turnout.errors import RouterError
-from turnout.model import Color, RouteState, Weights
+from turnout.errors import RouterError, RuntimeFailure, ValidationFailed
+from turnout.model import Color, Endpoint, RouteState, Weights
 from turnout.store import SqliteStore
 from turnout.testing.fakes import FakeRouter, FakeRuntime
 
@@ -67,3 +67,54 @@ async def test_reads_failing_past_the_deadline_fail_the_switch_and_say_why(tmp_p
         await orch.route_and_verify(Weights.all_to(Color.GREEN))
     polls = router.calls.count("observe failed")
     assert 3 <= polls <= 8  # backed off (20 ms doubling), not a read every 20 ms for 300 ms
+
+
+class SizeSpyRouter(FakeRouter):
+    """Records how many instances the runtime ran on the color that route() sends traffic to."""
+
+    def __init__(self, runtime: FakeRuntime) -> None:
+        super().__init__()
+        self.runtime, self.sizes_at_route = runtime, []
+
+    async def route(self, weights: Weights) -> None:
+        env = self.runtime.envs.get(weights.dominant)
+        self.sizes_at_route.append(len(env.instances) if env else 0)
+        await super().route(weights)
+
+
+async def test_a_preview_size_is_scaled_up_before_the_switch(tmp_path: Path) -> None:
+    """Argo Rollouts' previewReplicaCount: validate on fewer instances, then full size, then traffic."""
+    runtime = FakeRuntime(instances=3)
+    router = SizeSpyRouter(runtime)
+    cfg = config.parse('[app]\nname = "shop"\n[runtime]\ncommand = ["x"]\ninstances = 3\npreview_instances = 1\n'
+                       '[stabilize]\nwindow = "0s"\n', base_dir=tmp_path)
+    s = Stack(cfg, SqliteStore(tmp_path / "state.db"), router, runtime, [])
+    orch = s.orchestrator()
+    await orch.bootstrap("1.0")
+    await orch.deploy("2.0", pause=True)
+    assert len(runtime.envs[Color.GREEN].instances) == 1  # validated at its preview size
+    assert len(router.backends[Color.GREEN]) == 1
+    await orch.promote()
+    assert router.sizes_at_route[-1] == 3  # full size when traffic moved
+    assert len(router.backends[Color.GREEN]) == 3  # and the router was given the new instances first
+    assert any(e.action == "scale" and "preview size (1) to 3" in e.reason for e in orch.store.history("shop"))
+
+
+async def test_a_failed_scale_up_aborts_before_any_traffic_moves(tmp_path: Path) -> None:
+    class NoRoom(FakeRuntime):
+        async def scale(self, color: Color, count: int) -> list[Endpoint]:
+            raise RuntimeFailure(f"0/{count} nodes are available: insufficient cpu")
+
+    runtime = NoRoom(instances=3)
+    cfg = config.parse('[app]\nname = "shop"\n[runtime]\ncommand = ["x"]\ninstances = 3\npreview_instances = 1\n'
+                       '[stabilize]\nwindow = "0s"\n', base_dir=tmp_path)
+    router = FakeRouter()
+    s = Stack(cfg, SqliteStore(tmp_path / "state.db"), router, runtime, [])
+    orch = s.orchestrator()
+    await orch.bootstrap("1.0")
+    routes = router.calls.count("route")
+    with pytest.raises(ValidationFailed, match="preview size to full size failed: 0/3 nodes are available"):
+        await orch.deploy("2.0")
+    assert router.calls.count("route") == routes  # no traffic moved
+    assert (await router.observe()).weights == Weights.all_to(Color.BLUE)
+    assert orch.current().phase.value == "aborted" and Color.GREEN not in runtime.envs

@@ -12,6 +12,7 @@ timings and propagation real controllers have are not modelled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import threading
@@ -127,11 +128,11 @@ class FakeCluster:
         selector: dict[str, str] = self.call("CoreV1Api", "read_namespaced_service", name, ns)["spec"]["selector"]
         return selector
 
-    def deployment(self, ns: str, name: str, color: str, *, replicas: int = 0) -> None:
+    def deployment(self, ns: str, name: str, color: str, *, replicas: int = 0, min_ready: int = 0) -> None:
         labels = {"app": "shop", "color": color}
         self.call("AppsV1Api", "create_namespaced_deployment", ns, {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+            "spec": {"replicas": replicas, "minReadySeconds": min_ready, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels}, "spec": {"containers": [
                          {"name": "sidecar", "image": "envoy:1"},
                          {"name": "app", "image": "registry/shop:0", "ports": [{"containerPort": 8080}],
@@ -140,19 +141,39 @@ class FakeCluster:
     def read_deployment(self, ns: str, name: str) -> Any:
         return self.call("AppsV1Api", "read_namespaced_deployment", name, ns)
 
+    def hpa(self, ns: str, deployment: str, *, min_replicas: int, max_replicas: int) -> None:
+        """An autoscaling/v2 HPA on a Deployment (CPU at 60 %: FakeController reads no metrics)."""
+        self.call("AutoscalingV2Api", "create_namespaced_horizontal_pod_autoscaler", ns, {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": deployment, "namespace": ns},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+                     "minReplicas": min_replicas, "maxReplicas": max_replicas,
+                     "metrics": [{"type": "Resource", "resource": {
+                         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}})
+
+    def read_hpa(self, ns: str, name: str) -> Any:
+        return self.call("AutoscalingV2Api", "read_namespaced_horizontal_pod_autoscaler", name, ns)
+
 
 class FakeController:
     """kube-controller-manager's part the drivers rely on, for one namespace, in a thread.
 
     A Deployment whose spec changed is rolled out `delay` seconds later: its pods are replaced by
-    `replicas` Running, Ready pods of the current template, then its status says so. Names in
-    `stuck` never become ready: "timeout" stays unready, "deadline" reports ProgressDeadlineExceeded.
-    Each Service gets one EndpointSlice of the ready pods its selector picks, unless `endpoints_paused`.
+    `replicas` Running, Ready pods of the current template, then its status says so; they count as
+    available `spec.minReadySeconds` after that. Names in `stuck` never become ready: "timeout" stays
+    unready, "deadline" reports ProgressDeadlineExceeded. Each Service gets one EndpointSlice of the
+    ready pods its selector picks, unless `endpoints_paused`.
+
+    The HPA controller, much simplified: an autoscaling/v2 HPA whose Deployment runs (replicas > 0)
+    sets its replicas to what `load[<hpa name>]` says the metrics want (default: the current replicas),
+    clamped to minReplicas..maxReplicas, at once (no stabilization window, no metrics), and reports
+    it in the HPA's status. At 0 replicas it leaves the Deployment alone, as the real one does.
     """
 
     def __init__(self, cluster: FakeCluster, namespace: str, *, delay: float = 0.3) -> None:
         self.cluster, self.ns, self.delay = cluster, namespace, delay
         self.stuck: dict[str, str] = {}
+        self.load: dict[str, int] = {}
         self.endpoints_paused = False
         self._pending: dict[tuple[str, int, int], float] = {}
         self._stop = threading.Event()
@@ -178,6 +199,9 @@ class FakeController:
         return [i for i in items if i["metadata"].get("namespace") == self.ns]
 
     def reconcile(self) -> None:
+        with contextlib.suppress(client.ApiException):  # a test may refuse HPAs to the drivers (and to us)
+            for hpa in self._list("AutoscalingV2Api", "list_namespaced_horizontal_pod_autoscaler"):
+                self._autoscale(hpa)
         for dep in self._list("AppsV1Api", "list_namespaced_deployment"):
             self._deployment(dep)
         if not self.endpoints_paused:
@@ -188,7 +212,8 @@ class FakeController:
     def _deployment(self, dep: Any) -> None:
         name, gen = dep["metadata"]["name"], dep["metadata"].get("generation", 0)
         want, st = dep["spec"].get("replicas", 1), dep.get("status") or {}
-        if st.get("observedGeneration") == gen and st.get("readyReplicas", 0) == want:
+        rolled = st.get("observedGeneration") == gen and st.get("readyReplicas", 0) == want
+        if rolled and st.get("availableReplicas", 0) == want:
             return
         if self.stuck.get(name):
             conditions = [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
@@ -200,7 +225,12 @@ class FakeController:
                                 "readyReplicas": 0, "conditions": conditions})
             return
         since = self._pending.setdefault((name, gen, want), time.monotonic())
-        if time.monotonic() - since < self.delay:
+        ready_for = time.monotonic() - since - self.delay
+        if ready_for < 0:
+            return
+        available = want if ready_for >= dep["spec"].get("minReadySeconds", 0) else 0
+        if rolled:  # the pods are there and Ready: only minReadySeconds was missing
+            self._status(name, {"availableReplicas": available})
             return
         for pod in self._list("CoreV1Api", "list_namespaced_pod"):
             if pod["metadata"]["name"].startswith(f"{name}-"):
@@ -215,9 +245,27 @@ class FakeController:
                 "status": {"phase": "Running", "podIP": f"10.{net}.{gen % 250}.{i + 1}",
                            "conditions": [{"type": "Ready", "status": "True"}]}})
         self._status(name, {"observedGeneration": gen, "replicas": want, "updatedReplicas": want,
-                            "readyReplicas": want, "availableReplicas": want,
+                            "readyReplicas": want, "availableReplicas": available,
                             "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
                                             "message": "Deployment has minimum availability."}]})
+
+    def _autoscale(self, hpa: Any) -> None:
+        spec = hpa["spec"]
+        ref = spec.get("scaleTargetRef") or {}
+        if ref.get("kind") != "Deployment":
+            return
+        dep = self.cluster.read_deployment(self.ns, ref["name"])
+        current = dep["spec"].get("replicas", 1)
+        if current == 0:
+            return  # implicit maintenance-mode deactivation
+        wanted = self.load.get(hpa["metadata"]["name"], current)
+        desired = max(spec.get("minReplicas", 1), min(spec["maxReplicas"], wanted))
+        if desired != current:
+            self.cluster.call("AppsV1Api", "patch_namespaced_deployment", ref["name"], self.ns,
+                              {"spec": {"replicas": desired}}, _content_type=MERGE)
+        self.cluster.call("AutoscalingV2Api", "patch_namespaced_horizontal_pod_autoscaler_status",
+                          hpa["metadata"]["name"], self.ns,
+                          {"status": {"currentReplicas": current, "desiredReplicas": desired}}, _content_type=MERGE)
 
     def _status(self, name: str, status: dict[str, Any]) -> None:
         self.cluster.call("AppsV1Api", "patch_namespaced_deployment_status", name, self.ns, {"status": status},

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+)
 
 from turnout.config import templates
 from turnout.errors import ConfigError, Key
@@ -90,6 +99,10 @@ class RuntimeConfig(Model):
     idle_instances: int = Field(default=0, ge=0, le=64,
                                 description="scale the retired color down to this "
                                             "many after the retention window (0: stop it)")
+    preview_instances: int | None = Field(default=None, ge=1, le=64,
+                                          description="start a new release on this many instances while it is "
+                                                      "validated, and scale it to `instances` just before the "
+                                                      "switch (Argo Rollouts' previewReplicaCount)")
     ready_timeout: Duration = Field(default=30.0,
                                     description="how long new instances may take to "
                                                 "pass readiness before the deploy fails")
@@ -100,6 +113,13 @@ class RuntimeConfig(Model):
         default_factory=dict,
         description="static runtime: the host:port of each instance, per color (blue = [...], green = [...])")
     options: dict[str, Any] = Field(default_factory=dict, description="the runtime driver's own options (see its docs)")
+
+    @field_validator("preview_instances")
+    @classmethod
+    def _preview(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is not None and v >= info.data.get("instances", 0):
+            raise ValueError(f"must be less than instances ({info.data.get('instances')}): a preview is smaller")
+        return v
 
     @field_validator("command")
     @classmethod

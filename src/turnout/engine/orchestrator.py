@@ -215,8 +215,8 @@ class Orchestrator:
 
     async def _start(self, target: Color, release: Release) -> list[Endpoint]:
         self.progress(Starting(color=target, version=release.version))
-        try:
-            endpoints = await self.runtime.start(release, target)
+        try:  # at its preview size, if one is set: _full_size() scales it up before the switch
+            endpoints = await self.runtime.start(release, target, self.cfg.runtime.preview_instances)
         except RuntimeFailure as exc:
             # Instances that never answer their readiness probe fail the deploy like a failed check.
             reason = f"check readiness fail: {exc}"
@@ -415,6 +415,7 @@ class Orchestrator:
     async def _go_live(self, op: OpHandle, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
                        ) -> tuple[Deployment, watch.Baseline | None]:
         """Measure the live color's baseline, then shift traffic to `target` (canary steps, then 100 %)."""
+        await self._full_size(op, target)
         op.step("baseline")
         try:
             baseline = await self._baseline(dep, steps)
@@ -422,6 +423,22 @@ class Orchestrator:
             raise await self._cancelled(op, target) from None
         op.step("canary" if steps else "switching", baseline=asdict(baseline) if baseline else None, step_index=0)
         return await self._shift(op, target, steps, baseline, reason=reason), baseline
+
+    async def _full_size(self, op: OpHandle, target: Color) -> None:
+        """A release validated at runtime.preview_instances goes to full size before any traffic moves to it."""
+        preview = self.cfg.runtime.preview_instances
+        if preview is None:
+            return
+        try:
+            endpoints = await self.runtime.scale(target, self.cfg.runtime.instances)
+            await self.router.prepare({target: endpoints})
+        except TurnoutError as exc:
+            reason = f"scaling {target.value} from its preview size to full size failed: {exc}"
+            await self._abort(target, reason)
+            op.finish(OpState.ABORTED, reason, ValidationFailed.exit_code)
+            raise ValidationFailed(reason, hint=f"nothing was switched; {target.other.value} still serves") from None
+        self.journal.record("scale", "ok", f"{target.value} from its preview size ({preview}) to {len(endpoints)} "
+                                           "instances before the switch")
 
     async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> watch.Baseline | None:
         """The live color's behaviour before the switch, what the new one is held against afterwards."""
