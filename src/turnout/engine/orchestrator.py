@@ -106,6 +106,7 @@ class Orchestrator:
         self.journal.lock(f"deploy {version} ({op.id})")
         try:
             dep = self._deployable(version, force)
+            await self._idle_as_stored(dep, op)
             await self.journal.hook("pre-deploy", dep, f"deploy {version}", version=version)
             target, release = dep.idle, Release(version)
             op.step("starting", version=version, target=target, steps=tuple(chosen))
@@ -171,6 +172,23 @@ class Orchestrator:
             dep = self.journal.update(dep.cleared(version), action="deploy", outcome="forced",
                                       reason=f"{version} deployed again although it was rolled back by a trigger")
         return dep
+
+    async def _idle_as_stored(self, dep: Deployment, op: OpHandle) -> None:
+        """Refuse a deploy while the router serves the color it would start on: something moved traffic
+        behind turnout (a re-applied manifest, a hand edit), and the new release would replace, or its
+        abort would stop, what users are served by."""
+        try:
+            served = (await self.router.observe()).weights
+            if served.of(dep.idle):
+                raise NotReady(f"the router serves {served.as_dict()} but the state says {dep.active.value} is "
+                               f"live: a deploy would start on {dep.idle.value}, which serves production",
+                               hint="something changed the router behind turnout (a GitOps sync, kubectl apply?): "
+                                    "the agent puts it back (`turnout status` shows the drift), or run "
+                                    f"`turnout switch {dep.active.value}`")
+        except TurnoutError as exc:
+            self.journal.record("deploy", "refused", str(exc))
+            op.finish(OpState.FAILED, str(exc), exc.exit_code)
+            raise
 
     async def promote(self, steps: Sequence[int] | None = None, *, op: OpHandle | None = None) -> Deployment:
         """Continue a paused deploy: canary steps, the switch, and the stabilize watch."""
@@ -243,13 +261,25 @@ class Orchestrator:
                                    on_measurement=lambda m: self.progress(Measured(measurement=m)))
 
     async def _abort(self, target: Color, reason: str, evidence: Sequence[Evidence] = ()) -> None:
-        """Stop the new color of a deploy that did not switch; the live color keeps serving."""
+        """Stop the new color of a deploy that did not switch; the live color keeps serving. A color the
+        router serves after all (moved behind turnout's back meanwhile) is left running."""
         self.progress(Aborting(color=target, reason=reason))
         try:
-            await self.runtime.stop(target, drain=0)
+            if await self._serves(target):
+                reason = f"{reason}; {target.value} was left running: the router serves it"
+            else:
+                await self.runtime.stop(target, drain=0)
         finally:
             self.journal.advance(self.current().dropped(target), Phase.ABORTED, action="deploy", outcome="failed",
                                  to_color=target, reason=reason, evidence=evidence)
+
+    async def _serves(self, color: Color) -> bool:
+        """Whether the router sends `color` any production traffic; an unreadable router says no (the deploy
+        checked before it started that `color` served nothing)."""
+        try:
+            return (await self.router.observe()).weights.of(color) > 0
+        except RouterError:
+            return False
 
     async def _cancelled(self, op: OpHandle, target: Color) -> Aborted:
         """The operation's task was cancelled by `abort` before the switch: clean up, say who."""
