@@ -121,9 +121,10 @@ class Reconciler:
                         in_flight: bool) -> None:
         if getattr(self.orch.router, "selects_instances", False):
             return  # it finds the instances itself (Kubernetes Services select pods by label)
+        given = state.backends if state.targets is None else state.targets  # an ALB's: registered, maybe not healthy
         wrong = {c: statuses[c].endpoints for c in Color
                  if self.desired(dep, c) and not (in_flight and c is dep.target)
-                 and set(state.backends.get(c, ())) != set(statuses[c].endpoints) and statuses[c].endpoints}
+                 and set(given.get(c, ())) != set(statuses[c].endpoints) and statuses[c].endpoints}
         if not wrong:
             self.cleared("router backends")
             return
