@@ -4,8 +4,8 @@ No kube-apiserver can run here. kmock 0.8's KubernetesEmulator is a stateful JSO
 Kubernetes URLs that the official client talks to over real HTTP. It has no controllers, so
 FakeController stands in for kube-controller-manager in one namespace: it rolls Deployments out (status
 and Pods with IPs) and keeps each Service's EndpointSlice listing the ready pods its selector picks.
-Emulator adds the one API-server behaviour the runtime depends on: metadata.generation rises when a
-Deployment's spec changes (kmock stores bodies as sent). Everything here is fake: the readiness,
+Emulator adds the one API-server behaviour the drivers depend on: metadata.generation rises when a
+Deployment's or an HTTPRoute's spec changes (kmock stores bodies as sent). Everything here is fake: the readiness,
 timings and propagation real controllers have are not modelled.
 """
 
@@ -28,10 +28,11 @@ from kubernetes import client  # ruff files it as first-party: tests/kubernetes 
 
 MERGE = "application/merge-patch+json"
 COLOR_NET = {"blue": 1, "green": 2}  # pod IPs: 10.<color>.<generation>.<n>
+GATEWAY = ("gateway.networking.k8s.io", "v1")
 
 
 class Emulator(kmock.KubernetesEmulator):
-    """kmock plus Deployment generations, and failures injected by `refuse(request) -> HTTP status | None`."""
+    """kmock plus Deployment and HTTPRoute generations, and failures injected by `refuse(request) -> status`."""
 
     refuse: Callable[[Any], int | None] | None = None
 
@@ -43,7 +44,7 @@ class Emulator(kmock.KubernetesEmulator):
             return aiohttp.web.json_response({"kind": "Status", "code": status, "message": "injected failure"},
                                              status=status, headers=headers)
         key, before = None, None
-        if (request.resource is not None and request.resource.plural == "deployments"
+        if (request.resource is not None and request.resource.plural in ("deployments", "httproutes")
                 and request.subresource is None and request.action in (kmock.action.CREATE, kmock.action.UPDATE)):
             data = request.data or {}
             key = (request.resource, request.namespace or data.get("metadata", {}).get("namespace"),
@@ -151,6 +152,15 @@ class FakeCluster:
                      "metrics": [{"type": "Resource", "resource": {
                          "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}})
 
+    def httproute(self, ns: str, name: str, rules: list[dict[str, Any]], hostnames: list[str] | None = None) -> None:
+        """A Gateway API HTTPRoute attached to Gateway `gw` (kmock serves the bundled gateway CRDs' URLs)."""
+        self.call("CustomObjectsApi", "create_namespaced_custom_object", *GATEWAY, ns, "httproutes", {
+            "apiVersion": "/".join(GATEWAY), "kind": "HTTPRoute", "metadata": {"name": name, "namespace": ns},
+            "spec": {"parentRefs": [{"name": "gw"}], "hostnames": hostnames or [], "rules": rules}})
+
+    def read_httproute(self, ns: str, name: str) -> Any:
+        return self.call("CustomObjectsApi", "get_namespaced_custom_object", *GATEWAY, ns, "httproutes", name)
+
     def read_hpa(self, ns: str, name: str) -> Any:
         return self.call("AutoscalingV2Api", "read_namespaced_horizontal_pod_autoscaler", name, ns)
 
@@ -164,6 +174,10 @@ class FakeController:
     unready, "deadline" reports ProgressDeadlineExceeded. Each Service gets one EndpointSlice of the
     ready pods its selector picks, unless `endpoints_paused`.
 
+    A Gateway controller, much simplified: each HTTPRoute gets, for each parentRef, Accepted=True and
+    ResolvedRefs (False when a backendRef names a Service that does not exist) for its current
+    generation, unless `gateway_paused`. No data plane: nothing routes requests.
+
     The HPA controller, much simplified: an autoscaling/v2 HPA whose Deployment runs (replicas > 0)
     sets its replicas to what `load[<hpa name>]` says the metrics want (default: the current replicas),
     clamped to minReplicas..maxReplicas, at once (no stabilization window, no metrics), and reports
@@ -175,6 +189,7 @@ class FakeController:
         self.stuck: dict[str, str] = {}
         self.load: dict[str, int] = {}
         self.endpoints_paused = False
+        self.gateway_paused = False
         self._pending: dict[tuple[str, int, int], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fake-controller", daemon=True)
@@ -208,6 +223,12 @@ class FakeController:
             pods = self._list("CoreV1Api", "list_namespaced_pod")
             for svc in self._list("CoreV1Api", "list_namespaced_service"):
                 self._slice(svc, pods)
+        if not self.gateway_paused:
+            services = {s["metadata"]["name"] for s in self._list("CoreV1Api", "list_namespaced_service")}
+            routes = self.cluster.call("CustomObjectsApi", "list_namespaced_custom_object", *GATEWAY, self.ns,
+                                       "httproutes")["items"]
+            for route in routes:
+                self._accept(route, services)
 
     def _deployment(self, dep: Any) -> None:
         name, gen = dep["metadata"]["name"], dep["metadata"].get("generation", 0)
@@ -266,6 +287,20 @@ class FakeController:
         self.cluster.call("AutoscalingV2Api", "patch_namespaced_horizontal_pod_autoscaler_status",
                           hpa["metadata"]["name"], self.ns,
                           {"status": {"currentReplicas": current, "desiredReplicas": desired}}, _content_type=MERGE)
+
+    def _accept(self, route: Any, services: set[str]) -> None:
+        gen = route["metadata"].get("generation", 0)
+        refs = [r.get("name") for rule in route["spec"].get("rules") or [] for r in rule.get("backendRefs") or []]
+        resolved = all(r in services for r in refs)
+        conditions = [
+            {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "observedGeneration": gen},
+            {"type": "ResolvedRefs", "status": "True" if resolved else "False",
+             "reason": "ResolvedRefs" if resolved else "BackendNotFound", "message": "", "observedGeneration": gen}]
+        status = {"parents": [{"parentRef": p, "controllerName": "example.net/fake-gateway", "conditions": conditions}
+                              for p in route["spec"].get("parentRefs") or []]}
+        if (route.get("status") or {}) != status:
+            self.cluster.call("CustomObjectsApi", "patch_namespaced_custom_object_status", *GATEWAY, self.ns,
+                              "httproutes", route["metadata"]["name"], {"status": status}, _content_type=MERGE)
 
     def _status(self, name: str, status: dict[str, Any]) -> None:
         self.cluster.call("AppsV1Api", "patch_namespaced_deployment_status", name, self.ns, {"status": status},

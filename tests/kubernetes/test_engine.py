@@ -5,6 +5,7 @@ No checks run (nothing answers behind a Service here), so a deploy is: start, pr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +17,23 @@ from turnout import config
 from turnout.control.local import Stack, build_router, build_runtime
 from turnout.engine.orchestrator import Orchestrator
 from turnout.engine.reconciler import Reconciler
+from turnout.engine.watch import Tick
 from turnout.errors import NotReady
-from turnout.model import Color
+from turnout.model import Color, Weights
 from turnout.store import SqliteStore
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 
 
-def orchestrator(cluster: FakeCluster, tmp_path: Path, runtime: str = "") -> Orchestrator:
+class Quiet:
+    """The stabilize watch's samples: nothing answers behind a Service here, so every burst is healthy."""
+
+    async def sample(self) -> Tick:
+        return Tick(time.time(), 10, 0, (0.001,) * 10)
+
+
+def orchestrator(cluster: FakeCluster, tmp_path: Path, runtime: str = "", router: str = "kubernetes",
+                 extra: str = "") -> Orchestrator:
     cfg = config.parse(f"""
 [app]
 name = "shop"
@@ -38,14 +48,18 @@ namespace = "{NS}"
 image = "registry/shop:{{version}}"
 container = "app"
 [router]
-kind = "kubernetes"
+kind = "{router}"
 [router.options]
 host = "{cluster.url}"
 namespace = "{NS}"
 [stabilize]
 window = "0s"
+interval = "50ms"
+baseline = "100ms"
+{extra}
 """, base_dir=tmp_path)
-    stack = Stack(cfg, SqliteStore(tmp_path / "state.db"), build_router(cfg), build_runtime(cfg), [])
+    stack = Stack(cfg, SqliteStore(tmp_path / "state.db"), build_router(cfg), build_runtime(cfg), [],
+                  sampler_for=lambda color, url: Quiet())
     return stack.orchestrator()
 
 
@@ -124,3 +138,32 @@ async def test_preview_size_then_full_size_then_an_idle_hpa_minimum(cluster: Fak
     assert cluster.read_deployment(NS, "shop-blue")["spec"]["replicas"] == 1
     hpa = cluster.read_hpa(NS, "shop-blue")
     assert (hpa["spec"]["minReplicas"], hpa["metadata"]["annotations"]) == (1, {"turnout/hpa-min-replicas": "2"})
+
+
+async def test_canary_steps_on_kubernetes_with_the_gateway_api_router(cluster: FakeCluster,
+                                                                      controller: FakeController,
+                                                                      tmp_path: Path) -> None:
+    """`--steps` is refused with the selector router; the gateway_api router splits with HTTPRoute weights,
+    and each step counts once the (fake) Gateway accepted it."""
+    for color in Color:
+        cluster.deployment(NS, f"shop-{color}", color.value)
+        cluster.service(NS, f"shop-{color}", color.value)
+    cluster.service(NS, "shop-test", "green")
+    cluster.httproute(NS, "shop", [{"backendRefs": [{"name": "shop-blue", "port": 80}]}])
+    orch = orchestrator(cluster, tmp_path, router="gateway_api",
+                        extra='[deploy]\nsteps = [10, 50]\nstep_window = "100ms"\nverify_timeout = "5s"')
+    await orch.bootstrap("1.0")
+    seen: list[dict[str, int]] = []
+    real = orch.router.route
+
+    async def spy(weights: Weights) -> None:
+        await real(weights)
+        refs = cluster.read_httproute(NS, "shop")["spec"]["rules"][0]["backendRefs"]
+        seen.append({r["name"]: r["weight"] for r in refs})
+
+    orch.router.route = spy  # type: ignore[method-assign]
+    dep = await orch.deploy("2.0")
+    assert dep.active is GREEN
+    assert seen == [{"shop-blue": 90, "shop-green": 10}, {"shop-blue": 50, "shop-green": 50},
+                    {"shop-blue": 0, "shop-green": 100}]
+    assert cluster.selector(NS, "shop-test")["color"] == "blue"

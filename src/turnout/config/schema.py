@@ -149,7 +149,7 @@ class HealthConfig(Model):
 class RouterConfig(Model):
     kind: str = Field(default="builtin",
                       description="how traffic is pointed: builtin (embedded proxy), "
-                                  "haproxy, envoy, nginx, kubernetes, aws_alb, or a plugin")
+                                  "haproxy, envoy, nginx, kubernetes, gateway_api, aws_alb, or a plugin")
     production: str = Field(default="127.0.0.1:8080",
                             description="production listener (host:port): always the active color")
     test: str = Field(default="127.0.0.1:8081", description="test listener (host:port): always the idle color")

@@ -41,7 +41,7 @@ class ClientOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kubeconfig: str | None = Field(default=None,
                                    description="default: in-cluster config, else ~/.kube/config (as kubectl does)")
-    context: str | None = None
+    context: str | None = Field(default=None, description="the kubeconfig context; default: its current one")
     host: str | None = Field(default=None, description="API server URL without credentials (`kubectl proxy`, tests)")
     timeout: Duration = Field(default=10.0, gt=0, description="per API request")
 

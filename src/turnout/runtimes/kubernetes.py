@@ -38,11 +38,11 @@ POLL = 0.2  # seconds between readiness reads: one GET each
 
 
 class KubernetesRuntimeOptions(ClientOptions):
-    namespace: str = Field(default="default", pattern=NAME)
+    namespace: str = Field(default="default", pattern=NAME, description="the namespace of both Deployments")
     image: str = Field(description="\"registry/app:{version}\"; also {color} and {app}")
     deployment: str = Field(default="{app}-{color}", description="the Deployment of each color")
     container: str | None = Field(default=None, description="the container that gets the image; default: the first")
-    selector_key: str = "color"
+    selector_key: str = Field(default="color", description="the pod label whose value is the color")
     labels: dict[str, str] | None = Field(default=None,
                                           description="the app's pod labels; default {\"app\": <app name>}")
     version_label: str | None = Field(default="version",
