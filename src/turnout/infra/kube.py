@@ -32,6 +32,7 @@ from turnout.errors import TurnoutError
 
 MERGE_PATCH = "application/merge-patch+json"  # RFC 7386: maps merge, lists are replaced, null deletes
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # DNS-1123 label: Service, Deployment and namespace names
+USER_AGENT = "turnout"
 TRANSIENT = frozenset({429, 500, 502, 503, 504})
 READ_ATTEMPTS = 4  # a read answered with a transient status is tried this often in all
 BACKOFF = (0.2, 2.0)  # seconds before the next try, doubling; Retry-After is honoured up to the cap
@@ -74,6 +75,7 @@ class Kube:
                 if self.opts.host:
                     conf.host = self.opts.host
                 self._client = client.ApiClient(conf)
+                self._client.user_agent = USER_AGENT  # the API server's audit log names turnout
             return self._client
 
     def _call(self, api: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
