@@ -82,6 +82,8 @@ class Load:
     """Keep-alive requests to a URL from a thread until stopped: every answer counted."""
 
     url: str
+    path: str = "/version"  # the example app never faults /version; "/" it does
+    pause: float = 0.002  # between requests of the one connection
     ok: int = 0
     failed: list[str] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
@@ -91,21 +93,22 @@ class Load:
         with httpx.Client(timeout=5) as client:
             while not self.stop.is_set():
                 try:
-                    r = client.get(self.url + "/version")
+                    r = client.get(self.url + self.path)
                     if r.status_code == 200:
                         self.ok += 1
-                        v = r.json()["version"]
-                        self.versions[v] = self.versions.get(v, 0) + 1
+                        if self.path == "/version":
+                            v = r.json()["version"]
+                            self.versions[v] = self.versions.get(v, 0) + 1
                     else:
                         self.failed.append(f"HTTP {r.status_code}")
                 except httpx.HTTPError as exc:
                     self.failed.append(repr(exc))
-                time.sleep(0.002)
+                self.stop.wait(self.pause)
 
 
 @contextmanager
-def load(url: str) -> Iterator[Load]:
-    traffic = Load(url)
+def load(url: str, path: str = "/version", pause: float = 0.002) -> Iterator[Load]:
+    traffic = Load(url, path, pause)
     thread = threading.Thread(target=traffic.run, daemon=True)
     thread.start()
     try:

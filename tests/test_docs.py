@@ -26,10 +26,12 @@ def _keys(model: type[BaseModel]) -> set[str]:
 def test_every_key_the_schema_accepts_is_documented_and_nothing_else() -> None:
     text = (ROOT / "docs" / "config.md").read_text()
     documented: dict[str, set[str]] = {}
-    section = ""
+    section = parent = ""
     for line in text.splitlines():
         if line.startswith("## "):
-            section = line[3:].strip("` ")
+            section = parent = line[3:].strip("` ")
+        elif m := re.match(r"^### each table of `(\w+)`", line):
+            section = f"{parent} / {m.group(1)}"  # a table inside a driver's options
         elif m := re.match(r"^\| `([^`]+)` \|", line):
             documented.setdefault(section, set()).add(m.group(1))
     for heading, model in reference.sections(Config, ""):
@@ -38,6 +40,9 @@ def test_every_key_the_schema_accepts_is_documented_and_nothing_else() -> None:
         assert documented.get(heading or "Top level", set()) == expected, heading
     for heading, model in reference.drivers():
         assert documented.get(heading) == _keys(model), heading
+        for name, field in model.model_fields.items():
+            if (sub := reference._model(field.annotation)) is not None:
+                assert documented.get(f"{heading} / {name}") == _keys(sub), f"{heading} / {name}"
 
 
 def test_the_readme_lists_exactly_the_exit_codes_of_errors_py() -> None:

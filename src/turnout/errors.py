@@ -16,7 +16,9 @@ the CLI is a bug (exit 70, traceback printed).
     ├── MigrationError              exit 11  unparseable or unsafe SQL, migration run failed
     ├── AutoRolledBack              exit 12  the release went live, a trigger fired, traffic went back
     ├── StateDamaged                exit 13  the state store is unreadable, corrupt or tampered with
-    └── Aborted                     exit 14  an operation was stopped by `turnout abort`; nothing switched
+    ├── Aborted                     exit 14  an operation was stopped by `turnout abort`; nothing switched
+    ├── GateClosed                  exit 15  a gate (webhook or approval) said no: halted or traffic back
+    └── Forbidden                   exit 16  the API token's role may not do this
     (not a TurnoutError)            exit 70  a bug in turnout; exit 130 when interrupted (Ctrl-C)
 """
 
@@ -135,3 +137,11 @@ class StateDamaged(TurnoutError):
 
 class Aborted(TurnoutError):
     exit_code = 14
+
+
+class GateClosed(TurnoutError):
+    exit_code = 15
+
+
+class Forbidden(TurnoutError):
+    exit_code = 16

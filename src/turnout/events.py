@@ -58,7 +58,19 @@ class RollbackTiming(_Tagged, frozen=True, kw_only=True, tag="rollback_timing"):
     detect_to_restore_ms: float
 
 
-Evidence = Checked | SwitchTiming | TriggerFired | RollbackTiming
+class AlertReceived(_Tagged, frozen=True, kw_only=True, tag="alert"):
+    """An alert posted to the agent (Alertmanager or generic JSON), and what it led to."""
+
+    name: str
+    status: str  # firing or resolved
+    labels: dict[str, str] = {}
+    summary: str = ""
+    source: str = ""  # alertmanager, generic
+    received_at: float = 0.0
+    restored_ms: float | None = None  # arrival to traffic restored, when it rolled back
+
+
+Evidence = Checked | SwitchTiming | TriggerFired | RollbackTiming | AlertReceived
 
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# A release name: it becomes a process argument, an image tag, a label value; so a safe, short alphabet.
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+
 
 class Color(enum.StrEnum):
     BLUE = "blue"
@@ -104,6 +107,68 @@ class RouteState:
     # What the router was given per color, where that differs from what serves (an ALB's registered
     # targets, healthy or not yet); None: the same as backends. The reconciler keeps it in step.
     targets: dict[Color, tuple[Endpoint, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class ColorTraffic:
+    """A color's production requests as its router counted them: cumulative counters, or the
+    difference of two readings (a window)."""
+
+    requests: int = 0  # answered requests
+    errors: int = 0  # of which 5xx, also the ones the router answered itself (no instance reachable)
+    buckets: tuple[int, ...] = ()  # latencies per bound of the reading's `bounds` (+Inf last); () = not known
+
+    def minus(self, before: ColorTraffic) -> ColorTraffic:
+        """The window between two readings; a counter that went down was reset (a restarted router),
+        so its new value is the window, as Prometheus' rate() assumes."""
+        if self.requests < before.requests or self.errors < before.errors:
+            return self
+        if len(self.buckets) == len(before.buckets) and all(a >= b for a, b in zip(self.buckets, before.buckets,
+                                                                                    strict=True)):
+            buckets = tuple(a - b for a, b in zip(self.buckets, before.buckets, strict=True))
+        else:
+            buckets = self.buckets if sum(self.buckets) <= self.requests - before.requests else ()
+        return ColorTraffic(self.requests - before.requests, self.errors - before.errors, buckets)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """One reading of a router's live production traffic per color (`TrafficSource.traffic()`)."""
+
+    at: float  # time.monotonic() of the reading
+    bounds: tuple[float, ...]  # upper bounds of the latency buckets, seconds (an implicit +Inf follows)
+    colors: dict[Color, ColorTraffic] = field(default_factory=dict)
+
+    def of(self, color: Color) -> ColorTraffic:
+        return self.colors.get(color, ColorTraffic())
+
+    def since(self, before: Traffic) -> dict[Color, ColorTraffic]:
+        return {c: self.of(c).minus(before.of(c)) for c in Color}
+
+
+@dataclass(frozen=True)
+class TrafficPoint:
+    """One interval (about a second) of a color's production traffic as the agent recorded it:
+    what the dashboard draws and a deploy report plots."""
+
+    at: float  # time.time() at the end of the interval
+    color: Color
+    seconds: float  # the interval's length
+    requests: int
+    errors: int
+    p99: float | None  # seconds; None without requests or without a latency histogram
+    weight: int  # percent of production traffic the router served to the color at the end
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A bearer token of the HTTP API, as stored: only its SHA-256 digest, never the token."""
+
+    name: str
+    role: str  # viewer (reads) or operator (reads and acts)
+    digest: str
+    created_at: float = 0.0
+    created_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -276,6 +341,7 @@ class Operation:
     step_index: int = 0  # the canary step in progress
     deadline: float | None = None  # when the current watch (canary step or stabilize) ends
     baseline: dict[str, Any] | None = None  # the live color's behaviour before the switch
+    gate: str = ""  # the gate it waits at (step "gate"): its point and kind
     message: str = ""
     exit_code: int = 0
     created_at: float = 0.0

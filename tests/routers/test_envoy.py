@@ -22,7 +22,7 @@ class TestEnvoyContract(RouterTrafficContract):
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
         before = (router.folder / "rds-production.json").read_text()
 
-        def bad_action(weights: Weights, timeout: float) -> dict[str, Any]:
+        def bad_action(weights: Weights, timeout: float, listener: str = "production") -> dict[str, Any]:
             return {"cluster": "no-such-cluster", "timeout": "60s"}  # validate_clusters rejects it
 
         monkeypatch.setattr(_envoy_conf, "route_action", bad_action)

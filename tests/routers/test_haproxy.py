@@ -60,7 +60,7 @@ class TestHAProxyAttachedContract(RouterTrafficContract):
         folder = tmp_path / "their-haproxy"
         folder.mkdir()
         (folder / api.WEIGHTS_MAP).write_text("green 0\n")
-        (folder / api.TEST_MAP).write_text("test turnout_green\n")
+        (folder / api.TEST_MAP).write_text(f"test {api.test_backend(Color.GREEN)}\n")
         empty = [api.Slot(f"s{i}", Endpoint("127.0.0.1", 1), False) for i in range(1, 5)]
         cfg = folder / "haproxy.cfg"
         cfg.write_text(api.render_config(

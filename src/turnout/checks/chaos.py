@@ -29,6 +29,7 @@ from pydantic import Field
 
 from turnout.checks.base import Options, RunsFor, Target, stretched
 from turnout.config import CheckConfig, DriverEnv, Duration
+from turnout.measure import web
 from turnout.measure.http import join
 from turnout.measure.loadgen import run_load
 from turnout.model import Endpoint, Measurement, Verdict
@@ -145,7 +146,7 @@ class ChaosCheck(RunsFor):
         o = self.opts
         restarted_at = None if (o.require_restart and endpoint is not None) else killed_at
         deadline = killed_at + o.budget + o.settle
-        async with httpx.AsyncClient(timeout=0.5) as client:
+        async with web.async_client(timeout=0.5) as client:
             while (now := time.time()) < deadline:
                 if restarted_at is None and endpoint is not None:
                     with contextlib.suppress(httpx.HTTPError):

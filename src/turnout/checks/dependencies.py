@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-import httpx
 from pydantic import Field
 
 from turnout.checks.base import Options, Target
 from turnout.config import CheckConfig, DriverEnv
+from turnout.measure import web
 from turnout.measure.http import Unreachable, get_json, instance_urls, join
 from turnout.model import Measurement, Verdict
 
@@ -41,7 +41,7 @@ class DependenciesCheck:
     async def measure(self, target: Target) -> Measurement:
         bad: dict[str, list[str]] = {}  # dependency -> what is wrong, per instance
         seen: dict[str, dict[str, Any]] = {}
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+        async with web.async_client(timeout=self.timeout_s) as client:
             for base in instance_urls(target.url, target.endpoints):
                 url = join(base, self.path)
                 try:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-import httpx
-
 from turnout.checks.base import Options, Target
 from turnout.config import CheckConfig, DriverEnv
+from turnout.measure import web
 from turnout.measure.http import Unreachable, get_json, join
 from turnout.model import Measurement, Verdict
 
@@ -42,7 +41,7 @@ class FeatureFlagsCheck:
 
     async def measure(self, target: Target) -> Measurement:
         url = join(target.url, self.path)
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+        async with web.async_client(timeout=self.timeout_s) as client:
             try:
                 status, flags = await get_json(client, url)
             except Unreachable as exc:

@@ -10,6 +10,7 @@ import httpx
 
 from turnout.checks.base import Target, stretched
 from turnout.config import CheckConfig, DriverEnv, HealthConfig, NoOptions
+from turnout.measure import web
 from turnout.model import Measurement, Verdict
 
 
@@ -32,7 +33,7 @@ class ReadinessCheck:
         url = target.url.rstrip("/") + h.path
         streak, attempts, last = 0, 0, ""
         start = time.monotonic()
-        async with httpx.AsyncClient(timeout=h.timeout) as client:
+        async with web.async_client(timeout=h.timeout) as client:
             while time.monotonic() - start < h.deadline:
                 attempts += 1
                 try:

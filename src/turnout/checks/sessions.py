@@ -25,6 +25,7 @@ from pydantic import field_validator
 
 from turnout.checks.base import Options, Target
 from turnout.config import CheckConfig, DriverEnv
+from turnout.measure import web
 from turnout.measure.http import join
 from turnout.model import Measurement, Verdict
 
@@ -92,7 +93,7 @@ class SessionCompatCheck:
         if not target.baseline_url:
             return Measurement(self.name, Verdict.INCONCLUSIVE, None, "no live color to exchange sessions with")
         live, idle = f"{target.color.other.value} (live)", f"{target.color.value} (idle, {target.release.version})"
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+        async with web.async_client(timeout=self.timeout_s) as client:
             run = _Run(self, client, target.baseline_url, target.url)
             try:
                 await run.steps(live, idle)

@@ -8,6 +8,7 @@ import httpx
 
 from turnout.checks.base import Target
 from turnout.config import CheckConfig, DriverEnv, NoOptions
+from turnout.measure import web
 from turnout.model import Measurement, Verdict
 
 
@@ -29,7 +30,7 @@ class VersionCheck:
         rounds = max(4, 2 * len(target.endpoints))
         seen: dict[str, int] = {}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async with web.async_client(timeout=self.timeout) as client:
                 for _ in range(rounds):
                     resp = await client.get(url)
                     if resp.status_code != 200:

@@ -7,12 +7,13 @@ check-config, status and down when it is not running, history) load the config a
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,8 +21,8 @@ from turnout import locations
 from turnout.cli import render
 from turnout.control import api
 from turnout.control.client import AgentClient, ForeignSocket, Interrupted
-from turnout.errors import INTERRUPTED_EXIT, ConfigError, StateDamaged, TurnoutError, UsageError
-from turnout.events import Accepted
+from turnout.errors import INTERRUPTED_EXIT, AgentUnavailable, ConfigError, StateDamaged, TurnoutError, UsageError
+from turnout.events import Accepted, AuditEvent
 from turnout.infra.identity import actor
 from turnout.model import Color
 
@@ -71,7 +72,15 @@ class Ctx:
         return result
 
 
+T = TypeVar("T")
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, imported here: asyncio costs the commands that only talk to the agent ~20 ms."""
+    import asyncio
+
+    return asyncio.run(coro)
 
 
 class LazyGroup(click.Group):
@@ -81,6 +90,9 @@ class LazyGroup(click.Group):
     lazy: dict[str, tuple[str, str]] = {  # name -> (module:attribute, one-line help)
         "migrate": ("turnout.cli.migrate:migrate",
                     "Check SQL migrations for blue-green safety; run them in expand/contract phases."),
+        "notify": ("turnout.cli.notify:notify", "Notification targets: what was delivered, and a test event."),
+        "report": ("turnout.cli.report:report",
+                   "One deploy's picture: traffic, errors and p99 per color, its steps, its checks."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -139,7 +151,7 @@ def check_config(ctx: Ctx) -> None:
 
     cfg = ctx.cfg()
     stack = Stack.build(cfg)
-    asyncio.run(stack.close())
+    _run(stack.close())
     click.echo(f"{ctx.file()}: ok (app {cfg.app.name}, router {cfg.router.kind}, runtime {cfg.runtime.kind}, "
                f"{len(stack.checks)} checks)")
 
@@ -163,7 +175,7 @@ def up(ctx: Ctx, version: str | None, detach: bool) -> None:
         return
     from turnout.control.server import serve
 
-    sys.exit(asyncio.run(serve(str(ctx.file()), version)))
+    sys.exit(_run(serve(str(ctx.file()), version)))
 
 
 @group.command()
@@ -189,15 +201,37 @@ def down(ctx: Ctx) -> None:
         await stack.router.release()
         await stack.close()
 
-    asyncio.run(cleanup())
+    _run(cleanup())
     click.echo("agent was not running; stopped what it had left")
 
 
 @group.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--watch", "-w", is_flag=True, help="Keep showing it, refreshed every --interval, until Ctrl-C.")
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.2, 3600),
+              help="Seconds between refreshes with --watch.")
 @pass_ctx
-def status(ctx: Ctx, as_json: bool) -> None:
+def status(ctx: Ctx, as_json: bool, watch: bool, interval: float) -> None:
     """What serves where, read back from the router and the instances."""
+    if not watch:
+        _show_status(ctx, as_json)
+        return
+    try:
+        while True:
+            started = time.monotonic()
+            if as_json:  # one JSON document per line: a stream other programs can read
+                click.echo(api.encode(_status_view(ctx)).decode())
+            else:
+                view = _status_view(ctx)
+                click.echo("\033[H\033[2J", nl=False)  # clear the terminal, then draw again
+                render.print_status(view)
+                render.err(f"every {interval:g}s · {time.strftime('%H:%M:%S')} · Ctrl-C to stop")
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return
+
+
+def _status_view(ctx: Ctx) -> api.StatusView:
     client = ctx.client()
     try:
         view = client.status() if client.sock.exists() else None
@@ -215,11 +249,41 @@ def status(ctx: Ctx, as_json: bool) -> None:
             finally:
                 await stack.close()
 
-        view = asyncio.run(local())
+        view = _run(local())
+    return view
+
+
+def _show_status(ctx: Ctx, as_json: bool) -> None:
+    view = _status_view(ctx)
     if as_json:
         click.echo(json.dumps(json.loads(api.encode(view)), indent=2))
         return
     render.print_status(view)
+
+
+@group.command()
+@click.argument("color", type=COLORS)
+@click.option("--lines", "-n", default=100, show_default=True, type=click.IntRange(0, 100_000),
+              help="Lines of each instance to show first.")
+@click.option("--follow", "-f", is_flag=True, help="Then keep printing new lines until Ctrl-C.")
+@pass_ctx
+def logs(ctx: Ctx, color: str, lines: int, follow: bool) -> None:
+    """What COLOR's instances print (through the agent, or from the runtime directly when none runs)."""
+    client = ctx.client()
+    try:
+        for line in client.logs(Color(color), lines, follow):
+            click.echo(f"{line['instance']} | {line['text']}")
+        return
+    except AgentUnavailable:
+        pass
+    except KeyboardInterrupt:
+        return
+    from turnout.control.local import local_logs
+
+    try:
+        _run(local_logs(ctx.cfg(), Color(color), lines, follow, lambda i, t: click.echo(f"{i} | {t}")))
+    except KeyboardInterrupt:
+        return
 
 
 @group.command()
@@ -229,15 +293,21 @@ def status(ctx: Ctx, as_json: bool) -> None:
 @pass_ctx
 def history(ctx: Ctx, as_json: bool, limit: int, verify: bool) -> None:
     """The append-only audit log: who switched what, when, and why (--verify checks its hash chain)."""
-    from turnout.control.local import open_store
+    events: list[AuditEvent] | None = None
+    problems: list[str] = []
+    if not verify:
+        with contextlib.suppress(AgentUnavailable):  # the agent has the store open: no schema to load here
+            events = ctx.client().history(limit)
+    if events is None:
+        from turnout.control.local import open_store
 
-    cfg = ctx.cfg()
-    store = open_store(cfg)
-    try:
-        events = store.history(cfg.app.name, limit)
-        problems = store.verify() if verify else []
-    finally:
-        store.close()
+        cfg = ctx.cfg()
+        store = open_store(cfg)
+        try:
+            events = store.history(cfg.app.name, limit)
+            problems = store.verify() if verify else []
+        finally:
+            store.close()
     if verify:
         if problems:
             raise StateDamaged("the audit log was tampered with: " + "; ".join(problems),
@@ -250,6 +320,64 @@ def history(ctx: Ctx, as_json: bool, limit: int, verify: bool) -> None:
         click.echo(json.dumps(to_builtins(events), indent=2))
         return
     render.print_history(events)
+
+
+@group.group()
+def token() -> None:
+    """Bearer tokens of the HTTP API and dashboard ([api] listen): viewer reads, operator acts."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(["viewer", "operator"]), required=True, help="viewer reads; operator acts.")
+@click.option("--name", required=True, help="Who or what uses it (the actor in the audit log).")
+@pass_ctx
+def token_create(ctx: Ctx, role: str, name: str) -> None:
+    """Create a token; it is printed once and stored only as a SHA-256 digest."""
+    from turnout.control import auth
+    from turnout.control.local import open_store
+
+    cfg = ctx.cfg()
+    store = open_store(cfg)
+    try:
+        secret = auth.create(store, name, role, actor())
+    finally:
+        store.close()
+    render.err(f"token {name!r} ({role}) created; it is shown only now:")
+    click.echo(secret)
+
+
+@token.command("list")
+@pass_ctx
+def token_list(ctx: Ctx) -> None:
+    """The tokens that exist (names and roles; the tokens themselves are not kept)."""
+    from turnout.control.local import open_store
+
+    store = open_store(ctx.cfg())
+    try:
+        found = store.tokens()
+    finally:
+        store.close()
+    for t in found:
+        click.echo(f"{t.name}\t{t.role}\tcreated {time.strftime('%Y-%m-%d %H:%M', time.localtime(t.created_at))} "
+                   f"by {t.created_by}")
+    if not found:
+        render.err("no tokens: `turnout token create --role viewer --name NAME`")
+
+
+@token.command("revoke")
+@click.argument("name")
+@pass_ctx
+def token_revoke(ctx: Ctx, name: str) -> None:
+    """Remove a token; it stops working within two seconds."""
+    from turnout.control.local import open_store
+
+    store = open_store(ctx.cfg())
+    try:
+        if not store.revoke_token(name):
+            raise UsageError(f"no token named {name!r}", hint="`turnout token list` shows them")
+    finally:
+        store.close()
+    click.echo(f"revoked {name}")
 
 
 # -- operations the agent runs ----------------------------------------------------------------------------
@@ -355,6 +483,15 @@ def rollback(ctx: Ctx, reason: str, force: bool) -> None:
 
 
 @group.command()
+@click.option("--reason", default="", help="Why, for the audit log.")
+@pass_ctx
+def approve(ctx: Ctx, reason: str) -> None:
+    """Open the approval gate the running operation waits at ([[gates]] approval = true)."""
+    result: api.Done = ctx.call("approve", api.ApproveArgs(reason=reason, actor=actor()))
+    click.echo(result.message)
+
+
+@group.command()
 @click.argument("color", type=COLORS, required=False)
 @pass_ctx
 def warm(ctx: Ctx, color: str | None) -> None:
@@ -418,7 +555,7 @@ def recover(ctx: Ctx, from_router: bool) -> None:
 
     if ctx.client().running():
         raise UsageError("the agent is running: its state is fine", hint="`turnout down` first if you mean it")
-    dep, moved = asyncio.run(recover_from_router(ctx.cfg(), actor()))
+    dep, moved = _run(recover_from_router(ctx.cfg(), actor()))
     if moved:
         render.err(f"the damaged state store was moved to {moved}")
     colors = ", ".join(f"{c.value} {dep.version_of(c) or '-'}" for c in Color)
@@ -435,15 +572,20 @@ def recover(ctx: Ctx, from_router: bool) -> None:
 @click.option("--keep", is_flag=True, help="Keep the temporary folder (config, state, logs).")
 @click.option("--scenario", type=click.Choice(["happy", "bad-release"]), default="happy", show_default=True,
               help="bad-release: the new version breaks after the switch and is rolled back automatically.")
-def demo(as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str) -> None:
+@click.option("--runtime", type=click.Choice(["process", "docker"]), default="process", show_default=True,
+              help="docker: containers on $DOCKER_HOST (or the local engine), of an image built here first.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the deploy report of the run here (demo-report.html, .png, .json).")
+def demo(*, as_json: bool, min_requests: int, concurrency: int, keep: bool, scenario: str, runtime: str,
+         report_dir: Path | None) -> None:
     """Run a full blue-green cycle under load in a temporary folder, then clean up."""
     from turnout.cli.demo import run as run_demo
 
     def log(msg: str) -> None:
         render.err(f"{render.paint('demo', 'dim')} {msg}")
 
-    summary = asyncio.run(run_demo(scenario=scenario, min_requests=min_requests, concurrency=concurrency,
-                                   keep=keep, log=log))
+    summary = _run(run_demo(scenario=scenario, min_requests=min_requests, concurrency=concurrency,
+                            keep=keep, log=log, runtime=runtime, report_dir=report_dir))
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

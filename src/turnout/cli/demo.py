@@ -3,6 +3,8 @@
 v1 starts on blue; load runs the whole time; v2 is deployed to green, validated through the test
 endpoint and switched to; then a rollback and a switch again. Every request the load generator
 sends is counted: connection errors, non-2xx answers and truncated bodies are failures.
+With `--runtime docker` the instances are containers of the example app's image, built here first
+(cli/docker_image.py: nothing is pulled) on the engine at $DOCKER_HOST or the local socket.
 """
 
 from __future__ import annotations
@@ -39,21 +41,35 @@ def free_port() -> int:
         return port
 
 
-def demo_config(folder: Path, *, app: Path = APP, retention: str = "10m", extra: str = "") -> Path:
+DOCKER_OPTIONS = """
+[runtime.options]
+image = "{image}"
+pull = "never"
+hosts = [{host}]
+"""
+
+
+def demo_config(folder: Path, *, app: Path = APP, retention: str = "10m", extra: str = "",
+                docker_host: str | None = None) -> Path:
+    """The demo's turnout.toml: the example app as local processes, or as containers on `docker_host`."""
     if not app.is_file():
         raise TurnoutError(f"the example app is not at {app}", hint="run the demo from a source checkout "
                            "installed with `pip install -e .`")
+    if docker_host is None:  # the image runs the app by itself, with PORT and TURNOUT_* in its environment
+        runtime, options = (f'command = [{json.dumps(sys.executable)}, {json.dumps(str(app))}, "--port", "{{port}}", '
+                            '"--version", "{version}", "--color", "{color}"]'), ""
+    else:
+        runtime, options = 'kind = "docker"', DOCKER_OPTIONS.format(image=DEMO_IMAGE, host=json.dumps(docker_host))
     text = f"""
 [app]
 name = "demo"
 
 [runtime]
-command = [{json.dumps(sys.executable)}, {json.dumps(str(app))}, "--port", "{{port}}", "--version", "{{version}}",
-           "--color", "{{color}}"]
+{runtime}
 instances = 2
 ready_timeout = "30s"
 stop_grace = "5s"
-
+{options}
 [health]
 successes = 2
 interval = "100ms"
@@ -121,6 +137,9 @@ interval = "250ms"
 baseline = "1s"
 """
 SCENARIOS = ("happy", "bad-release")
+RUNTIMES = ("process", "docker")
+DEMO_IMAGE = "turnout-demo/app"
+VERSIONS = {"happy": ("1.0.0", "2.0.0"), "bad-release": ("1.0.0", "2.0.0+fail-after-requests-300")}
 
 
 class Story:
@@ -157,10 +176,10 @@ class Story:
 
 
 async def happy(story: Story) -> dict[str, Any]:
-    story.log("deploying 2.0.0 to green: start, validate through the test endpoint, switch, watch")
-    await story.call("deploy", api.DeployArgs(version="2.0.0"))
+    story.log(f"deploying {VERSIONS['happy'][1]} to green: start, validate through the test endpoint, switch, watch")
+    await story.call("deploy", api.DeployArgs(version=VERSIONS["happy"][1]))
     await asyncio.sleep(1.5)
-    story.log("rolling back to blue (1.0.0 is still warm)")
+    story.log(f"rolling back to blue ({VERSIONS['happy'][0]} is still warm)")
     await story.call("rollback", api.RollbackArgs(reason="demo rollback"))
     await asyncio.sleep(1.5)
     story.log("switching to green again")
@@ -171,7 +190,7 @@ async def happy(story: Story) -> dict[str, Any]:
 
 async def bad_release(story: Story) -> dict[str, Any]:
     """A release that passes validation and breaks under production traffic after the switch."""
-    version = "2.0.0+fail-after-requests-300"
+    version = VERSIONS["bad-release"][1]
     story.log(f"deploying {version}: it validates fine, then fails under real traffic")
     rolled_back, trigger = False, None
     try:
@@ -193,13 +212,32 @@ async def bad_release(story: Story) -> dict[str, Any]:
             "watch_detect_to_restore_ms": watch_ms}
 
 
+def docker_engine(log: Any) -> str:
+    """The engine the demo runs on, with the example app's image built there, tagged with every version
+    of the scenarios (the version string picks the app's behaviour, so one build serves them all)."""
+    import os
+
+    from turnout.cli import docker_image
+
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    api = docker_image.connect(host)
+    tags = sorted({v.replace("+", "_") for versions in VERSIONS.values() for v in versions})
+    docker_image.app_image(api, tags, repository=DEMO_IMAGE, log=log)
+    api.close()
+    return host
+
+
 async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrency: int = 16, keep: bool = False,
-              log: Any = print) -> dict[str, Any]:
-    """Run a scenario under continuous keep-alive load; return the summary."""
+              log: Any = print, runtime: str = "process", report_dir: Path | None = None) -> dict[str, Any]:
+    """Run a scenario under continuous keep-alive load; return the summary. With `report_dir`, the
+    deploy report of the run (the deploy and everything after it) is written there."""
     if scenario not in SCENARIOS:
         raise TurnoutError(f"unknown demo scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if runtime not in RUNTIMES:
+        raise TurnoutError(f"unknown demo runtime {runtime!r} (known: {', '.join(RUNTIMES)})")
+    host = await asyncio.to_thread(docker_engine, log) if runtime == "docker" else None
     folder = Path(tempfile.mkdtemp(prefix="turnout-demo-"))
-    path = demo_config(folder, extra=WATCH.format(window="2s" if scenario == "happy" else "20s"))
+    path = demo_config(folder, extra=WATCH.format(window="2s" if scenario == "happy" else "20s"), docker_host=host)
     cfg = config_mod.load(path)
     client = AgentClient(cfg.state_dir(), cfg.app.name)
     story = Story(client, log)
@@ -207,15 +245,17 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
         min_requests = min(min_requests, 5_000)  # the story ends at the rollback
     log(f"demo folder {folder}")
     try:
-        await asyncio.to_thread(client.start_detached, str(path), "1.0.0")
+        await asyncio.to_thread(client.start_detached, str(path), VERSIONS[scenario][0])
         status = await asyncio.to_thread(client.status)
         prod = status.router.production_url
-        log(f"1.0.0 live on blue behind {prod}; starting keep-alive load ({concurrency} connections)")
+        log(f"{VERSIONS[scenario][0]} live on blue behind {prod}; starting keep-alive load ({concurrency} connections)")
         stop = asyncio.Event()
         load = asyncio.create_task(run_load(prod, concurrency=concurrency, duration=300, stop=stop,
                                             max_requests=min_requests * 20, observer=story.timeline.observe))
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(3.0 if report_dir else 1.0)  # a report shows the traffic before the deploy too
         extra = await (happy(story) if scenario == "happy" else bad_release(story))
+        if report_dir:
+            await asyncio.sleep(3.0)  # and the traffic after it
         deadline = time.monotonic() + 120
         # Keep the load going until enough requests went through the whole story.
         while not load.done() and time.monotonic() < deadline and story.timeline.requests < min_requests:  # noqa: ASYNC110
@@ -223,6 +263,10 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
         stop.set()
         result = await load
         history = await asyncio.to_thread(_history_len, cfg)
+        if report_dir is not None:
+            await asyncio.sleep(1.2)  # the recorder's last point of the run
+            extra["report"] = await asyncio.to_thread(write_report, path, report_dir)
+            log(f"deploy report: {', '.join(extra['report'])}")
     finally:
         with contextlib.suppress(TurnoutError):
             await asyncio.to_thread(client.call, "down", api.DownArgs())
@@ -238,6 +282,21 @@ async def run(*, scenario: str = "happy", min_requests: int = 20_000, concurrenc
         "p99_ms": round(p99 * 1000, 2) if p99 is not None else None, "duration_s": round(result.elapsed, 2),
         "audit_events": history, "steps": story.steps, **extra,
     }
+
+
+def write_report(config: Path, folder: Path) -> list[str]:
+    """The report of the demo's deploy, from 3 s before it to now: demo-report.html, .png and .json."""
+    from turnout.cli.commands import Ctx
+    from turnout.cli.report import gather, render
+
+    report = gather(Ctx(str(config), False), None, margin=3.0, until=time.time())
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in ("html", "png", "json"):
+        target = folder / f"demo-report.{fmt}"
+        target.write_bytes(render(report, fmt))
+        written.append(str(target))
+    return written
 
 
 def _history_len(cfg: config_mod.Config) -> int:

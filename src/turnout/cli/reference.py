@@ -67,8 +67,9 @@ def _default(field: FieldInfo) -> str:
 def _model(annotation: Any) -> type[BaseModel] | None:
     """The model a field holds (a table), its list's (an array of tables), or its table values'."""
     for candidate in (annotation, *typing.get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
+        inner = typing.get_args(candidate)[0] if typing.get_origin(candidate) is typing.Annotated else candidate
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner
     return None
 
 
@@ -86,7 +87,8 @@ def table(model: type[BaseModel], skip: frozenset[str] = frozenset()) -> list[st
     out = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for key, kind, default, meaning in rows(model):
         if key not in skip:
-            out.append(f"| `{key}` | {kind} | {default} | {meaning.replace('|', chr(92) + '|')} |")
+            out.append(f"| `{key}` | {kind} | {default.replace('|', chr(92) + '|')} | "
+                       f"{meaning.replace('|', chr(92) + '|')} |")
     return out
 
 
@@ -134,6 +136,9 @@ def render() -> str:
             "Each driver validates its own table with its Options model; unknown keys are errors.", ""]
     for heading, model in drivers():
         out += [f"## `{heading}`", "", *table(model), ""]
+        for name, field in model.model_fields.items():  # tables inside the options (docker's hosts)
+            if (sub := _model(field.annotation)) is not None:
+                out += [f"### each table of `{name}`", "", *table(sub), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

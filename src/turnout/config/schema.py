@@ -6,6 +6,7 @@ Drivers' own `options` tables are validated by the driver's Options model when t
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import (
     PrivateAttr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from turnout.config import templates
@@ -266,16 +268,30 @@ class ErrorRateSettings(Model):
 
 
 class LatencySettings(Model):
-    """Latencies of the last `lookback` seconds significantly slower than the baseline's, by more
-    than `max_increase` of its median and `min_shift` (Mann-Whitney U, Hodges-Lehmann shift)."""
+    """A sequential test (CUSUM) on slow requests over the last `lookback` seconds: slow means
+    slower than the baseline median plus `max_increase` of it, and at least `min_shift` more. It
+    fires once the evidence that at least half the requests are slow outweighs the baseline's own
+    share of slow ones, so a gross slowdown fires after a few requests and a small one never."""
 
     enabled: bool = Field(default=True, description="roll back on latency degradation")
     lookback: Duration = Field(default=5.0, description="seconds of latencies judged")
     max_increase: float = Field(default=0.5, ge=0,
-                                description="allowed rise of the median, as a share of the baseline's")
+                                description="allowed rise over the baseline median, as a share of it")
     min_shift: Duration = Field(default=0.025, description="smallest slowdown that counts")
-    alpha: float = Field(default=0.01, gt=0, lt=1, description="significance level of the Mann-Whitney U test")
-    min_samples: int = Field(default=50, ge=1, description="latencies needed before a verdict")
+    alpha: float = Field(default=0.01, gt=0, lt=1,
+                         description="false alarms allowed per 10,000 requests of a healthy release")
+    min_samples: int = Field(default=20, ge=1, description="baseline latencies needed to judge against "
+                                                           "(fewer: no verdict)")
+
+
+class TrafficSettings(Model):
+    """`[stabilize.traffic]`: judge the router's counters of real user requests to the live color
+    (requests, 5xx, latency histogram) besides the probes. With too little traffic in a window the
+    traffic verdict is inconclusive and the probes decide."""
+
+    enabled: bool = Field(default=True, description="read the router's live traffic counters (routers that "
+                                                     "keep them: builtin, haproxy, nginx, envoy)")
+    interval: Duration = Field(default=0.1, gt=0, description="length of one traffic window")
 
 
 class ProbeConfig(Model):
@@ -297,6 +313,7 @@ class StabilizeConfig(Model):
     outage: OutageSettings = Field(default=OutageSettings(), description="trigger: [stabilize.outage]")
     error_rate: ErrorRateSettings = Field(default=ErrorRateSettings(), description="trigger: [stabilize.error_rate]")
     latency: LatencySettings = Field(default=LatencySettings(), description="trigger: [stabilize.latency]")
+    traffic: TrafficSettings = Field(default=TrafficSettings(), description="user traffic: [stabilize.traffic]")
 
 
 def canary_steps(steps: list[int]) -> list[int]:
@@ -346,6 +363,97 @@ class HooksConfig(Model):
         return {name: cmd for name, cmd in self.model_dump(by_alias=True).items() if cmd}
 
 
+NOTIFY_FORMATS = ("json", "slack", "msteams", "discord", "googlechat", "template")
+# What a template may name: the audit event's fields, and `text`, the one-line summary chat formats show.
+NOTIFY_FIELDS = frozenset({"event", "app", "action", "outcome", "actor", "at", "time", "from", "to", "version",
+                           "active", "phase", "reason", "id", "text"})
+_EVENT_PATTERN = re.compile(r"^[a-z_*?]+(:[a-z_*?]+)?$")
+
+
+class NotifyConfig(Model):
+    """One entry of [[notify]]: where turnout posts its audit events, in which format, signed or not.
+
+    Deliveries run in the background (a slow or dead receiver never holds a deploy) and each one is
+    recorded: `turnout notify log`. See docs/operators.md."""
+
+    url: str = Field(description="where to POST (http or https); `url = \"${SLACK_WEBHOOK}\"` reads it from the "
+                                 "environment (the token stays out of the file)")
+    format: Literal["json", "slack", "msteams", "discord", "googlechat", "template"] = Field(
+        default="json", description="json (turnout's event), slack (incoming webhook), msteams (Workflows, "
+                                    "Adaptive Card), discord (webhook), googlechat (webhook), template")
+    name: str | None = Field(default=None, description="its name in the delivery log (default: format@host)")
+    content_type: str = Field(default="application/json",
+                              description="format = template: the Content-Type; with a JSON type the values "
+                                          "are JSON-escaped and the result must be JSON")
+    template: str | None = Field(default=None,
+                                 description="format = template: the body, with placeholders "
+                                             + " ".join(f"{{{n}}}" for n in sorted(NOTIFY_FIELDS)))
+    secret: str | None = Field(default=None,
+                               description="sign each body: X-Turnout-Signature: sha256=hex(HMAC-SHA256(secret, "
+                                           "X-Turnout-Timestamp + \".\" + body)); `${NAME}` reads it from the "
+                                           "environment")
+    secret_file: str | None = Field(default=None,
+                                    description="a file holding the secret (relative to turnout.toml)")
+    events: list[str] | None = Field(default=None,
+                                     description="which events, as action:outcome patterns (`deploy:*`, "
+                                                 "`*:failed`); default: all for json and template, the "
+                                                 "headline ones for chat formats")
+    timeout: Duration = Field(default=5.0, gt=0, description="per attempt, from connecting to the answer")
+    retries: int = Field(default=3, ge=0, le=10,
+                         description="attempts after the first on a connection error, timeout, 408, 429 or 5xx")
+    backoff: Duration = Field(default=0.5, description="wait before the first retry; it doubles for each next one")
+    max_backoff: Duration = Field(default=30.0, description="the longest wait between attempts (also caps "
+                                                            "a Retry-After)")
+    queue: int = Field(default=100, ge=1, le=10_000,
+                       description="events waiting for this target; beyond it new ones are dropped, and the drop "
+                                   "is recorded")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^(https?://[^\s/]+|\$\{\w+\}$|\$\w+$)", v):
+            raise ValueError(f"expected an http(s) URL or an environment variable, got {v!r}")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: list[str] | None) -> list[str] | None:
+        for pattern in v or []:
+            if not _EVENT_PATTERN.match(pattern):
+                raise ValueError(f"expected action:outcome patterns like deploy:* or *:failed, got {pattern!r}")
+        return v
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            return v
+        if info.data.get("format") != "template":
+            raise ValueError('a template goes with format = "template"')
+        templates.check(v, NOTIFY_FIELDS)
+        if "json" in info.data.get("content_type", ""):
+            sample = {name: json.dumps('a "quoted" value')[1:-1] for name in NOTIFY_FIELDS}
+            try:
+                json.loads(templates.fill(v, sample))
+            except ValueError as exc:
+                raise ValueError(f"not JSON once filled ({exc}); put the placeholders inside strings, "
+                                 "or set content_type") from None
+        return v
+
+    @field_validator("secret_file")
+    @classmethod
+    def _secret_file(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("secret") is not None:
+            raise ValueError("set `secret` or `secret_file`, not both")
+        return v
+
+    @model_validator(mode="after")
+    def _has_template(self) -> NotifyConfig:
+        if self.format == "template" and self.template is None:
+            raise ValueError('format = "template" needs a `template`')
+        return self
+
+
 class DatabaseConfig(Model):
     """`[database]`: the shared database the migrations run on (see docs/migrations.md)."""
 
@@ -373,6 +481,54 @@ class DatabaseConfig(Model):
         return v
 
 
+class ApiConfig(Model):
+    """`[api]`: the HTTP API and the dashboard, served by the agent. Every request needs a bearer
+    token (`turnout token create --role viewer|operator`); only the OpenAPI document is public."""
+
+    listen: str | None = Field(default=None, description="host:port to serve on, e.g. 127.0.0.1:7390 (loopback "
+                                                         "unless you put TLS in front); unset: no HTTP API")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, _, port = v.rpartition(":")
+            if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+                raise ValueError(f"expected host:port, got {v!r}")
+        return v
+
+
+class GateConfig(Model):
+    """`[[gates]]`: a point where the operation goes on only when told to (Flagger's confirm-*
+    webhooks): a URL that must answer 2xx, or a person's `turnout approve`."""
+
+    point: Literal["before-switch", "before-step", "before-promotion"] = Field(
+        description="before-switch: after validation, before any traffic moves; before-step: before each "
+                    "canary step; before-promotion: before the final 100 % after canary steps")
+    url: str | None = Field(default=None, description="POSTed a JSON description of the step; 2xx opens the gate")
+    approval: bool = Field(default=False, description="wait for `turnout approve` (or POST /api/v1/approve)")
+    timeout: Duration = Field(default=10.0, gt=0, description="how long to wait for the URL's answer or the "
+                                                              "approval")
+    on_timeout: Literal["halt", "continue"] = Field(default="halt", description="what a timeout means")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> GateConfig:
+        if (self.url is None) == (not self.approval):
+            raise ValueError("a gate has either a url or approval = true")
+        if self.url is not None and not re.match(r"^https?://[^\s/]+", self.url):
+            raise ValueError(f"expected an http(s) URL, got {self.url!r}")
+        return self
+
+
+class AlertsConfig(Model):
+    """`[alerts]`: alerts posted to the agent (Prometheus Alertmanager's webhook, or generic JSON)
+    roll the release back while it is watched or its old color is still warm."""
+
+    match: dict[str, str] = Field(default_factory=dict,
+                                  description="labels a firing alert must carry to concern this app "
+                                              "(default: app = the app's name)")
+
+
 class Config(Model):
     app: AppConfig = Field(description="[app]")
     runtime: RuntimeConfig = Field(default=RuntimeConfig(), description="[runtime]: where the instances run")
@@ -390,9 +546,17 @@ class Config(Model):
     hooks: HooksConfig = Field(default=HooksConfig(),
                                description="[hooks]: executables run at these points with TURNOUT_* variables")
     webhooks: list[str] = Field(default_factory=list,
-                                description="URLs that receive a JSON event for every audit entry")
+                                description="URLs that receive a JSON event for every audit entry (each is a "
+                                            "[[notify]] target with format = \"json\" and the defaults)")
+    notify: list[NotifyConfig] = Field(default_factory=list,
+                                       description="[[notify]]: targets that receive turnout's events (Slack, Teams, "
+                                                   "Discord, Google Chat, JSON, a template), signed, retried, recorded")
     database: DatabaseConfig | None = Field(default=None,
                                             description="[database]: migrations in expand/contract phases")
+    api: ApiConfig = Field(default=ApiConfig(), description="[api]: the HTTP API and dashboard")
+    gates: list[GateConfig] = Field(default_factory=list, description="[[gates]]: webhooks or approvals an "
+                                                                      "operation must pass at these points")
+    alerts: AlertsConfig = Field(default=AlertsConfig(), description="[alerts]: alert-driven rollback")
 
     # Where the file lives; relative paths in it are relative to this folder.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -12,13 +12,13 @@ object per line: progress events, then one result or one error.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 from turnout.errors import BUG_EXIT, UsageError
 from turnout.events import ProgressEvent
-from turnout.model import Color, Deployment, Measurement, Operation, OpState, Phase
+from turnout.model import VERSION_PATTERN, Color, Deployment, Measurement, Operation, OpState, Phase
 
 T = TypeVar("T")
 
@@ -27,16 +27,20 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     actor: str = ""  # who asks, for the audit log (OS user and git identity)
 
 
+Version = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=VERSION_PATTERN)]
+Percent = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
 class DeployArgs(Request, frozen=True, kw_only=True):
-    version: str
+    version: Version
     switch: bool = True  # False: validate only, switch later
     pause: bool = False  # validate, then wait for promote or abort
-    steps: tuple[int, ...] | None = None  # canary percentages; None: deploy.steps from the config
+    steps: tuple[Percent, ...] | None = None  # canary percentages, rising; None: deploy.steps from the config
     force: bool = False  # deploy a release that a trigger rolled back before
 
 
 class PromoteArgs(Request, frozen=True, kw_only=True):
-    steps: tuple[int, ...] | None = None
+    steps: tuple[Percent, ...] | None = None
 
 
 class AbortArgs(Request, frozen=True, kw_only=True):
@@ -74,10 +78,14 @@ class ReloadArgs(Request, frozen=True, kw_only=True):
     pass
 
 
+class ApproveArgs(Request, frozen=True, kw_only=True):
+    reason: str = ""
+
+
 COMMANDS: dict[str, type[Request]] = {
     "deploy": DeployArgs, "promote": PromoteArgs, "abort": AbortArgs, "switch": SwitchArgs,
     "rollback": RollbackArgs, "validate": ValidateArgs, "warm": WarmArgs, "scale-down": ScaleDownArgs,
-    "down": DownArgs, "reload": ReloadArgs,
+    "down": DownArgs, "reload": ReloadArgs, "approve": ApproveArgs,
 }
 
 
@@ -117,8 +125,19 @@ class Reloaded(msgspec.Struct, frozen=True, kw_only=True):
     refused: tuple[str, ...]
 
 
+class AlertOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What posted alerts led to: rolled_back, ignored (nothing to roll back), refused, or none."""
+
+    matched: int
+    action: str
+    message: str = ""
+    restored_ms: float | None = None  # the alert's arrival to traffic restored
+    active: Color | None = None
+
+
 Result = DeploymentView | Measurements | Done | Reloaded
-RESULTS: dict[str, type[Any]] = {"validate": Measurements, "down": Done, "reload": Reloaded}  # else DeploymentView
+# what each command answers (the rest: a DeploymentView)
+RESULTS: dict[str, type[Any]] = {"validate": Measurements, "down": Done, "reload": Reloaded, "approve": Done}
 
 
 class OpError(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,11 +202,16 @@ class OperationView(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
     actor: str = ""
     updated_at: float = 0.0
+    gate: str = ""  # step "gate": the gate it waits at
+    steps: tuple[int, ...] = ()
+    step_index: int = 0
+    created_at: float = 0.0
 
     @classmethod
     def of(cls, op: Operation) -> OperationView:
         return cls(id=op.id, kind=op.kind, state=op.state, step=op.step, version=op.version, target=op.target,
-                   deadline=op.deadline, message=op.message, actor=op.actor, updated_at=op.updated_at)
+                   deadline=op.deadline, message=op.message, actor=op.actor, updated_at=op.updated_at, gate=op.gate,
+                   steps=op.steps, step_index=op.step_index, created_at=op.created_at)
 
 
 class DriftView(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,9 +22,10 @@ import msgspec
 from turnout import errors
 from turnout.control import api
 from turnout.errors import AgentUnavailable, TurnoutError
-from turnout.events import Accepted, ProgressEvent
+from turnout.events import Accepted, AuditEvent, ProgressEvent
 from turnout.infra.procs import pid_alive
 from turnout.locations import agent_paths
+from turnout.model import Color
 
 T = TypeVar("T")
 _FRAME = msgspec.json.Decoder(api.Frame)
@@ -137,6 +138,33 @@ class AgentClient:
     def follow(self, operation: str, on_event: Callable[[ProgressEvent], None] | None = None) -> Any:
         """Follow a running operation to its end (its events so far are replayed first)."""
         return self._follow("GET", f"/v1/operations/{operation}/follow", api.DeploymentView, on_event)
+
+    def history(self, limit: int) -> list[AuditEvent]:
+        return msgspec.json.decode(self.get(f"/v1/history?limit={limit}"), type=list[AuditEvent])
+
+    def logs(self, color: Color, lines: int, follow: bool) -> Iterator[dict[str, str]]:
+        """Lines the color's instances printed, as {"instance", "text"}; with `follow`, until closed."""
+        conn = self._connection(None if follow else 30.0)
+        try:
+            try:
+                conn.request("GET", f"/v1/logs/{color.value}?lines={lines}&follow={int(follow)}")
+                resp = conn.getresponse()
+            except OSError as exc:
+                raise AgentUnavailable(f"{self._down()} ({exc})") from None
+            if resp.status != 200:
+                frame = msgspec.json.decode(resp.read() or b"{}", type=api.Frame)
+                raise _error(frame.error) if frame.error else AgentUnavailable(f"logs: HTTP {resp.status}")
+            while raw := resp.readline():
+                if raw.strip():
+                    line: dict[str, str] = msgspec.json.decode(raw)
+                    yield line
+        finally:
+            conn.close()
+
+    def traffic(self, since: float) -> list[dict[str, Any]]:
+        """The agent's traffic points (one per color a second) after `since`."""
+        points: list[dict[str, Any]] = msgspec.json.decode(self.get(f"/v1/traffic?since={since}"))
+        return points
 
     def operations(self) -> list[api.OperationView]:
         return msgspec.json.decode(self.get("/v1/operations"), type=list[api.OperationView])

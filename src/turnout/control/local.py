@@ -20,14 +20,16 @@ from turnout.config import CheckConfig, Config, parse_options
 from turnout.control.api import AgentView, DriftView, EnvView, LockView, OperationView, RouterView, StatusView
 from turnout.engine.journal import Progress
 from turnout.engine.orchestrator import Orchestrator, SamplerFor
-from turnout.errors import ConfigError, TurnoutError
+from turnout.errors import ConfigError, TurnoutError, UsageError
 from turnout.events import AuditEvent
 from turnout.infra.identity import actor
 from turnout.migrate import Migrations
 from turnout.model import Color
 from turnout.notify import Notifier
+from turnout.notify.deliverylog import DeliveryLog
+from turnout.notify.targets import Target
 from turnout.routers.base import Router, RouterDriver
-from turnout.runtimes.base import Runtime, RuntimeDriver
+from turnout.runtimes.base import LogSource, Runtime, RuntimeDriver
 from turnout.store import SqliteStore
 from turnout.store.base import Store
 
@@ -84,8 +86,17 @@ def build_checks(cfg: Config) -> list[Check]:
 
 
 def build_notifier(cfg: Config) -> Notifier | None:
+    """The [[notify]] targets, the older `webhooks` URLs as json targets, and the hooks."""
     hooks = cfg.hooks.commands()
-    return Notifier(cfg.webhooks, hooks, str(cfg.base_dir)) if cfg.webhooks or hooks else None
+    targets = [Target(url, name=f"webhooks[{i}]") for i, url in enumerate(cfg.webhooks)]
+    for i, entry in enumerate(cfg.notify):
+        try:
+            targets.append(Target.from_config(entry, cfg.base_dir))
+        except ConfigError as exc:
+            raise cfg.locate(exc.under("notify", i)) from None
+    if not targets and not hooks:
+        return None
+    return Notifier(targets, hooks, str(cfg.base_dir), DeliveryLog.in_state(cfg.state_dir()))
 
 
 @dataclass
@@ -171,3 +182,15 @@ def rollback_open(cfg: Config) -> bool:
         return store.load(cfg.app.name).rollback_open(time.time(), cfg.deploy.retention)
     finally:
         store.close()
+
+
+async def local_logs(cfg: Config, color: Color, lines: int, follow: bool, emit: Callable[[str, str], None]) -> None:
+    """`turnout logs` without an agent: the runtime read directly (its logs outlive the agent)."""
+    runtime = build_runtime(cfg)
+    try:
+        if not isinstance(runtime, LogSource):
+            raise UsageError(f"the {runtime.kind} runtime keeps no logs turnout can read")
+        async for line in runtime.logs(color, lines=lines, follow=follow):
+            emit(line.instance, line.text)
+    finally:
+        await runtime.close()

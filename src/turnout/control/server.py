@@ -27,25 +27,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from turnout import config as config_mod
 from turnout.config import Config
 from turnout.control import api
 from turnout.control.local import Stack, build_notifier
+from turnout.control.recorder import TrafficRecorder
 from turnout.engine.operation import Intent, IntentKind, OpHandle, new_id
 from turnout.engine.orchestrator import Orchestrator
 from turnout.engine.reconciler import Reconciler
 from turnout.errors import ConfigError, LockHeld, NotReady, StateDamaged, TurnoutError, UsageError
-from turnout.events import Accepted, Notice
+from turnout.events import Accepted, AlertReceived, Notice
 from turnout.locations import agent_paths
 from turnout.migrate import Migrations
 from turnout.model import Color, Operation, OpState
+from turnout.runtimes.base import LogSource
 
 log = logging.getLogger("turnout.agent")
 NDJSON = "application/x-ndjson"
 AGENT = "turnout agent"
-LIVE = frozenset({"app", "checks", "analysis", "stabilize", "deploy", "hooks", "webhooks", "database"})
+LIVE = frozenset({"app", "checks", "analysis", "stabilize", "deploy", "hooks", "webhooks", "notify", "database"})
 BUSY_STEPS = frozenset({"queued", "starting", "validating", "baseline", "promoting", "canary", "switching"})
 FEEDS_KEPT = 20
 
@@ -110,6 +113,7 @@ class Agent:
         self.running: Running | None = None
         self.feeds: dict[str, Feed] = {}
         self.reconciler = Reconciler(self.stack.orchestrator(actor=AGENT), busy=self.busy)
+        self.recorder = TrafficRecorder(stack.router, stack.store, stack.cfg.app.name)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def busy(self) -> bool:
@@ -270,6 +274,11 @@ class Agent:
                     dep = orch.current()
             case api.ReloadArgs():
                 return self.reload()
+            case api.ApproveArgs(reason=reason):
+                if running is None or running.step != "gate":
+                    raise NotReady("no operation waits at a gate", hint="`turnout status` shows what runs")
+                running.handle.approvals.approve(args.actor or AGENT, reason)
+                return api.Done(message=f"approved {running.describe()} at {running.handle.op.gate}")
             case api.DownArgs():
                 self.stopping.set()
                 return api.Done(message="stopping")
@@ -382,6 +391,9 @@ class Agent:
         app = web.Application()
         app.router.add_get("/v1/status", self.status)
         app.router.add_get("/v1/operations", self.operations)
+        app.router.add_get("/v1/history", self.history)
+        app.router.add_get("/v1/traffic", self.traffic)
+        app.router.add_get("/v1/logs/{color}", self.logs)
         app.router.add_get("/v1/operations/{id}/follow", self.follow)
         app.router.add_post("/v1/{command}", self.command)
         return app
@@ -389,15 +401,96 @@ class Agent:
     def view(self) -> api.AgentView:
         return api.AgentView(running=True, pid=os.getpid(), since=self.started, config_changed=self.config_changed())
 
-    async def status(self, request: web.Request) -> web.Response:
+    async def status_view(self) -> api.StatusView:
         op = api.OperationView.of(self.running.handle.op) if self.running else None
         drifts = [api.DriftView(what=d.what, detail=d.detail, since=d.since) for d in self.reconciler.drifts.values()]
-        view = await self.stack.status(self.view(), op, drifts)
-        return web.Response(body=api.encode(view), content_type="application/json")
+        return await self.stack.status(self.view(), op, drifts)
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.Response(body=api.encode(await self.status_view()), content_type="application/json")
+
+    # -- alerts -----------------------------------------------------------------------------------------
+    async def alert(self, alerts: list[AlertReceived], actor: str) -> api.AlertOutcome:
+        """Firing alerts that carry the app's labels roll the release back while it is watched or its
+        old color is still warm; every matching alert is recorded either way (nothing is dropped)."""
+        cfg = self.stack.cfg
+        match = cfg.alerts.match or {"app": cfg.app.name}
+        mine = [a for a in alerts if all(a.labels.get(k) == v for k, v in match.items())]
+        firing = [a for a in mine if a.status == "firing"]
+        orch = self.stack.orchestrator(actor=actor)
+        if not firing:
+            for a in mine:
+                orch.journal.record("alert", a.status, f"{a.name} {a.status}: {a.summary}", [a])
+            return api.AlertOutcome(matched=len(mine), action="none", message="no firing alert for this app")
+        first = firing[0]
+        names = ", ".join(sorted({a.name for a in firing}))
+        dep, now = orch.current(), time.time()
+        running = self.running
+        watched = running is not None and running.step == "watching"
+        if not watched and (running is not None or not dep.rollback_open(now, cfg.deploy.retention)):
+            why = "no release is being watched and no old color is warm to go back to" if running is None \
+                else f"{running.describe()} is not at a step a rollback applies to"
+            orch.journal.record("alert", "ignored", f"{names} firing: {why}", list(firing))
+            return api.AlertOutcome(matched=len(mine), action="ignored", message=why)
+        reason = f"alert {names} firing" + (f": {first.summary}" if first.summary else "")
+        try:
+            await self._switch(orch, None, reason, False, rollback=True, actor=actor)
+        except TurnoutError as exc:
+            orch.journal.record("alert", "refused", f"{names} firing, rollback refused: {exc}", list(firing))
+            return api.AlertOutcome(matched=len(mine), action="refused", message=str(exc))
+        restored = orch.current()
+        ms = round(((restored.switched_at or time.time()) - first.received_at) * 1000, 1)
+        evidence = [msgspec.structs.replace(a, restored_ms=ms) for a in firing]
+        orch.journal.record("alert", "rolled_back", f"{reason}; {restored.active.value} serves again, {ms:.0f} ms "
+                                                    "after the alert arrived", evidence)
+        self.poke.set()
+        return api.AlertOutcome(matched=len(mine), action="rolled_back", message=reason, restored_ms=ms,
+                                active=restored.active)
 
     async def operations(self, request: web.Request) -> web.Response:
         ops = self.stack.store.operations(self.stack.cfg.app.name)
         return web.Response(body=api.encode([api.OperationView.of(op) for op in ops]), content_type="application/json")
+
+    async def history(self, request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            return _error_response(400, api.OpError(type="UsageError", exit_code=2, message="limit must be a number"))
+        events = self.stack.store.history(self.stack.cfg.app.name, max(1, min(limit, 100_000)))
+        return web.Response(body=api.encode(events), content_type="application/json")
+
+    async def traffic(self, request: web.Request) -> web.Response:
+        """Traffic points per color (one a second), after `since` (default: the last five minutes)."""
+        try:
+            since = float(request.query.get("since", time.time() - 300))
+        except ValueError:
+            return _error_response(400, api.OpError(type="UsageError", exit_code=2, message="since must be a number"))
+        return web.json_response(TrafficRecorder.as_json(self.recorder.since(since)))
+
+    async def logs(self, request: web.Request) -> web.StreamResponse:
+        """The color's instance logs as NDJSON lines {"instance", "text"}; `follow=1` keeps streaming."""
+        try:
+            color = Color(request.match_info["color"])
+            lines = int(request.query.get("lines", "100"))
+        except ValueError:
+            return _error_response(400, api.OpError(type="UsageError", exit_code=2,
+                                                    message="expected /v1/logs/blue|green?lines=N"))
+        runtime = self.stack.runtime
+        if not isinstance(runtime, LogSource):
+            return _error_response(409, api.OpError(type="UsageError", exit_code=2,
+                                                    message=f"the {runtime.kind} runtime keeps no logs turnout can "
+                                                            "read"))
+        resp = web.StreamResponse(headers={"Content-Type": NDJSON})
+        await resp.prepare(request)
+        try:
+            async for line in runtime.logs(color, lines=max(0, lines), follow=request.query.get("follow") == "1"):
+                await resp.write(api.encode({"instance": line.instance, "text": line.text}) + b"\n")
+            await resp.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        except TurnoutError as exc:
+            await resp.write(api.encode({"instance": "turnout", "text": f"error: {exc}"}) + b"\n")
+        return resp
 
     async def follow(self, request: web.Request) -> web.StreamResponse:
         feed = self.feeds.get(request.match_info["id"])
@@ -493,7 +586,8 @@ async def serve(config_path: str | None, version: str | None) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopping.set)
-    try:
+    try:  # the HTTP port first: a port that cannot be bound must stop the start before anything runs
+        http_runner = await serve_http(agent, cfg.api.listen) if cfg.api.listen else None
         await agent.start(version)
     except BaseException:
         await stack.close()
@@ -507,13 +601,34 @@ async def serve(config_path: str | None, version: str | None) -> int:
     log.info("agent ready on %s", sock)
     print(f"turnout agent ready (pid {os.getpid()})", flush=True)
     loop_task = asyncio.create_task(agent.reconcile_loop())
+    recorder_task = asyncio.create_task(agent.recorder.run(agent.stopping))
     await agent.stopping.wait()
     loop_task.cancel()
+    recorder_task.cancel()
     await agent.teardown()
+    if http_runner is not None:
+        await http_runner.cleanup()
     await runner.cleanup()
     sock.unlink(missing_ok=True)
     pid_file.unlink(missing_ok=True)
     return 0
+
+
+async def serve_http(agent: Agent, listen: str) -> web.AppRunner:
+    """The HTTP API and dashboard on `[api] listen`; a port that cannot be bound stops the start."""
+    from turnout.control.http_api import HttpApi
+
+    host, _, port = listen.rpartition(":")
+    runner = web.AppRunner(HttpApi(agent).app(), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host.strip("[]"), int(port)).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"cannot serve the HTTP API on {listen}: {exc.strerror or exc}", key=("api", "listen"),
+                          hint="pick a free port, or leave [api] listen unset") from None
+    log.info("HTTP API and dashboard on http://%s/", listen)
+    return runner
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from turnout.engine.confirm import Approvals
 from turnout.infra import failpoints
 from turnout.model import Operation, OpState
 from turnout.store.base import Store
@@ -39,6 +40,7 @@ class OpHandle:
         self.op = store.save_operation(op)
         self.stop = asyncio.Event()  # set: the current watch returns now
         self.intent: Intent | None = None
+        self.approvals = Approvals()  # what an approval gate waits for
 
     @property
     def id(self) -> str:

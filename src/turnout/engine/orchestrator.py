@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 
 from turnout.checks.base import Check, Target
 from turnout.config import Config, canary_steps
-from turnout.engine import gate, phases, watch
+from turnout.engine import confirm, gate, phases, watch
 from turnout.engine.journal import Journal, Progress, quiet
 from turnout.engine.operation import OpHandle, new_id
 from turnout.errors import (
     Aborted,
     AutoRolledBack,
+    GateClosed,
     LockHeld,
     MigrationError,
     NotReady,
@@ -38,17 +39,47 @@ from turnout.errors import (
     UsageError,
     ValidationFailed,
 )
-from turnout.events import Aborting, Evidence, Measured, Noop, RollbackTiming, Starting, SwitchTiming, Watching, checked
+from turnout.events import (
+    Aborting,
+    Checked,
+    Evidence,
+    Measured,
+    Noop,
+    RollbackTiming,
+    Starting,
+    SwitchTiming,
+    Watching,
+    checked,
+)
 from turnout.migrate import Migrations
-from turnout.model import Color, Deployment, Endpoint, Measurement, Operation, OpState, Phase, Release, Verdict, Weights
+from turnout.model import (
+    VERSION_PATTERN,
+    Color,
+    Deployment,
+    Endpoint,
+    Measurement,
+    Operation,
+    OpState,
+    Phase,
+    Release,
+    Verdict,
+    Weights,
+)
 from turnout.notify import Notifier
-from turnout.routers.base import Router
+from turnout.routers.base import Router, TrafficSource
 from turnout.runtimes.base import Runtime
 from turnout.store.base import Store
 
 SamplerFor = Callable[[Color, str], watch.Sampler]  # (color watched, URL it is served at) -> sampler
+Baselines = dict[str, watch.Baseline]  # by watch stream: probes, traffic
 CATCH_UP = 10.0  # a watch whose deadline passed while no agent ran still watches this long
 VERIFY_POLL = (0.02, 1.0)  # seconds between reads of a new split: first, and the cap it doubles up to
+
+
+def check_version(version: str) -> None:
+    if not re.fullmatch(VERSION_PATTERN, version):
+        raise UsageError(f"not a release name: {version!r}",
+                         hint="letters, digits and . _ + - (up to 128), starting with a letter or digit")
 
 
 class Orchestrator:
@@ -79,6 +110,7 @@ class Orchestrator:
     # -- first release -------------------------------------------------------------------------------
     async def bootstrap(self, version: str) -> Deployment:
         """Start the first release on blue and point all traffic at it."""
+        check_version(version)
         self.journal.lock(f"bootstrap {version}")
         try:
             dep = self.current()
@@ -141,6 +173,7 @@ class Orchestrator:
                     self.journal.record("pause", "ok", message)
                 op.finish(OpState.SUCCEEDED, message if pause else f"{version} validated on {target.value}")
                 return dep
+            await self._halt_unless_open(op, "before-switch", target, chosen)
             dep, baseline = await self._go_live(op, dep, target, chosen, reason=f"deploy {version}")
         finally:
             self.journal.unlock()
@@ -156,6 +189,7 @@ class Orchestrator:
         self._paused()
 
     def _refusal(self, dep: Deployment, version: str, force: bool) -> None:
+        check_version(version)
         if dep.phase in phases.IN_PROGRESS and dep.target is not None:
             raise TurnoutError(f"{self.app}: a deploy to {dep.target.value} is in phase {dep.phase.value}",
                                hint="wait for it, or `turnout abort`")
@@ -200,6 +234,8 @@ class Orchestrator:
             target = dep.idle
             op.step("promoting", version=dep.version_of(target), target=target, steps=tuple(chosen))
             await self._ensure_warm(dep, target, "promote")
+            # a person promoting is the approval; webhook gates still have their say
+            await self._halt_unless_open(op, "before-switch", target, chosen, approvals=False)
             dep, baseline = await self._go_live(op, dep, target, chosen, reason=f"promote {dep.version_of(target)}")
         except TurnoutError as exc:
             if not op.op.done:
@@ -443,7 +479,7 @@ class Orchestrator:
 
     # -- canary steps and the stabilize watch ---------------------------------------------------------------
     async def _go_live(self, op: OpHandle, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
-                       ) -> tuple[Deployment, watch.Baseline | None]:
+                       ) -> tuple[Deployment, Baselines]:
         """Measure the live color's baseline, then shift traffic to `target` (canary steps, then 100 %)."""
         await self._full_size(op, target)
         op.step("baseline")
@@ -451,7 +487,7 @@ class Orchestrator:
             baseline = await self._baseline(dep, steps)
         except asyncio.CancelledError:  # abort before any traffic moved: the new color goes
             raise await self._cancelled(op, target) from None
-        op.step("canary" if steps else "switching", baseline=asdict(baseline) if baseline else None, step_index=0)
+        op.step("canary" if steps else "switching", baseline=watch.baseline_data(baseline), step_index=0)
         return await self._shift(op, target, steps, baseline, reason=reason), baseline
 
     async def _full_size(self, op: OpHandle, target: Color) -> None:
@@ -470,16 +506,28 @@ class Orchestrator:
         self.journal.record("scale", "ok", f"{target.value} from its preview size ({preview}) to {len(endpoints)} "
                                            "instances before the switch")
 
-    async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> watch.Baseline | None:
-        """The live color's behaviour before the switch, what the new one is held against afterwards."""
+    async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> Baselines:
+        """The live color's behaviour before the switch, what the new one is held against afterwards:
+        its probes and its user traffic, side by side."""
         stab = self.cfg.stabilize
         if stab.window <= 0 and not steps:
-            return None
+            return {}
         state = await self.router.observe()
-        return await watch.sample_baseline(self.sampler_for(dep.active, state.production_url), stab.baseline,
-                                           stab.interval)
+        return await watch.sample_baselines(self._streams(dep.active, state.production_url, {}), stab.baseline)
 
-    async def _shift(self, op: OpHandle, target: Color, steps: Sequence[int], baseline: watch.Baseline | None,
+    def _streams(self, color: Color, url: str, baselines: Baselines) -> list[watch.Stream]:
+        """What the watch judges `color` by: probes to `url`, and the router's counters of user
+        requests to the color when the router keeps them."""
+        stab = self.cfg.stabilize
+        streams = [watch.Stream(watch.PROBES, self.sampler_for(color, url), stab.interval, watch.triggers_for(stab),
+                                baselines.get(watch.PROBES))]
+        if stab.traffic.enabled and isinstance(self.router, TrafficSource):
+            streams.append(watch.Stream(watch.TRAFFIC, watch.TrafficSampler(self.router, color),
+                                        stab.traffic.interval, watch.triggers_for(stab, watch.TRAFFIC),
+                                        baselines.get(watch.TRAFFIC)))
+        return streams
+
+    async def _shift(self, op: OpHandle, target: Color, steps: Sequence[int], baseline: Baselines,
                      *, reason: str, first: int = 0, first_window: float | None = None) -> Deployment:
         """Canary steps from `first` (each watched for deploy.step_window), then all traffic to `target`."""
         source = target.other
@@ -487,6 +535,7 @@ class Orchestrator:
             pct, split = steps[index], Weights.split(target, steps[index])
             window = self.cfg.deploy.step_window if first_window is None or index != first else first_window
             if not (index == first and first_window is not None):  # a resumed step is already routed
+                await self._back_unless_open(op, "before-step", target, steps, index)
                 op.step("canary", step_index=index, deadline=None)
                 self.journal.advance(self.current().switching(target), Phase.SWITCH, action="canary",
                                      outcome="started", from_color=source, to_color=target,
@@ -519,28 +568,77 @@ class Orchestrator:
                 raise Aborted(why, hint=f"{source.value} serves all traffic again")
             self.journal.record("canary", "ok", f"{pct}% to {target.value} held for {window:g}s",
                                 checked(result.measurements))
+        if steps:
+            await self._back_unless_open(op, "before-promotion", target, steps, len(steps))
         op.step("switching", deadline=None)
         return await self._switch(self.current(), target, action="switch", reason=reason)
+
+    # -- gates ----------------------------------------------------------------------------------------------
+    async def _gates(self, op: OpHandle, point: str, target: Color, steps: Sequence[int], index: int | None,
+                     *, approvals: bool = True) -> confirm.GateResult | None:
+        """Pass every gate at `point`; the first closed one, or None when all opened (or there are none)."""
+        wanted = [g for g in self.cfg.gates if g.point == point and (approvals or not g.approval)]
+        if not wanted:
+            return None
+        dep = self.current()
+        payload = {"app": self.app, "operation": op.id, "actor": op.op.actor, "version": dep.version_of(target),
+                   "color": target.value, "live": dep.active.value, "weights": dep.weights.as_dict(),
+                   "steps": list(steps), "step": steps[index] if index is not None and index < len(steps) else 100}
+        previous = op.op.step
+        op.step("gate", gate=f"{point}: " + ", ".join(confirm.name(g) for g in wanted))
+        results = await confirm.pass_gates(wanted, point, payload, op.approvals)
+        for result in results:
+            self.journal.record("gate", "open" if result.open else "closed", f"{point}: {result.reason}",
+                                [Checked(measurement=result.measurement)])
+        op.step(previous, gate="")
+        return next((r for r in results if not r.open), None)
+
+    async def _halt_unless_open(self, op: OpHandle, point: str, target: Color, steps: Sequence[int],
+                                *, approvals: bool = True, index: int | None = None) -> None:
+        """Before any traffic moved: a closed gate leaves the release validated and paused."""
+        closed = await self._gates(op, point, target, steps, index, approvals=approvals)
+        if closed is None:
+            return
+        version = self.current().version_of(target)
+        message = (f"halted at the {point} gate ({closed.reason}); {version} stays validated on {target.value}: "
+                   "`turnout promote` tries the gates again, `turnout abort` drops it")
+        self.journal.record("pause", "ok", message)
+        op.finish(OpState.ABORTED, message, GateClosed.exit_code)
+        raise GateClosed(message, hint=f"{target.other.value} still serves all traffic")
+
+    async def _back_unless_open(self, op: OpHandle, point: str, target: Color, steps: Sequence[int],
+                                index: int) -> None:
+        """During canary steps: a closed gate sends all traffic back to the color that served it."""
+        if self.current().weights == Weights.all_to(target.other):  # no traffic moved yet: halt, as before it
+            await self._halt_unless_open(op, point, target, steps, index=index)
+            return
+        closed = await self._gates(op, point, target, steps, index)
+        if closed is None:
+            return
+        source = target.other
+        why = f"the {point} gate closed: {closed.reason}"
+        self.progress(Aborting(color=target, reason=why))
+        await self._switch(self.current(), source, action="rollback", reason=why, source=target)
+        op.finish(OpState.ROLLED_BACK, why, GateClosed.exit_code)
+        raise GateClosed(why, hint=f"{source.value} serves all traffic again")
 
     async def watch_switch(self, op: OpHandle) -> Deployment:
         """The watch after a manual switch to a release: the same triggers, against no baseline."""
         dep = self.current()
         op.step("watching", version=dep.version_of(dep.active), target=dep.active,
                 deadline=op.op.deadline or time.time() + self.cfg.stabilize.window)
-        return await self._stabilize(op, dep, None)
+        return await self._stabilize(op, dep, {})
 
-    async def _watch(self, color: Color, baseline: watch.Baseline | None, window: float, *,
+    async def _watch(self, color: Color, baseline: Baselines, window: float, *,
                      stop: asyncio.Event | None, dominant: bool = True) -> watch.WatchResult:
-        stab = self.cfg.stabilize
         state = await self.router.observe()
         # Where the color gets the traffic: the production URL once it has the majority, the test
         # endpoint (which serves the non-dominant color) while it is a small canary.
         url = state.production_url if dominant else state.test_url
         self.progress(Watching(color=color, window=round(window, 3), url=url))
-        return await watch.watch(watch.triggers_for(stab), self.sampler_for(color, url), interval=stab.interval,
-                                 window=window, baseline=baseline, stop=stop)
+        return await watch.watch_streams(self._streams(color, url, baseline), window=window, stop=stop)
 
-    async def _stabilize(self, op: OpHandle, dep: Deployment, baseline: watch.Baseline | None) -> Deployment:
+    async def _stabilize(self, op: OpHandle, dep: Deployment, baseline: Baselines) -> Deployment:
         """Watch the new live color until the op's deadline; a trigger switches straight back."""
         target, source = dep.active, dep.idle
         if self.cfg.stabilize.window <= 0 or dep.phase is not Phase.STABILIZE:

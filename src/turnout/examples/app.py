@@ -183,6 +183,8 @@ async def faults_and_metrics(request: web.Request, handler: Handler) -> web.Stre
             response: web.StreamResponse = web.json_response({"error": "injected fault"}, status=500)
         else:
             response = await handler(request)
+        if state.color:  # who answered, also behind routers that do not say (the builtin proxy does)
+            response.headers["X-App-Color"] = state.color
         status = response.status
         return response
     except web.HTTPException as exc:

@@ -3,7 +3,6 @@ its group, a free port. Linux first (/proc, pidfd); polling elsewhere. Zombies c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -85,6 +84,8 @@ def reap(pid: int) -> int | None:
 async def wait_exit(pid: int) -> None:
     """Return once `pid` has exited. Works for processes that are not our children (adopted after
     a restart of the host): a pidfd turns readable when its process exits."""
+    import asyncio  # here: the CLI imports this module, and asyncio costs it ~20 ms at start
+
     try:
         fd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -110,6 +111,8 @@ async def wait_exit(pid: int) -> None:
 
 
 async def exited_within(pid: int, seconds: float) -> bool:
+    import asyncio
+
     try:
         async with asyncio.timeout(seconds):
             await wait_exit(pid)

@@ -30,7 +30,8 @@ from turnout.measure.loadresult import LoadResult
 
 __all__ = ["LoadResult", "Observer", "main_load", "run_load"]  # LoadResult lives in loadresult.py
 
-COLOR_HEADER = b"x-turnout-color"
+COLOR_HEADER = b"x-turnout-color"  # the builtin proxy says which color answered
+APP_COLOR_HEADER = b"x-app-color"  # the example app says it itself, behind any router
 _CONNECT_BACKOFF = 0.01  # unlimited-rate workers pause this long after a failed connect
 
 # observer(at, status, color, error): status 0 and error set when no response came back
@@ -86,7 +87,8 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == COLOR_HEADER:
+        lower = name.lower()
+        if lower == COLOR_HEADER or (lower == APP_COLOR_HEADER and self._color is None):
             self._color = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:

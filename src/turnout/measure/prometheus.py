@@ -20,6 +20,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel, ConfigDict, Field
 
+from turnout.measure import web
+
 Labels = dict[str, str]
 
 
@@ -77,7 +79,7 @@ async def scrape(url: str, *, timeout_s: float = 5.0, client: httpx.AsyncClient 
     """`headers`: e.g. {"Authorization": "Bearer ..."} for the builtin proxy's admin /metrics."""
     try:
         if client is None:
-            async with httpx.AsyncClient(timeout=timeout_s) as own:
+            async with web.async_client(timeout=timeout_s) as own:
                 resp = await own.get(url, headers=headers)
         else:
             resp = await client.get(url, timeout=timeout_s, headers=headers)
@@ -94,7 +96,7 @@ async def scrape(url: str, *, timeout_s: float = 5.0, client: httpx.AsyncClient 
 async def scrape_all(urls: Sequence[str], *, timeout_s: float = 5.0,
                      headers: Mapping[str, str] | None = None) -> Scrape:
     """Scrape every instance at once and merge them, each series tagged with `instance=<url>`."""
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
+    async with web.async_client(timeout=timeout_s) as client:
         scrapes = await asyncio.gather(*(scrape(u, timeout_s=timeout_s, client=client, headers=headers)
                                          for u in urls))
     if len(scrapes) == 1:

@@ -21,7 +21,8 @@ log = logging.getLogger("turnout.proxy")
 MAX_BODY = 1024 * 1024
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
            411: "Length Required", 413: "Payload Too Large", 500: "Internal Server Error"}
-ROUTES = {"/healthz": ("GET",), "/state": ("GET",), "/metrics": ("GET",), "/backends": ("PUT",), "/route": ("PUT",)}
+ROUTES = {"/healthz": ("GET",), "/state": ("GET",), "/metrics": ("GET",), "/traffic": ("GET",),
+          "/backends": ("PUT",), "/route": ("PUT",)}
 
 
 class Control(Protocol):
@@ -33,6 +34,8 @@ class Control(Protocol):
     async def view(self) -> dict[str, Any]: ...
 
     async def metrics(self) -> str: ...
+
+    async def traffic(self) -> dict[str, Any]: ...
 
 
 class HttpError(Exception):
@@ -146,6 +149,8 @@ class Admin:
             return await self.control.view()
         if path == "/metrics":
             return await self.control.metrics()
+        if path == "/traffic":
+            return await self.control.traffic()
         try:
             data = json.loads(body)
         except ValueError:

@@ -21,7 +21,7 @@ from turnout.proxy import admin, state
 from turnout.proxy.downstream import BODY, HEAD, IDLE, LINGER, ClientProtocol
 from turnout.proxy.exchange import Ctx
 from turnout.proxy.master import Master
-from turnout.proxy.metrics import Metrics, render
+from turnout.proxy.metrics import Metrics, render, traffic
 
 log = logging.getLogger("turnout.proxy")
 TICK = 0.25  # sweeper period: timeouts are this coarse
@@ -103,6 +103,9 @@ class LocalControl:
     async def metrics(self) -> str:
         s = self.ctx.router.snap
         return render(self.ctx.metrics, s.weights, s.generation)
+
+    async def traffic(self) -> dict[str, Any]:
+        return traffic(self.ctx.metrics)
 
 
 def view(saved: dict[str, Any], test: str, healthy: dict[str, list[str]], inflight: dict[str, int]) -> dict[str, Any]:

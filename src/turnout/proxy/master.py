@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from turnout.proxy import state
-from turnout.proxy.metrics import Metrics, Stats, render
+from turnout.proxy.metrics import Metrics, Stats, render, traffic
 
 log = logging.getLogger("turnout.proxy")
 
@@ -107,7 +107,7 @@ class Master:
         w = s["weights"]
         return view(s, "blue" if w["green"] > w["blue"] else "green", healthy, inflight)
 
-    async def metrics(self) -> str:
+    async def _merged(self) -> Metrics:
         total = Metrics()
         for r in await self._stats():
             for li, row in enumerate(r["stats"]):
@@ -115,8 +115,14 @@ class Master:
                     total.stats[li][ci].merge(Stats.from_list(data))
             for li, n in enumerate(r["rejected"]):
                 total.rejected[li] += n
+        return total
+
+    async def metrics(self) -> str:
         w = self.saved["weights"]
-        return render(total, (w["blue"], w["green"]), self.saved["generation"])
+        return render(await self._merged(), (w["blue"], w["green"]), self.saved["generation"])
+
+    async def traffic(self) -> dict[str, Any]:
+        return traffic(await self._merged())
 
     async def stop(self, seconds: float) -> None:
         """Close our copy of the listeners (so the kernel refuses new connections once workers close theirs),

@@ -55,6 +55,15 @@ class Metrics:
         return {c: sum(self.stats[li][ci].inflight for li in range(len(LISTENERS))) for ci, c in enumerate(COLORS)}
 
 
+def traffic(m: Metrics) -> dict[str, object]:
+    """The production listener's counters per color, for the post-switch watch (GET /traffic):
+    cheaper to read ten times a second than the Prometheus text."""
+    li = LISTENERS.index("production")
+    colors = {color: {"requests": sum(s.requests[1:]), "errors": s.requests[5], "buckets": list(s.buckets)}
+              for color, s in zip(COLORS, m.stats[li], strict=True)}
+    return {"bounds": list(BOUNDS), "colors": colors}
+
+
 def render(m: Metrics, weights: tuple[int, int], generation: int) -> str:
     out: list[str] = []
     add = out.append

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 from pydantic import BaseModel
 
 from turnout.config import DriverEnv, RouterConfig
-from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.model import Color, Endpoint, RouteState, Traffic, Weights
 
 
 @runtime_checkable
@@ -43,6 +43,18 @@ class Router(Protocol):
 
     async def release(self) -> None:
         """Stop what prepare() started (owned router processes); leave attached routers running."""
+
+
+@runtime_checkable
+class TrafficSource(Protocol):
+    """Optional, and every router turnout owns has it: the live production traffic per color, so
+    the post-switch watch judges what users get rather than its own probes."""
+
+    async def traffic(self) -> Traffic:
+        """Cumulative counters of the production listener only (never the test listener), per color:
+        answered requests, 5xx among them (the router's own too), and a latency histogram if the
+        router keeps one. Cheap: the watch reads it about ten times a second. RouterError if it
+        cannot be read."""
 
 
 class RouterDriver(Router, Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.config import DriverEnv, Duration, RouterConfig
 from turnout.errors import RouterError
 from turnout.infra.files import secret_file
-from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.measure import web
+from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.owned import OwnedRouter
 
 
@@ -84,11 +86,11 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
 
     def _client(self, timeout: float = 5.0) -> httpx.AsyncClient:
         if self.admin.startswith("unix:"):
-            transport = httpx.AsyncHTTPTransport(uds=self.admin.removeprefix("unix:"))
+            transport = web.transport(uds=self.admin.removeprefix("unix:"))
             base = "http://proxy"
         else:
-            transport, base = httpx.AsyncHTTPTransport(), f"http://{self.admin}"
-        return httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout,
+            transport, base = web.transport(), f"http://{self.admin}"
+        return web.async_client(base_url=base, transport=transport, timeout=timeout,
                                  headers={"Authorization": f"Bearer {self.token()}"})
 
     async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -136,6 +138,12 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
             weights=Weights(**s["weights"]), test_color=Color(s["test"]),
             backends={Color(c): tuple(Endpoint.parse(a) for a in addrs) for c, addrs in s["backends"].items()},
             production_url=self.production_url, test_url=self.test_url)
+
+    async def traffic(self) -> Traffic:
+        data = await self._call("GET", "/traffic")
+        return Traffic(time.monotonic(), tuple(data["bounds"]), {
+            Color(c): ColorTraffic(int(v["requests"]), int(v["errors"]), tuple(v["buckets"]))
+            for c, v in data["colors"].items()})
 
     async def metrics(self) -> str:
         try:

@@ -22,6 +22,7 @@ import httpx
 from turnout.config import DriverEnv, HealthConfig, NoOptions, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.infra.files import atomic_write
+from turnout.measure import web
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
 
 
@@ -71,7 +72,7 @@ class StaticRuntime:
         state = self._load()
         if color.value not in state:  # stopped, or never started
             return EnvStatus(color, None)
-        async with httpx.AsyncClient(timeout=self.health.timeout) as client:
+        async with web.async_client(timeout=self.health.timeout) as client:
             oks = await asyncio.gather(*(self._probe(client, e) for e in self.hosts[color]))
         instances = tuple(InstanceStatus(e, ok is None) for e, ok in zip(self.hosts[color], oks, strict=True))
         return EnvStatus(color, state[color.value], instances)
@@ -95,7 +96,7 @@ class StaticRuntime:
         """`health.successes` answers in a row within `health.deadline`; None, or the last failure."""
         streak, last = 0, "no answer"
         deadline = time.monotonic() + self.health.deadline
-        async with httpx.AsyncClient(timeout=self.health.timeout) as client:
+        async with web.async_client(timeout=self.health.timeout) as client:
             while time.monotonic() < deadline:
                 why = await self._probe(client, endpoint)
                 streak, last = (streak + 1, last) if why is None else (0, why)

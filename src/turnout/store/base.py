@@ -4,10 +4,13 @@ is the shared one. Both pass turnout.testing.contracts.StoreContract."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from turnout.events import AuditEvent
-from turnout.model import Deployment, LockInfo, Operation
+from turnout.model import ApiToken, Deployment, LockInfo, Operation, TrafficPoint
+
+TRAFFIC_KEEP = 7 * 24 * 3600.0  # a week of traffic points: reports of last week's deploys
 
 
 @runtime_checkable
@@ -32,6 +35,20 @@ class Store(Protocol):
 
     def operations(self, app: str, limit: int = 20) -> list[Operation]:
         """The most recently updated operations of `app`, newest first."""
+
+    def record_traffic(self, app: str, points: Sequence[TrafficPoint], keep: float = TRAFFIC_KEEP) -> None:
+        """Add traffic points; points older than `keep` seconds go (they are not audit evidence)."""
+
+    def traffic(self, app: str, since: float, until: float | None = None) -> list[TrafficPoint]:
+        """Points with since <= at <= until, oldest first."""
+
+    def save_token(self, token: ApiToken) -> None:
+        """Add an API token; UsageError if its name is taken."""
+
+    def tokens(self) -> list[ApiToken]: ...
+
+    def revoke_token(self, name: str) -> bool:
+        """Remove the token named `name`; False if there was none."""
 
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:
         """Take the deploy lock (the holder may take it again); LockHeld if a live other holder has it."""

@@ -12,16 +12,18 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import msgspec
 import psycopg
 
-from turnout.errors import LockHeld, StaleState, StateDamaged
+from turnout.errors import LockHeld, StaleState, StateDamaged, UsageError
 from turnout.events import AuditEvent
-from turnout.model import Deployment, LockInfo, Operation
+from turnout.model import ApiToken, Color, Deployment, LockInfo, Operation, TrafficPoint
 from turnout.store import chain
+from turnout.store.base import TRAFFIC_KEEP
 
 SCHEMA_VERSION = 2
 APPEND_LOCK = 0x7475726E  # pg_advisory_xact_lock key serializing audit appends ("turn")
@@ -35,6 +37,13 @@ CREATE INDEX IF NOT EXISTS turnout_audit_app ON turnout_audit (app, id);
 CREATE TABLE IF NOT EXISTS turnout_operations (
     id TEXT PRIMARY KEY, app TEXT NOT NULL, state TEXT NOT NULL, body TEXT NOT NULL,
     updated_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS turnout_traffic (
+    app TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, color TEXT NOT NULL, seconds DOUBLE PRECISION NOT NULL,
+    requests BIGINT NOT NULL, errors BIGINT NOT NULL, p99 DOUBLE PRECISION, weight INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS turnout_traffic_app_at ON turnout_traffic (app, at);
+CREATE TABLE IF NOT EXISTS turnout_tokens (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE, created_at DOUBLE PRECISION NOT NULL,
+    created_by TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS turnout_locks (
     app TEXT PRIMARY KEY, holder TEXT NOT NULL, since DOUBLE PRECISION NOT NULL, purpose TEXT NOT NULL,
     backend_pid INTEGER NOT NULL, backend_start TIMESTAMPTZ NOT NULL, host TEXT NOT NULL);
@@ -131,6 +140,36 @@ class PostgresStore:
         rows = self._q("SELECT body FROM turnout_operations WHERE app = %s ORDER BY updated_at DESC LIMIT %s",
                        (app, limit))
         return [_OPERATION.decode(r[0]) for r in rows]
+
+    # -- traffic points -------------------------------------------------------------------------------
+    def record_traffic(self, app: str, points: Sequence[TrafficPoint], keep: float = TRAFFIC_KEEP) -> None:
+        for p in points:
+            self._q("INSERT INTO turnout_traffic (app, at, color, seconds, requests, errors, p99, weight) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    (app, p.at, p.color.value, p.seconds, p.requests, p.errors, p.p99, p.weight))
+        self._q("DELETE FROM turnout_traffic WHERE app = %s AND at < %s", (app, time.time() - keep))
+
+    def traffic(self, app: str, since: float, until: float | None = None) -> list[TrafficPoint]:
+        rows = self._q("SELECT at, color, seconds, requests, errors, p99, weight FROM turnout_traffic "
+                       "WHERE app = %s AND at >= %s AND at <= %s ORDER BY at, color",
+                       (app, since, until if until is not None else float("inf")))
+        return [TrafficPoint(r[0], Color(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    # -- API tokens -----------------------------------------------------------------------------------
+    def save_token(self, token: ApiToken) -> None:
+        rows = self._q("INSERT INTO turnout_tokens (name, role, digest, created_at, created_by) "
+                       "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING name",
+                       (token.name, token.role, token.digest, token.created_at, token.created_by))
+        if not rows:
+            raise UsageError(f"a token named {token.name!r} exists already",
+                             hint=f"`turnout token revoke {token.name}` first, or pick another --name")
+
+    def tokens(self) -> list[ApiToken]:
+        rows = self._q("SELECT name, role, digest, created_at, created_by FROM turnout_tokens ORDER BY name")
+        return [ApiToken(*r) for r in rows]
+
+    def revoke_token(self, name: str) -> bool:
+        return bool(self._q("DELETE FROM turnout_tokens WHERE name = %s RETURNING name", (name,)))
 
     # -- the deploy lock -----------------------------------------------------------------------------
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:

@@ -12,17 +12,18 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import msgspec
 
-from turnout.errors import LockHeld, StaleState, StateDamaged
+from turnout.errors import LockHeld, StaleState, StateDamaged, UsageError
 from turnout.events import AuditEvent
 from turnout.infra.procs import pid_alive
-from turnout.model import Deployment, LockInfo, Operation
+from turnout.model import ApiToken, Color, Deployment, LockInfo, Operation, TrafficPoint
 from turnout.store import chain
+from turnout.store.base import TRAFFIC_KEEP
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -38,6 +39,13 @@ CREATE TABLE IF NOT EXISTS operations (
 CREATE INDEX IF NOT EXISTS operations_app ON operations (app, updated_at);
 CREATE TABLE IF NOT EXISTS locks (
     app TEXT PRIMARY KEY, holder TEXT NOT NULL, since REAL NOT NULL, purpose TEXT NOT NULL, pid INTEGER);
+CREATE TABLE IF NOT EXISTS traffic (
+    app TEXT NOT NULL, at REAL NOT NULL, color TEXT NOT NULL, seconds REAL NOT NULL, requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL, p99 REAL, weight INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS traffic_app_at ON traffic (app, at);
+CREATE TABLE IF NOT EXISTS tokens (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, digest TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,
+    created_by TEXT NOT NULL);
 """
 TRIGGERS = {
     "audit_no_update": "BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
@@ -170,6 +178,40 @@ class SqliteStore:
         rows = self._db.execute("SELECT body FROM operations WHERE app = ? ORDER BY updated_at DESC LIMIT ?",
                                 (app, limit)).fetchall()
         return [_OPERATION.decode(r[0]) for r in rows]
+
+    # -- traffic points -------------------------------------------------------------------------------
+    def record_traffic(self, app: str, points: Sequence[TrafficPoint], keep: float = TRAFFIC_KEEP) -> None:
+        with self._write():
+            self._db.executemany(
+                "INSERT INTO traffic (app, at, color, seconds, requests, errors, p99, weight) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(app, p.at, p.color.value, p.seconds, p.requests, p.errors, p.p99, p.weight) for p in points])
+            self._db.execute("DELETE FROM traffic WHERE app = ? AND at < ?", (app, time.time() - keep))
+
+    def traffic(self, app: str, since: float, until: float | None = None) -> list[TrafficPoint]:
+        rows = self._db.execute(
+            "SELECT at, color, seconds, requests, errors, p99, weight FROM traffic WHERE app = ? AND at >= ? "
+            "AND at <= ? ORDER BY at, color", (app, since, until if until is not None else float("inf"))).fetchall()
+        return [TrafficPoint(r[0], Color(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    # -- API tokens -----------------------------------------------------------------------------------
+    def save_token(self, token: ApiToken) -> None:
+        try:
+            with self._write():
+                self._db.execute("INSERT INTO tokens (name, role, digest, created_at, created_by) "
+                                 "VALUES (?, ?, ?, ?, ?)",
+                                 (token.name, token.role, token.digest, token.created_at, token.created_by))
+        except sqlite3.IntegrityError:
+            raise UsageError(f"a token named {token.name!r} exists already",
+                             hint=f"`turnout token revoke {token.name}` first, or pick another --name") from None
+
+    def tokens(self) -> list[ApiToken]:
+        rows = self._db.execute("SELECT name, role, digest, created_at, created_by FROM tokens ORDER BY name")
+        return [ApiToken(*r) for r in rows.fetchall()]
+
+    def revoke_token(self, name: str) -> bool:
+        with self._write():
+            return self._db.execute("DELETE FROM tokens WHERE name = ?", (name,)).rowcount > 0
 
     # -- the deploy lock -----------------------------------------------------------------------------
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:

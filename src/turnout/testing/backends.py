@@ -1,5 +1,6 @@
 """HTTP backends that answer with their color, for router tests: `blue\\n` / `green\\n` on `/`,
-`<color> <port>\\n` on `/whoami`, a response streamed over ~1 s on `/slow`."""
+`<color> <port>\\n` on `/whoami`, a response streamed over ~1 s on `/slow`, a 503 on `/fail`, and
+`/sleep/<seconds>` answers after that long."""
 
 from __future__ import annotations
 
@@ -35,10 +36,15 @@ async def _serve(color: Color, reader: asyncio.StreamReader, writer: asyncio.Str
                     await writer.drain()
                     await asyncio.sleep(SLOW_INTERVAL)
             else:
+                status = b"200 OK"
+                if path.startswith("/sleep/"):  # answer after that many seconds
+                    await asyncio.sleep(float(path.removeprefix("/sleep/")))
+                elif path == "/fail":
+                    status = b"503 Service Unavailable"
                 text = {"/whoami": f"{color} {port}\n", "/health/ready": "ok\n"}.get(path, f"{color}\n")
                 body = text.encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%sContent-Length: %d\r\n\r\n%s"
-                             % (conn, len(body), body))
+                writer.write(b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\n%sContent-Length: %d\r\n\r\n%s"
+                             % (status, conn, len(body), body))
                 await writer.drain()
             if close:
                 break

@@ -23,17 +23,18 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 import pytest
 import pytest_asyncio
 
 from turnout.config import AppConfig, Config, RouterConfig, StateConfig
-from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState
+from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState, UsageError
 from turnout.events import AuditEvent, Checked
 from turnout.infra.procs import free_port
-from turnout.model import Color, Measurement, Phase, Release, Verdict, Weights
+from turnout.model import ApiToken, Color, Endpoint, Measurement, Phase, Release, TrafficPoint, Verdict, Weights
+from turnout.routers.base import TrafficSource
 from turnout.runtimes.base import Runtime
 from turnout.store.base import Store
 from turnout.testing import router_from_config
@@ -274,6 +275,47 @@ class RouterTrafficContract(RouterBackendsContract):
         assert done > 20
         assert failures == [], f"{len(failures)} of {done} requests failed: {failures[:5]}"
 
+    async def test_traffic_counts_production_per_color(self, router: Any, client: httpx.AsyncClient) -> None:
+        assert isinstance(cast(object, router), TrafficSource), "a router with a data plane here reports its traffic"
+        await router.route(Weights.all_to(Color.GREEN))
+        state = await router.observe()
+        before = await router.traffic()
+        for path, n in (("/", 12), ("/fail", 3), ("/sleep/0.3", 2)):
+            for _ in range(n):
+                await client.get(state.production_url + path)
+        for _ in range(5):  # the test listener's requests are not user traffic
+            await client.get(state.test_url + "/fail")
+        want = {Color.GREEN: (17, 3), Color.BLUE: (0, 0)}
+        deadline = time.monotonic() + 5  # some routers publish histograms a moment later
+        while True:
+            after = await router.traffic()
+            window = after.since(before)
+            got = {c: (w.requests, w.errors) for c, w in window.items()}
+            green = window[Color.GREEN]
+            slow = sum(n for bound, n in zip((*after.bounds, float("inf")), green.buckets, strict=True)
+                       if bound > 0.25)
+            if (got == want and slow == 2 and sum(green.buckets) == 17) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert got == want, f"(requests, 5xx) per color: {got}, expected {want}"
+        assert sum(green.buckets) == 17 and slow == 2, f"latency buckets {green.buckets} over {after.bounds}"
+
+    async def test_traffic_counts_the_routers_own_errors(self, router: Any, client: httpx.AsyncClient) -> None:
+        """No instance reachable: the router answers 5xx itself, and that is the color's error too."""
+        dead = free_port()
+        await router.prepare({Color.GREEN: [Endpoint("127.0.0.1", dead)]})
+        await router.route(Weights.all_to(Color.GREEN))
+        state = await router.observe()
+        before = await router.traffic()
+        # at once: a router may retry a refused connection for a while (HAProxy: a second per retry)
+        codes = [r.status_code for r in await asyncio.gather(*(client.get(state.production_url) for _ in range(4)))]
+        assert all(c >= 500 for c in codes), codes
+        deadline = time.monotonic() + 5
+        while (w := (await router.traffic()).since(before)[Color.GREEN]).errors < 4 and \
+                time.monotonic() < deadline:  # noqa: ASYNC110 - polling a router's counters: no event to wait on
+            await asyncio.sleep(0.1)
+        assert (w.requests, w.errors) == (4, 4), w
+
     async def serves_after_restart(self, router: Any) -> None:
         state = await router.observe()
         async with httpx.AsyncClient(timeout=10) as client:
@@ -361,6 +403,28 @@ class StoreContract:
         got = store().load("a")
         assert (got.active, got.weights, got.target, got.switched_at, got.warm) == (
             Color.GREEN, Weights(25, 75), Color.BLUE, 12.5, d.warm)
+
+    def test_traffic_points_round_trip_and_age_out(self, store: Callable[[], Store]) -> None:
+        s, now = store(), time.time()
+        old = TrafficPoint(now - 100, Color.BLUE, 1.0, 10, 0, 0.002, 100)
+        points = [TrafficPoint(now - 2, Color.BLUE, 1.0, 50, 1, 0.004, 100),
+                  TrafficPoint(now - 2, Color.GREEN, 1.0, 0, 0, None, 0),
+                  TrafficPoint(now - 1, Color.GREEN, 1.02, 49, 0, 0.0035, 100)]
+        s.record_traffic("shop", [old])
+        s.record_traffic("shop", points, keep=50)  # `old` is past keeping now
+        s.record_traffic("other", [TrafficPoint(now - 1, Color.BLUE, 1.0, 7, 7, None, 100)])
+        assert store().traffic("shop", now - 1000) == points
+        assert store().traffic("shop", now - 1.5, now) == points[2:]
+
+    def test_api_tokens_by_name(self, store: Callable[[], Store]) -> None:
+        s = store()
+        s.save_token(ApiToken("ci", "operator", "d1" * 32, 1.0, "alice"))
+        s.save_token(ApiToken("board", "viewer", "d2" * 32, 2.0, "bob"))
+        with pytest.raises(UsageError, match="exists already"):
+            s.save_token(ApiToken("ci", "viewer", "d3" * 32))
+        assert [(t.name, t.role) for t in store().tokens()] == [("board", "viewer"), ("ci", "operator")]
+        assert s.revoke_token("ci") and not s.revoke_token("ci")
+        assert [t.name for t in store().tokens()] == ["board"]
 
     def test_audit_appends_in_order(self, store: Callable[[], Store]) -> None:
         s = store()

@@ -17,9 +17,10 @@ import msgspec
 
 from turnout.checks.base import Target
 from turnout.config import DriverEnv, NoOptions, RouterConfig
-from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState
+from turnout.errors import LockHeld, RouterError, RuntimeFailure, StaleState, UsageError
 from turnout.events import AuditEvent
 from turnout.model import (
+    ApiToken,
     Color,
     Deployment,
     Endpoint,
@@ -30,9 +31,11 @@ from turnout.model import (
     Operation,
     Release,
     RouteState,
+    TrafficPoint,
     Verdict,
     Weights,
 )
+from turnout.store.base import TRAFFIC_KEEP
 
 _ports = itertools.count(20000)
 
@@ -161,6 +164,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self.deployments: dict[str, Deployment] = {}
         self.audit: list[AuditEvent] = []
+        self.points: list[tuple[str, TrafficPoint]] = []
+        self.api_tokens: list[ApiToken] = []
         self.locks: dict[str, LockInfo] = {}
         self.ops: dict[str, Operation] = {}
 
@@ -196,6 +201,28 @@ class MemoryStore:
     def operations(self, app: str, limit: int = 20) -> list[Operation]:
         ops = sorted((o for o in self.ops.values() if o.app == app), key=lambda o: o.updated_at, reverse=True)
         return ops[:limit]
+
+    def record_traffic(self, app: str, points: Sequence[TrafficPoint], keep: float = TRAFFIC_KEEP) -> None:
+        horizon = time.time() - keep
+        kept = [(a, p) for a, p in self.points if not (a == app and p.at < horizon)]
+        self.points = kept + [(app, p) for p in points]
+
+    def traffic(self, app: str, since: float, until: float | None = None) -> list[TrafficPoint]:
+        end = until if until is not None else float("inf")
+        return sorted((p for a, p in self.points if a == app and since <= p.at <= end), key=lambda p: (p.at, p.color))
+
+    def save_token(self, token: ApiToken) -> None:
+        if any(t.name == token.name for t in self.api_tokens):
+            raise UsageError(f"a token named {token.name!r} exists already")
+        self.api_tokens.append(token)
+
+    def tokens(self) -> list[ApiToken]:
+        return sorted(self.api_tokens, key=lambda t: t.name)
+
+    def revoke_token(self, name: str) -> bool:
+        before = len(self.api_tokens)
+        self.api_tokens = [t for t in self.api_tokens if t.name != name]
+        return len(self.api_tokens) < before
 
     def acquire_lock(self, app: str, holder: str, purpose: str = "") -> LockInfo:
         held = self.locks.get(app)

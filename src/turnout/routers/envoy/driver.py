@@ -18,10 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.config import Duration
 from turnout.errors import RouterError
 from turnout.infra.files import atomic_write, tail
-from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.measure.prometheus import parse as parse_text
+from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.endpoints import resolve_all
 from turnout.routers.envoy import xds as conf
 from turnout.routers.owned import OwnedRouter, http
+
+# Envoy's default histogram bucket bounds, milliseconds (what /stats/prometheus reports as `le`)
+ENVOY_BUCKETS_MS: tuple[float, ...] = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+                                       60000, 300000, 600000, 1800000, 3600000)
 
 
 class EnvoyOptions(BaseModel):
@@ -66,7 +71,8 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
             return
         version = str(time.time_ns())
         files = {f"eds-{c}.json": conf.endpoints(version, c, wanted[c]) for c in changed}
-        await self._apply(files, version, {f"cluster.{c}" for c in changed})
+        await self._apply(files, version,
+                          {f"cluster.{conf.cluster_name(c, n)}" for c in changed for n in conf.LISTENERS})
 
     async def route(self, weights: Weights) -> None:
         await self._admin("GET", "/ready")  # a dead Envoy: fail before touching the files
@@ -74,7 +80,7 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
         idle = Weights.all_to(weights.dominant.other)
         timeout = self.options.timeout_server
         files = {"rds-production.json": conf.routes(version, "production", conf.route_action(weights, timeout)),
-                 "rds-test.json": conf.routes(version, "test", conf.route_action(idle, timeout))}
+                 "rds-test.json": conf.routes(version, "test", conf.route_action(idle, timeout, "test"))}
         await self._apply(files, version, {f"http.{n}.rds.{n}" for n in conf.LISTENERS})
 
     async def observe(self) -> RouteState:
@@ -86,13 +92,41 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
         if production is None or test is None:
             raise RouterError(f"Envoy serves no turnout routes (got {sorted(served)})")
         clusters = json.loads(await self._admin("GET", "/clusters?format=json"))
-        backends: dict[Color, tuple[Endpoint, ...]] = {c: () for c in Color}
+        hosts: dict[str, tuple[Endpoint, ...]] = {}
         for cluster in clusters.get("cluster_statuses", []):
-            if cluster["name"] in {"blue", "green"}:
-                addrs = [h["address"]["socket_address"] for h in cluster.get("host_statuses", [])]
-                backends[Color(cluster["name"])] = tuple(Endpoint(a["address"], int(a["port_value"])) for a in addrs)
+            addrs = [h["address"]["socket_address"] for h in cluster.get("host_statuses", [])]
+            hosts[cluster["name"]] = tuple(Endpoint(a["address"], int(a["port_value"])) for a in addrs)
+        # A color's two clusters must hold the same instances; where they differ only the common
+        # part is reported, so the difference shows as drift and prepare() repairs it.
+        backends = {c: tuple(e for e in hosts.get(conf.cluster_name(c), ())
+                             if e in hosts.get(conf.cluster_name(c, "test"), ())) for c in Color}
         return RouteState(weights=production, test_color=test.dominant, backends=backends,
                           production_url=f"http://{self.production}", test_url=f"http://{self.test}")
+
+    async def traffic(self) -> Traffic:
+        """The production clusters' statistics: `upstream_rq_completed` and `upstream_rq_5xx` (Envoy
+        charges its own 503s there too), and the `upstream_rq_time` histogram (milliseconds; merged
+        by the flush this very read starts, so it lags one reading behind the counters)."""
+        names = "|".join(conf.cluster_name(c) for c in Color)
+        stats = rf"^cluster\.({names})\.upstream_rq_(completed|5xx|time)$"
+        text = await self._admin("GET", f"/stats/prometheus?filter={stats}")
+        at = time.monotonic()
+        scrape = parse_text(text, at)
+        bounds = ENVOY_BUCKETS_MS
+        colors = {}
+        for color in Color:
+            match = {"envoy_cluster_name": conf.cluster_name(color)}
+            requests = sum(v for _, v in scrape.series("envoy_cluster_upstream_rq_completed_total", match))
+            errors = sum(v for _, v in scrape.series("envoy_cluster_upstream_rq_xx_total",
+                                                     {**match, "envoy_response_code_class": "5"}))
+            cumulative = sorted((float(lab["le"]), v) for lab, v in scrape.series(
+                "envoy_cluster_upstream_rq_time_bucket", match))
+            if cumulative:  # none until the color's first response has been flushed
+                bounds = tuple(le for le, _ in cumulative if le != float("inf"))
+            counts = [int(v) for _, v in cumulative] or [0] * (len(bounds) + 1)
+            colors[color] = ColorTraffic(int(requests), int(errors),
+                                         tuple(b - a for a, b in zip([0, *counts], counts, strict=False)))
+        return Traffic(at, tuple(ms / 1000 for ms in bounds), colors)
 
     async def release(self) -> None:
         if self.process.pid is None:

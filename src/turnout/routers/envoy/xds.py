@@ -29,10 +29,19 @@ def response(version: str, *resources: dict[str, Any]) -> str:
     return json.dumps({"version_info": version, "resources": list(resources)}, indent=1) + "\n"
 
 
+def cluster_name(color: Color, listener: str = "production") -> str:
+    """Production's cluster is named by the color; the test listener has its own (same endpoints,
+    one EDS file), so its requests never count in the color's production statistics."""
+    return color.value if listener == "production" else f"test-{color.value}"
+
+
 def bootstrap(folder: Path, admin: str) -> str:
     return json.dumps({
         "node": {"id": "turnout", "cluster": "turnout"},
         "admin": {"address": _address(admin)},
+        # Histograms are merged on a flush; flushing when the admin API is read keeps the latency
+        # histogram the watch reads current (no timer; counters are always current).
+        "stats_flush_on_admin": True,
         "dynamic_resources": {"lds_config": _source(folder / "lds.json"), "cds_config": _source(folder / "cds.json")},
     }, indent=1) + "\n"
 
@@ -56,10 +65,10 @@ def listeners(folder: Path, production: str, test: str) -> str:
 
 def clusters(folder: Path) -> str:
     return response("1", *({
-        "@type": _T + "config.cluster.v3.Cluster", "name": color.value, "type": "EDS",
+        "@type": _T + "config.cluster.v3.Cluster", "name": cluster_name(color, listener), "type": "EDS",
         "connect_timeout": "2s", "lb_policy": "ROUND_ROBIN",
         "eds_cluster_config": {"service_name": color.value, "eds_config": _source(folder / f"eds-{color}.json")},
-    } for color in Color))
+    } for color in Color for listener in LISTENERS))
 
 
 def endpoints(version: str, color: Color, instances: tuple[Endpoint, ...]) -> str:
@@ -69,13 +78,18 @@ def endpoints(version: str, color: Color, instances: tuple[Endpoint, ...]) -> st
                               "cluster_name": color.value, "endpoints": [{"lb_endpoints": lb}] if lb else []})
 
 
-def route_action(weights: Weights, timeout: float) -> dict[str, Any]:
+def route_action(weights: Weights, timeout: float, listener: str = "production") -> dict[str, Any]:
     action: dict[str, Any] = {"timeout": f"{timeout:g}s"}
     if weights.blue and weights.green:
-        action["weighted_clusters"] = {"clusters": [{"name": c.value, "weight": weights.of(c)} for c in Color]}
+        action["weighted_clusters"] = {"clusters": [{"name": cluster_name(c, listener), "weight": weights.of(c)}
+                                                    for c in Color]}
     else:
-        action["cluster"] = weights.dominant.value
+        action["cluster"] = cluster_name(weights.dominant, listener)
     return action
+
+
+def color_of(cluster: str) -> Color:
+    return Color(cluster.removeprefix("test-"))
 
 
 def routes(version: str, name: str, action: dict[str, Any]) -> str:
@@ -92,8 +106,8 @@ def routes(version: str, name: str, action: dict[str, Any]) -> str:
 def read_action(route: dict[str, Any]) -> Weights | None:
     """Weights from a route action as Envoy reports it in /config_dump."""
     if "cluster" in route:
-        return Weights.all_to(Color(route["cluster"]))
+        return Weights.all_to(color_of(route["cluster"]))
     if "weighted_clusters" in route:
-        got = {c["name"]: int(c.get("weight", 0)) for c in route["weighted_clusters"]["clusters"]}
-        return Weights(got.get("blue", 0), got.get("green", 0))
+        got = {color_of(c["name"]): int(c.get("weight", 0)) for c in route["weighted_clusters"]["clusters"]}
+        return Weights(got.get(Color.BLUE, 0), got.get(Color.GREEN, 0))
     return None

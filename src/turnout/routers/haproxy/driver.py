@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from turnout.config import Duration, RouterConfig
 from turnout.errors import ConfigError, RouterError
 from turnout.infra.files import atomic_write
 from turnout.locations import socket_path
-from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.endpoints import resolve_all
 from turnout.routers.haproxy import runtime_api as api
 from turnout.routers.owned import OwnedRouter
@@ -50,6 +51,9 @@ class HAProxyOptions(BaseModel):
     maxconn: int = Field(default=4000, ge=1, le=9000, description="higher needs a higher fd limit than we have")
     threads: int | None = Field(default=None, ge=1, le=64)
     timeout_server: Duration = 60.0
+    timeout_connect: Duration = Field(default=0.05, gt=0,
+                                      description="to an instance; also how long a request waits before its "
+                                                  "one retry (another instance if there is one)")
 
 
 def plan(backend: str, current: Sequence[api.Slot], wanted: Sequence[Endpoint]) -> tuple[list[str], list[api.Slot]]:
@@ -107,11 +111,12 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
             return
         state = {}
         for color in Color:
-            current = api.parse_servers(await self._cmd(f"show servers state {api.backend(color)}"))
+            current = await self._servers(api.backend(color))
             if color not in wanted:  # not given: leave it as it is
                 state[color] = current
                 continue
             commands, state[color] = plan(api.backend(color), current, wanted[color])
+            commands += plan(api.test_backend(color), await self._servers(api.test_backend(color)), wanted[color])[0]
             for line in commands:
                 out = await self._cmd(line)
                 if out.strip() and "changed" not in out:
@@ -122,7 +127,7 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
         weights_map, test_map = await self._maps()
         idle = weights.dominant.other
         out = await self._cmd(f"set map {weights_map} green {weights.green};"
-                              f"set map {test_map} test {api.backend(idle)}")
+                              f"set map {test_map} test {api.test_backend(idle)}")
         if out.strip():
             raise RouterError(f"HAProxy refused the switch: {out.strip()}")
         # The same change in the files HAProxy reads at start, so a reload keeps it.
@@ -134,19 +139,41 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
         weights_map, test_map = await self._maps()
         green = api.parse_map(await self._cmd(f"show map {weights_map}")).get("green")
         test = api.parse_map(await self._cmd(f"show map {test_map}")).get("test")
-        if green is None or not green.isdigit() or test not in {api.backend(c) for c in Color}:
+        test_color = api.color_of_test_backend(test or "")
+        if green is None or not green.isdigit() or test_color is None:
             raise RouterError(f"HAProxy's turnout maps are incomplete: green={green!r} test={test!r}")
         backends = {}
         for color in Color:
-            slots = api.parse_servers(await self._cmd(f"show servers state {api.backend(color)}"))
-            backends[color] = tuple(s.endpoint for s in slots if s.serving)
+            serving = [s.endpoint for s in await self._servers(api.backend(color)) if s.serving]
+            for_test = {s.endpoint for s in await self._servers(api.test_backend(color)) if s.serving}
+            # Both backends of a color must serve the same instances; where they differ, only the
+            # common part is reported, so the difference shows as drift and prepare() repairs it.
+            backends[color] = tuple(e for e in serving if e in for_test)
         return RouteState(
             weights=Weights(100 - int(green), int(green)),
-            test_color=Color(test.removeprefix("turnout_")),
+            test_color=test_color,
             backends=backends,
             production_url=f"http://{self.production}",
             test_url=f"http://{self.test}",
         )
+
+    async def traffic(self) -> Traffic:
+        """Requests and 5xx from `show stat` (the production backends: HAProxy's own 503s count
+        too), latency buckets from the stick table the backends' response rules fill."""
+        stats = api.parse_stat(await self._cmd("show stat"))
+        table = api.parse_table(await self._cmd(f"show table {api.TRAFFIC_TABLE}"))
+        at = time.monotonic()
+        colors = {}
+        for color in Color:
+            row = stats.get(api.backend(color))
+            if row is None:
+                raise RouterError(f"HAProxy has no backend {api.backend(color)}",
+                                  hint="add turnout's frontends and backends to its config (docs/routers.md)")
+            answered = sum(int(row.get(k) or 0) for k in ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx",
+                                                          "hrsp_5xx", "hrsp_other"))
+            colors[color] = ColorTraffic(answered, int(row.get("hrsp_5xx") or 0),
+                                         tuple(table.get(api.backend(color), [0] * (len(api.LATENCY_MS) + 1))))
+        return Traffic(at, tuple(ms / 1000 for ms in api.LATENCY_MS), colors)
 
     async def release(self) -> None:
         if self.owned:
@@ -156,6 +183,14 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
     # -- helpers -------------------------------------------------------------------------------
     async def _cmd(self, line: str) -> str:
         return await api.command(self.socket, line)
+
+    async def _servers(self, backend: str) -> list[api.Slot]:
+        text = await self._cmd(f"show servers state {backend}")
+        if "Can't find backend" in text:
+            raise RouterError(f"HAProxy has no backend {backend}",
+                              hint="update turnout's frontends and backends in its config (docs/routers.md): "
+                                   "each color has a production and a test backend")
+        return api.parse_servers(text)
 
     async def _answers(self) -> bool:
         if self.process.pid is None:
@@ -177,7 +212,8 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
     def _render(self, slots: dict[Color, list[api.Slot]]) -> str:
         return api.render_config(
             production=self.production, test=self.test, socket=self.socket, maps_dir=self.folder, slots=slots,
-            maxconn=self.options.maxconn, threads=self.options.threads, timeout_server=self.options.timeout_server)
+            maxconn=self.options.maxconn, threads=self.options.threads, timeout_server=self.options.timeout_server,
+            timeout_connect=self.options.timeout_connect)
 
     async def _persist_servers(self, slots: dict[Color, list[api.Slot]]) -> None:
         if self.owned:

@@ -14,8 +14,23 @@ TEST_MAP = "turnout-test.map"  # key `test` -> backend the test frontend uses
 SERVING_MASK = 0x01 | 0x02 | 0x20  # srv_admin_state bits for forced/inherited/resolution maintenance
 
 
+TRAFFIC_TABLE = "turnout_traffic"  # a stick table: one row per color, one counter per latency bucket
+LATENCY_MS = (1, 3, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)  # bucket bounds (HAProxy counts in ms)
+
+
 def backend(color: Color) -> str:
+    """The color's backend for production traffic (its counters are production's alone)."""
     return f"turnout_{color.value}"
+
+
+def test_backend(color: Color) -> str:
+    """The same instances for the test listener, in a backend of their own so test traffic never
+    counts as user traffic."""
+    return f"turnout_test_{color.value}"
+
+
+def color_of_test_backend(name: str) -> Color | None:
+    return next((c for c in Color if name == test_backend(c)), None)
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,45 @@ def parse_servers(text: str) -> list[Slot]:
     return slots
 
 
+def parse_stat(text: str) -> dict[str, dict[str, str]]:
+    """`show stat` (CSV with a `# pxname,svname,...` header): the BACKEND row of each proxy."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines or not lines[0].startswith("# "):
+        raise RouterError(f"unexpected `show stat` output from HAProxy: {text[:200]!r}")
+    header = lines[0][2:].split(",")
+    rows = (dict(zip(header, ln.split(","), strict=False)) for ln in lines[1:])
+    return {r["pxname"]: r for r in rows if r.get("svname") == "BACKEND"}
+
+
+def parse_table(text: str) -> dict[str, list[int]]:
+    """`show table <name>` rows: `0x... key=turnout_blue use=0 exp=0 gpc0=3 gpc1=0 ...` -> counters by key."""
+    found: dict[str, list[int]] = {}
+    for ln in text.splitlines():
+        if not ln.startswith("0x"):
+            continue
+        fields = dict(part.split("=", 1) for part in ln.split()[1:] if "=" in part)
+        counters = sorted((int(k[3:]), int(v)) for k, v in fields.items() if k.startswith("gpc") and k[3:].isdigit())
+        found[fields.get("key", "")] = [v for _, v in counters]
+    return found
+
+
+def latency_rules(indent: str = "    ") -> list[str]:
+    """Backend rules that count each production response in its latency bucket (ms since the
+    request arrived, set by the frontend); HAProxy 2.6 has no timer fetch, so `date(0,ms)` it is."""
+    rules = [f"{indent}http-response set-var(txn.turnout_ms) date(0,ms),sub(txn.turnout_t0)",
+             f"{indent}http-response track-sc2 be_name table {TRAFFIC_TABLE}"]
+    lower = None
+    for i, bound in enumerate((*LATENCY_MS, None)):
+        conds = []
+        if lower is not None:
+            conds.append(f"!{{ var(txn.turnout_ms) -m int lt {lower} }}")
+        if bound is not None:
+            conds.append(f"{{ var(txn.turnout_ms) -m int lt {bound} }}")
+        rules.append(f"{indent}http-response sc-inc-gpc({i},2) if " + " ".join(conds))
+        lower = bound
+    return rules
+
+
 def parse_map(text: str) -> dict[str, str]:
     """`show map <file>` rows look like `0x55d1c0 green 30`."""
     entries = {}
@@ -85,6 +139,7 @@ def find_maps(text: str) -> dict[str, str]:
 def render_config(
     *, production: str, test: str, socket: str, maps_dir: Path, slots: dict[Color, list[Slot]],
     maxconn: int, threads: int | None, timeout_server: float, server_state_file: str | None = None,
+    timeout_connect: float = 0.05,
 ) -> str:
     """An owned HAProxy's whole config, or (the frontends and backends part) a snippet for an attached one."""
     glob = [
@@ -103,15 +158,24 @@ def render_config(
         "defaults",
         "    mode http",
         "    option http-keep-alive",
-        "    timeout connect 2s",
+        "    option redispatch 1  # a retry goes to another instance: a killed one costs no request",
+        "    retries 1  # with no other instance, HAProxy waits a second per retry: fail after one",
+        # HAProxy waits min(timeout connect, 1 s) before retrying a refused connect: a short one
+        # lets requests held on a dead instance fail (or go to another) quickly.
+        f"    timeout connect {max(1, int(timeout_connect * 1000))}ms",
         "    timeout client 60s",
         f"    timeout server {int(timeout_server * 1000)}ms",
         "    timeout http-keep-alive 30s",
         *(["    load-server-state-from-file global"] if server_state_file else []),
         "",
+        "# Latency buckets of production responses per color (read with `show table`).",
+        f"backend {TRAFFIC_TABLE}",
+        f"    stick-table type string len 32 size 8 store gpc({len(LATENCY_MS) + 1})",
+        "",
         "# Production: the share of requests in the weights map goes to green, the rest to blue.",
         "frontend turnout_production",
         f"    bind {production}",
+        "    http-request set-var(txn.turnout_t0) date(0,ms)",
         f"    http-request set-var(txn.turnout_green) str(green),map_str_int({maps_dir / WEIGHTS_MAP},0)",
         "    use_backend turnout_green if { rand(100),sub(txn.turnout_green) lt 0 }",
         "    default_backend turnout_blue",
@@ -119,13 +183,16 @@ def render_config(
         "# Test: always the idle color, named in the test map.",
         "frontend turnout_test",
         f"    bind {test}",
-        f"    use_backend %[str(test),map({maps_dir / TEST_MAP},turnout_green)]",
+        f"    use_backend %[str(test),map({maps_dir / TEST_MAP},{test_backend(Color.GREEN)})]",
     ]
     for color in Color:
-        lines += ["", f"backend {backend(color)}", "    balance roundrobin"]
-        for slot in slots[color]:
-            state = "" if slot.serving else " disabled"
-            lines.append(f"    server {slot.name} {slot.endpoint.address}{state}")
+        for name in (backend(color), test_backend(color)):
+            lines += ["", f"backend {name}", "    balance roundrobin"]
+            if name == backend(color):
+                lines += latency_rules()
+            for slot in slots[color]:
+                state = "" if slot.serving else " disabled"
+                lines.append(f"    server {slot.name} {slot.endpoint.address}{state}")
     return "\n".join(lines) + "\n"
 
 
@@ -143,4 +210,4 @@ def slots_in_config(text: str) -> dict[Color, list[Slot]]:
 
 
 def render_maps(weights_green: int, test_color: Color) -> tuple[str, str]:
-    return f"green {weights_green}\n", f"test {backend(test_color)}\n"
+    return f"green {weights_green}\n", f"test {test_backend(test_color)}\n"

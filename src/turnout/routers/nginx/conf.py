@@ -21,6 +21,9 @@ LUA = r"""
 local balancer = require "ngx.balancer"
 local M = {}
 local dict = ngx.shared.turnout
+local traffic = ngx.shared.turnout_traffic
+-- latency bucket bounds, seconds (one more bucket for anything slower)
+local BOUNDS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 local cache_version, cache = -1, nil
 local rr = {blue = 0, green = 0}
 
@@ -79,15 +82,44 @@ end
 
 function M.balance(listener)
   local s = current()
-  local color = s.test
-  if listener == "production" then
+  local color = ngx.ctx.turnout_color or s.test -- a retry stays on the color the request was given
+  if listener == "production" and not ngx.ctx.turnout_color then
     color = (s.green >= 100 or (s.green > 0 and math.random(100) <= s.green)) and "green" or "blue"
+    ngx.ctx.turnout_color = color
   end
   local peers = s.peers[color]
   if #peers == 0 then return ngx.exit(503) end
   rr[color] = rr[color] % #peers + 1
   local ok, err = balancer.set_current_peer(peers[rr[color]][1], peers[rr[color]][2])
   if not ok then ngx.log(ngx.ERR, "turnout: set_current_peer: ", err); return ngx.exit(500) end
+end
+
+-- log_by_lua of the production listener: the request's color, status and latency into the dict.
+function M.count()
+  local color = ngx.ctx.turnout_color
+  local status = ngx.status
+  if not color or status < 100 or status == 499 then return end -- 499: the client left first
+  traffic:incr(color .. ".requests", 1, 0)
+  if status >= 500 then traffic:incr(color .. ".errors", 1, 0) end
+  local elapsed = ngx.now() - ngx.req.start_time()
+  local bucket = #BOUNDS + 1
+  for i = 1, #BOUNDS do
+    if elapsed <= BOUNDS[i] then bucket = i; break end
+  end
+  traffic:incr(color .. ".b" .. bucket, 1, 0)
+end
+
+function M.traffic()
+  if M.token and ngx.var.http_authorization ~= "Bearer " .. M.token then return ngx.exit(401) end
+  local out = {"bounds=" .. table.concat(BOUNDS, ",")}
+  for _, color in ipairs({"blue", "green"}) do
+    local buckets = {}
+    for i = 1, #BOUNDS + 1 do buckets[i] = traffic:get(color .. ".b" .. i) or 0 end
+    out[#out + 1] = color .. "=" .. (traffic:get(color .. ".requests") or 0) .. ","
+                    .. (traffic:get(color .. ".errors") or 0) .. "," .. table.concat(buckets, ",")
+  end
+  ngx.header["Content-Type"] = "text/plain"
+  ngx.print(table.concat(out, "\n") .. "\n")
 end
 
 function M.admin()
@@ -118,11 +150,12 @@ def render_config(
                 f"        keepalive {keepalive};\n"
                 f"    }}\n")
 
-    def proxy(listen: str, name: str) -> str:
+    def proxy(listen: str, name: str, count: bool = False) -> str:
         return (f"    server {{\n"
                 f"        listen {listen};\n"
                 f"        location / {{\n"
-                f"            proxy_pass http://{name};\n"
+                + ("            log_by_lua_block { turnout.count() }\n" if count else "")
+                + f"            proxy_pass http://{name};\n"
                 f"            proxy_http_version 1.1;\n"
                 f"            proxy_set_header Connection \"\";\n"
                 f"            proxy_set_header Host $http_host;\n"
@@ -155,6 +188,7 @@ def render_config(
         f"    keepalive_requests 100000;\n"
         f"    lua_package_path \"{folder}/?.lua;;\";\n"
         f"    lua_shared_dict turnout 1m;\n"
+        f"    lua_shared_dict turnout_traffic 1m;  # production requests per color (the watch reads it)\n"
         f"    init_by_lua_block {{\n"
         f"        turnout = require \"turnout\"\n"
         f"        turnout.init(\"{folder / 'state.txt'}\", \"{folder / 'admin.token'}\")\n"
@@ -162,11 +196,12 @@ def render_config(
         f"    init_worker_by_lua_block {{ math.randomseed(ngx.now() * 1000 + ngx.worker.pid()) }}\n"
         + upstream("turnout_production", "production")
         + upstream("turnout_test", "test")
-        + proxy(production, "turnout_production")
+        + proxy(production, "turnout_production", count=True)
         + proxy(test, "turnout_test")
         + f"    server {{\n"
         f"        listen {admin};\n"
         f"        location = /turnout/state {{ content_by_lua_block {{ turnout.admin() }} }}\n"
+        f"        location = /turnout/traffic {{ content_by_lua_block {{ turnout.traffic() }} }}\n"
         f"        location / {{ return 404; }}\n"
         f"    }}\n"
         f"}}\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from turnout.config import Duration
 from turnout.errors import RouterError
 from turnout.infra.files import atomic_write, secret_file
-from turnout.model import Color, Endpoint, RouteState, Weights
+from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.endpoints import resolve_all
 from turnout.routers.nginx.conf import LUA, render_config
 from turnout.routers.owned import OwnedRouter, http
@@ -84,17 +85,31 @@ class NginxRouter(OwnedRouter[NginxOptions]):
         parse_state(served)
         atomic_write(self.folder / "state.txt", served)  # what a restarted nginx loads
 
-    async def _call(self, method: str, body: bytes) -> str:
+    async def traffic(self) -> Traffic:
+        text = await self._call("GET", b"", path="/turnout/traffic")
+        at = time.monotonic()
+        try:
+            rows = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+            bounds = tuple(float(x) for x in rows["bounds"].split(","))
+            colors = {}
+            for color in Color:
+                requests, errors, *buckets = (int(x) for x in rows[color.value].split(","))
+                colors[color] = ColorTraffic(requests, errors, tuple(buckets))
+        except (KeyError, ValueError) as exc:
+            raise RouterError(f"nginx answered unreadable traffic counters ({exc}): {text[:200]!r}") from None
+        return Traffic(at, bounds, colors)
+
+    async def _call(self, method: str, body: bytes, path: str = "/turnout/state") -> str:
         token = (self.folder / "admin.token").read_text().strip() if (self.folder / "admin.token").exists() else ""
         try:
-            status, data = await http(self.admin, method, "/turnout/state", body=body,
+            status, data = await http(self.admin, method, path, body=body,
                                       headers={"Authorization": f"Bearer {token}"})
         except (OSError, TimeoutError) as exc:
             raise RouterError(f"nginx is not answering on its turnout admin listener {self.admin}: "
                               f"{exc or 'timeout'}",
                               hint="an owned nginx is started again by the next prepare") from None
         if status != 200:
-            raise RouterError(f"nginx refused {method} /turnout/state: HTTP {status} {data[:200]!r}")
+            raise RouterError(f"nginx refused {method} {path}: HTTP {status} {data[:200]!r}")
         return data.decode()
 
     async def _answers(self) -> bool:

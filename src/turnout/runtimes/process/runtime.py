@@ -25,6 +25,7 @@ import httpx
 from turnout.config import DriverEnv, HealthConfig, NoOptions, RuntimeConfig, templates
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.infra import files, procs
+from turnout.measure import web
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, LogLine, Release
 from turnout.runtimes.process import procs as spawning
 from turnout.runtimes.process import records as _records
@@ -362,7 +363,7 @@ class ProcessRuntime:
 
     def _client(self, timeout: float) -> httpx.AsyncClient:
         # trust_env=False: an HTTP_PROXY in the environment must not capture loopback probes.
-        return httpx.AsyncClient(timeout=timeout, trust_env=False)
+        return web.async_client(timeout=timeout, trust_env=False)
 
     async def _probe(self, client: httpx.AsyncClient, port: int) -> tuple[bool, str]:
         url = f"http://{self.host}:{port}{self._health.path}"
