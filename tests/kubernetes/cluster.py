@@ -36,6 +36,11 @@ class Emulator(kmock.KubernetesEmulator):
 
     refuse: Callable[[Any], int | None] | None = None
 
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        # The API server serves the group list at /apis/ too, where the official client asks for it.
+        self.fallback["get /apis/"] << self._serve_apis
+
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
         status = self.refuse(request) if self.refuse is not None and request.resource is not None else None
         if status:

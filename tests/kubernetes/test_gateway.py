@@ -145,6 +145,20 @@ async def test_every_rule_to_a_color_is_switched_and_a_lagging_one_is_reported(c
     await settled(router, BLUE)  # what the `beta` users get: not "switched"
 
 
+async def test_a_route_someone_set_to_all_zero_weights_is_taken_back(cluster: FakeCluster,
+                                                                     shop: FakeController) -> None:
+    router = make_router(cluster)
+    await eventually(lambda: _ready(router))
+    rules = cluster.read_httproute(NS, "shop")["spec"]["rules"]
+    rules[1]["backendRefs"] = [backend("shop-blue", 0), backend("shop-green", 0)]
+    cluster.call("CustomObjectsApi", "patch_namespaced_custom_object", *GATEWAY, NS, "httproutes", "shop",
+                 {"spec": {"rules": rules}}, _content_type=MERGE)
+    with pytest.raises(RouterError, match="gives both colors' Services weight 0: it serves nothing"):
+        await make_router(cluster, check_status=False).observe()
+    await router.route(BLUE)
+    assert weights_of(cluster) == {"shop-blue": 100, "shop-green": 0}
+
+
 @pytest.mark.parametrize(("rules", "message"), [
     ([{"backendRefs": [backend("shop-blue"), backend("docs")]}],
      "HTTPRoute shop-prod/shop rule #1 routes to a color's Service and to docs: turnout cannot switch a split"),

@@ -230,11 +230,13 @@ async def test_the_selector_is_exactly_the_apps_labels_and_the_color(cluster: Fa
 async def test_an_alb_target_group_binding_by_pod_ip_is_refused(cluster: FakeCluster, services: None) -> None:
     """Every ALB Ingress in IP mode has one (the AWS Load Balancer Controller creates it): a selector
     switch there deregisters the old pods and registers new ones that are not healthy yet."""
-    await make_router(cluster).prepare({})  # no TargetGroupBinding CRD in this cluster: nothing to refuse
+    group, version, plural = "elbv2.k8s.aws", "v1beta1", "targetgroupbindings"
+    cluster.emulator.refuse = lambda r: 403 if r.resource is not None and r.resource.plural == plural else None
+    await make_router(cluster).prepare({})  # no such API group served (discovery): not listed, so no 403 either
+    cluster.emulator.refuse = None
     cluster.emulator.resources["elbv2.k8s.aws/v1beta1/targetgroupbindings"] = {
         "kind": "TargetGroupBinding", "namespaced": True, "verbs": ["get", "list"]}
     await make_router(cluster).prepare({})  # installed, none here
-    group, version, plural = "elbv2.k8s.aws", "v1beta1", "targetgroupbindings"
 
     def binding(name: str, service: str, target_type: str) -> None:
         cluster.call("CustomObjectsApi", "create_namespaced_custom_object", group, version, NS, plural, {

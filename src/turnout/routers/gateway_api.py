@@ -92,9 +92,12 @@ class GatewayAPIRouter:
         route, test = await self._read(), await self.services.read(self.test_service)
         rules = list(route["spec"].get("rules") or [])
         mine = httproute.color_rules(rules, self.backends, self.namespace, self.where)
-        now = httproute.split(rules[mine[0]], self.backends, self.namespace, self.where)
+        try:
+            now: Weights | None = httproute.split(rules[mine[0]], self.backends, self.namespace, self.where)
+        except RouterError:  # every weight 0 (someone's edit): every color that gets traffic must be ready
+            now = None
         for color in Color:
-            if weights.of(color) > now.of(color):
+            if weights.of(color) and (now is None or weights.of(color) > now.of(color)):
                 await self._has_endpoints(color)
         idle = weights.dominant.other
         if self.services.selects(test) is not idle:  # the test Service first: the HTTPRoute is the commit point

@@ -139,9 +139,14 @@ class Services:
         The controller creates one for every ALB Ingress or NLB Service backend. With IP targets, a
         selector switch makes it deregister every old pod and register every new one, which serve
         nothing until they pass the ALB health check: a window without healthy targets on every switch
-        and rollback (argoproj/argo-rollouts#1283, #4259). No CRD installed (404): nothing to refuse.
+        and rollback (argoproj/argo-rollouts#1283, #4259). No such API group served: nothing to refuse.
         """
         group, version, plural = TGB
+        # Discovery first: every authenticated user may read it, while listing a resource of a group the
+        # cluster does not serve can still be refused by RBAC (403) before it would be a 404.
+        served = await self.kube.call("discover API groups", "ApisApi", "get_api_versions")
+        if group not in {g.get("name") for g in (served or {}).get("groups", [])}:
+            return
         found = await self.kube.call(
             f"list TargetGroupBindings in {self.namespace}", "CustomObjectsApi", "list_namespaced_custom_object",
             group, version, self.namespace, plural, none_on=(404,),
