@@ -79,21 +79,17 @@ class ALBRouter:
 
     async def route(self, weights: Weights) -> None:
         world = await self._ensure()
-        # moto (and a racing delete in AWS) accepts a forward to a target group that does not exist:
-        # both groups are described first, so a missing one fails here with nothing changed.
-        listeners, _, color_rules = await asyncio.gather(
-            self._listeners(world),
-            self.elb.call("DescribeTargetGroups", f"target groups {', '.join(world.groups.values())}",
-                          TargetGroupArns=[world.groups[c] for c in Color]),
-            self._color_rules(world, test_too=True))
+        listeners, color_rules = await self._read_for_writing(world)
+        if rising := self._rising(world, listeners[world.production], weights):
+            for color in rising:
+                await self._wait_healthy(world, color)
+            listeners, color_rules = await self._read_for_writing(world)  # the wait may have taken minutes
         prod, test = listeners[world.production], listeners[world.test]
-        for color in self._rising(world, prod, weights):
-            await self._wait_healthy(world, color)
         attributes = await self._attributes(world) if weights.blue and weights.green else {}
         idle = weights.dominant.other
         undo: list[Undo] = []
         try:
-            for rule in color_rules:  # the default action last: it serves what no rule matches
+            for rule in color_rules:  # rules first, the default action last, then the test listener
                 _, forward = plan.forward_action(rule.actions, rule.arn)
                 new = plan.production_forward(world.groups, weights, forward, attributes)
                 await self._write("ModifyRule", rule.arn, plan.with_forward(rule.actions, rule.arn, new))
@@ -150,6 +146,17 @@ class ALBRouter:
                 raise RouterError(f"AWS ALB: {role} listener {arn} is no longer a listener of {world.load_balancer}",
                                   hint="run prepare again (`turnout up`) after changing the load balancer")
         return by_arn
+
+    async def _read_for_writing(self, world: World) -> tuple[dict[str, dict[str, Any]], list[rules.Rule]]:
+        """The listeners and the production rules to switch. moto (and a racing delete in AWS) accepts a
+        forward to a target group that does not exist: both groups are described too, so a missing one
+        fails here with nothing changed."""
+        listeners, _, color_rules = await asyncio.gather(
+            self._listeners(world),
+            self.elb.call("DescribeTargetGroups", f"target groups {', '.join(world.groups.values())}",
+                          TargetGroupArns=[world.groups[c] for c in Color]),
+            self._color_rules(world, test_too=True))
+        return listeners, color_rules
 
     async def _color_rules(self, world: World, *, test_too: bool) -> list[rules.Rule]:
         """The production listener's rules to switch; rules forwarding to a color elsewhere are refused."""
