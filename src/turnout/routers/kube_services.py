@@ -25,8 +25,10 @@ COLORS = {c.value for c in Color}
 class Services:
     """Reads and switches the Services of one app in one namespace."""
 
-    def __init__(self, kube: Kube, namespace: str, labels: Mapping[str, str], key: str) -> None:
+    def __init__(self, kube: Kube, namespace: str, labels: Mapping[str, str], key: str, *,
+                 missing_hint: str = "create it (docs/kubernetes.md)") -> None:
         self.kube, self.namespace, self.labels, self.key = kube, namespace, dict(labels), key
+        self.missing_hint = missing_hint
 
     def wanted(self, color: Color) -> dict[str, str]:
         return {**self.labels, self.key: color.value}
@@ -35,8 +37,7 @@ class Services:
         svc = await self.kube.call(f"read Service {self.namespace}/{name}", "CoreV1Api", "read_namespaced_service",
                                    name, self.namespace, none_on=(404,))
         if svc is None and not missing_ok:
-            raise RouterError(f"Service {self.namespace}/{name} not found",
-                              hint="create it (docs/kubernetes.md) or set router.options.manage_services = true")
+            raise RouterError(f"Service {self.namespace}/{name} not found", hint=self.missing_hint)
         return svc
 
     def selects(self, svc: Any) -> Color | None:

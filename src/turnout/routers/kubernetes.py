@@ -72,7 +72,8 @@ class KubernetesRouter:
         if options.selector_key in labels:
             raise ConfigError(f"must not contain selector_key {options.selector_key!r}",
                               key=("router", "options", "selector"))
-        self.services = Services(kube, self.namespace, labels, options.selector_key)
+        self.services = Services(kube, self.namespace, labels, options.selector_key, missing_hint=(
+            "create it (docs/kubernetes.md) or set router.options.manage_services = true"))
 
     @classmethod
     def from_options(cls, section: RouterConfig, options: KubernetesRouterOptions, env: DriverEnv) -> Self:
