@@ -101,9 +101,12 @@ class RouteState:
 
     weights: Weights
     test_color: Color  # the color the test endpoint serves: always the idle one
-    backends: dict[Color, tuple[Endpoint, ...]] = field(default_factory=dict)
+    backends: dict[Color, tuple[Endpoint, ...]] = field(default_factory=dict)  # the instances that serve
     production_url: str = ""
     test_url: str = ""
+    # What the router was given per color, where that differs from what serves (an ALB's registered
+    # targets, healthy or not yet); None: the same as backends. The reconciler keeps it in step.
+    targets: dict[Color, tuple[Endpoint, ...]] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,15 @@ No kube-apiserver can run here. kmock 0.8's KubernetesEmulator is a stateful JSO
 Kubernetes URLs that the official client talks to over real HTTP. It has no controllers, so
 FakeController stands in for kube-controller-manager in one namespace: it rolls Deployments out (status
 and Pods with IPs) and keeps each Service's EndpointSlice listing the ready pods its selector picks.
-Emulator adds the one API-server behaviour the runtime depends on: metadata.generation rises when a
-Deployment's spec changes (kmock stores bodies as sent). Everything here is fake: the readiness,
+Emulator adds the one API-server behaviour the drivers depend on: metadata.generation rises when a
+Deployment's or an HTTPRoute's spec changes (kmock stores bodies as sent). Everything here is fake: the readiness,
 timings and propagation real controllers have are not modelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import threading
@@ -27,20 +28,28 @@ from kubernetes import client  # ruff files it as first-party: tests/kubernetes 
 
 MERGE = "application/merge-patch+json"
 COLOR_NET = {"blue": 1, "green": 2}  # pod IPs: 10.<color>.<generation>.<n>
+GATEWAY = ("gateway.networking.k8s.io", "v1")
 
 
 class Emulator(kmock.KubernetesEmulator):
-    """kmock plus Deployment generations, and failures injected by `refuse(request) -> HTTP status | None`."""
+    """kmock plus Deployment and HTTPRoute generations, and failures injected by `refuse(request) -> status`."""
 
     refuse: Callable[[Any], int | None] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        # The API server serves the group list at /apis/ too, where the official client asks for it.
+        self.fallback["get /apis/"] << self._serve_apis
 
     async def _handle(self, request: Any) -> aiohttp.web.StreamResponse:
         status = self.refuse(request) if self.refuse is not None and request.resource is not None else None
         if status:
+            # a 429 carries Retry-After, as API Priority and Fairness sends it
+            headers = {"Retry-After": "1"} if status == 429 else None
             return aiohttp.web.json_response({"kind": "Status", "code": status, "message": "injected failure"},
-                                             status=status)
+                                             status=status, headers=headers)
         key, before = None, None
-        if (request.resource is not None and request.resource.plural == "deployments"
+        if (request.resource is not None and request.resource.plural in ("deployments", "httproutes")
                 and request.subresource is None and request.action in (kmock.action.CREATE, kmock.action.UPDATE)):
             data = request.data or {}
             key = (request.resource, request.namespace or data.get("metadata", {}).get("namespace"),
@@ -125,11 +134,11 @@ class FakeCluster:
         selector: dict[str, str] = self.call("CoreV1Api", "read_namespaced_service", name, ns)["spec"]["selector"]
         return selector
 
-    def deployment(self, ns: str, name: str, color: str, *, replicas: int = 0) -> None:
+    def deployment(self, ns: str, name: str, color: str, *, replicas: int = 0, min_ready: int = 0) -> None:
         labels = {"app": "shop", "color": color}
         self.call("AppsV1Api", "create_namespaced_deployment", ns, {
             "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+            "spec": {"replicas": replicas, "minReadySeconds": min_ready, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels}, "spec": {"containers": [
                          {"name": "sidecar", "image": "envoy:1"},
                          {"name": "app", "image": "registry/shop:0", "ports": [{"containerPort": 8080}],
@@ -138,20 +147,54 @@ class FakeCluster:
     def read_deployment(self, ns: str, name: str) -> Any:
         return self.call("AppsV1Api", "read_namespaced_deployment", name, ns)
 
+    def hpa(self, ns: str, deployment: str, *, min_replicas: int, max_replicas: int) -> None:
+        """An autoscaling/v2 HPA on a Deployment (CPU at 60 %: FakeController reads no metrics)."""
+        self.call("AutoscalingV2Api", "create_namespaced_horizontal_pod_autoscaler", ns, {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": deployment, "namespace": ns},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+                     "minReplicas": min_replicas, "maxReplicas": max_replicas,
+                     "metrics": [{"type": "Resource", "resource": {
+                         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}]}})
+
+    def httproute(self, ns: str, name: str, rules: list[dict[str, Any]], hostnames: list[str] | None = None) -> None:
+        """A Gateway API HTTPRoute attached to Gateway `gw` (kmock serves the bundled gateway CRDs' URLs)."""
+        self.call("CustomObjectsApi", "create_namespaced_custom_object", *GATEWAY, ns, "httproutes", {
+            "apiVersion": "/".join(GATEWAY), "kind": "HTTPRoute", "metadata": {"name": name, "namespace": ns},
+            "spec": {"parentRefs": [{"name": "gw"}], "hostnames": hostnames or [], "rules": rules}})
+
+    def read_httproute(self, ns: str, name: str) -> Any:
+        return self.call("CustomObjectsApi", "get_namespaced_custom_object", *GATEWAY, ns, "httproutes", name)
+
+    def read_hpa(self, ns: str, name: str) -> Any:
+        return self.call("AutoscalingV2Api", "read_namespaced_horizontal_pod_autoscaler", name, ns)
+
 
 class FakeController:
     """kube-controller-manager's part the drivers rely on, for one namespace, in a thread.
 
     A Deployment whose spec changed is rolled out `delay` seconds later: its pods are replaced by
-    `replicas` Running, Ready pods of the current template, then its status says so. Names in
-    `stuck` never become ready: "timeout" stays unready, "deadline" reports ProgressDeadlineExceeded.
-    Each Service gets one EndpointSlice of the ready pods its selector picks, unless `endpoints_paused`.
+    `replicas` Running, Ready pods of the current template, then its status says so; they count as
+    available `spec.minReadySeconds` after that. Names in `stuck` never become ready: "timeout" stays
+    unready, "deadline" reports ProgressDeadlineExceeded. Each Service gets one EndpointSlice of the
+    ready pods its selector picks, unless `endpoints_paused`.
+
+    A Gateway controller, much simplified: each HTTPRoute gets, for each parentRef, Accepted=True and
+    ResolvedRefs (False when a backendRef names a Service that does not exist) for its current
+    generation, unless `gateway_paused`. No data plane: nothing routes requests.
+
+    The HPA controller, much simplified: an autoscaling/v2 HPA whose Deployment runs (replicas > 0)
+    sets its replicas to what `load[<hpa name>]` says the metrics want (default: the current replicas),
+    clamped to minReplicas..maxReplicas, at once (no stabilization window, no metrics), and reports
+    it in the HPA's status. At 0 replicas it leaves the Deployment alone, as the real one does.
     """
 
     def __init__(self, cluster: FakeCluster, namespace: str, *, delay: float = 0.3) -> None:
         self.cluster, self.ns, self.delay = cluster, namespace, delay
         self.stuck: dict[str, str] = {}
+        self.load: dict[str, int] = {}
         self.endpoints_paused = False
+        self.gateway_paused = False
         self._pending: dict[tuple[str, int, int], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="fake-controller", daemon=True)
@@ -176,17 +219,27 @@ class FakeController:
         return [i for i in items if i["metadata"].get("namespace") == self.ns]
 
     def reconcile(self) -> None:
+        with contextlib.suppress(client.ApiException):  # a test may refuse HPAs to the drivers (and to us)
+            for hpa in self._list("AutoscalingV2Api", "list_namespaced_horizontal_pod_autoscaler"):
+                self._autoscale(hpa)
         for dep in self._list("AppsV1Api", "list_namespaced_deployment"):
             self._deployment(dep)
         if not self.endpoints_paused:
             pods = self._list("CoreV1Api", "list_namespaced_pod")
             for svc in self._list("CoreV1Api", "list_namespaced_service"):
                 self._slice(svc, pods)
+        if not self.gateway_paused:
+            services = {s["metadata"]["name"] for s in self._list("CoreV1Api", "list_namespaced_service")}
+            routes = self.cluster.call("CustomObjectsApi", "list_namespaced_custom_object", *GATEWAY, self.ns,
+                                       "httproutes")["items"]
+            for route in routes:
+                self._accept(route, services)
 
     def _deployment(self, dep: Any) -> None:
         name, gen = dep["metadata"]["name"], dep["metadata"].get("generation", 0)
         want, st = dep["spec"].get("replicas", 1), dep.get("status") or {}
-        if st.get("observedGeneration") == gen and st.get("readyReplicas", 0) == want:
+        rolled = st.get("observedGeneration") == gen and st.get("readyReplicas", 0) == want
+        if rolled and st.get("availableReplicas", 0) == want:
             return
         if self.stuck.get(name):
             conditions = [{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
@@ -198,7 +251,12 @@ class FakeController:
                                 "readyReplicas": 0, "conditions": conditions})
             return
         since = self._pending.setdefault((name, gen, want), time.monotonic())
-        if time.monotonic() - since < self.delay:
+        ready_for = time.monotonic() - since - self.delay
+        if ready_for < 0:
+            return
+        available = want if ready_for >= dep["spec"].get("minReadySeconds", 0) else 0
+        if rolled:  # the pods are there and Ready: only minReadySeconds was missing
+            self._status(name, {"availableReplicas": available})
             return
         for pod in self._list("CoreV1Api", "list_namespaced_pod"):
             if pod["metadata"]["name"].startswith(f"{name}-"):
@@ -213,9 +271,41 @@ class FakeController:
                 "status": {"phase": "Running", "podIP": f"10.{net}.{gen % 250}.{i + 1}",
                            "conditions": [{"type": "Ready", "status": "True"}]}})
         self._status(name, {"observedGeneration": gen, "replicas": want, "updatedReplicas": want,
-                            "readyReplicas": want, "availableReplicas": want,
+                            "readyReplicas": want, "availableReplicas": available,
                             "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
                                             "message": "Deployment has minimum availability."}]})
+
+    def _autoscale(self, hpa: Any) -> None:
+        spec = hpa["spec"]
+        ref = spec.get("scaleTargetRef") or {}
+        if ref.get("kind") != "Deployment":
+            return
+        dep = self.cluster.read_deployment(self.ns, ref["name"])
+        current = dep["spec"].get("replicas", 1)
+        if current == 0:
+            return  # implicit maintenance-mode deactivation
+        wanted = self.load.get(hpa["metadata"]["name"], current)
+        desired = max(spec.get("minReplicas", 1), min(spec["maxReplicas"], wanted))
+        if desired != current:
+            self.cluster.call("AppsV1Api", "patch_namespaced_deployment", ref["name"], self.ns,
+                              {"spec": {"replicas": desired}}, _content_type=MERGE)
+        self.cluster.call("AutoscalingV2Api", "patch_namespaced_horizontal_pod_autoscaler_status",
+                          hpa["metadata"]["name"], self.ns,
+                          {"status": {"currentReplicas": current, "desiredReplicas": desired}}, _content_type=MERGE)
+
+    def _accept(self, route: Any, services: set[str]) -> None:
+        gen = route["metadata"].get("generation", 0)
+        refs = [r.get("name") for rule in route["spec"].get("rules") or [] for r in rule.get("backendRefs") or []]
+        resolved = all(r in services for r in refs)
+        conditions = [
+            {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "", "observedGeneration": gen},
+            {"type": "ResolvedRefs", "status": "True" if resolved else "False",
+             "reason": "ResolvedRefs" if resolved else "BackendNotFound", "message": "", "observedGeneration": gen}]
+        status = {"parents": [{"parentRef": p, "controllerName": "example.net/fake-gateway", "conditions": conditions}
+                              for p in route["spec"].get("parentRefs") or []]}
+        if (route.get("status") or {}) != status:
+            self.cluster.call("CustomObjectsApi", "patch_namespaced_custom_object_status", *GATEWAY, self.ns,
+                              "httproutes", route["metadata"]["name"], {"status": status}, _content_type=MERGE)
 
     def _status(self, name: str, status: dict[str, Any]) -> None:
         self.cluster.call("AppsV1Api", "patch_namespaced_deployment_status", name, self.ns, {"status": status},

@@ -166,6 +166,36 @@ async def test_failure_before_the_production_patch_leaves_production(cluster: Fa
     assert selectors(cluster) == ("blue", "green")
 
 
+@pytest.mark.usefixtures("services")
+async def test_a_throttled_read_is_tried_again_after_retry_after(cluster: FakeCluster) -> None:
+    """API Priority and Fairness answers 429 with Retry-After; a 503 comes while an API server restarts.
+    Reads wait and try again; a write is never repeated by the client (its caller reads and decides)."""
+    answers = [429, 503]
+
+    def flaky(request: Any) -> int | None:
+        if request.action == kmock.action.FETCH and request.name == "shop" and answers:
+            return answers.pop(0)
+        return None
+
+    cluster.emulator.refuse = flaky
+    router = make_router(cluster)
+    started = time.monotonic()
+    assert (await router.observe()).weights == BLUE
+    assert answers == [] and time.monotonic() - started >= 1.0  # waited as Retry-After asked
+    refused: list[str] = []
+
+    def refuse_patch(request: Any) -> int | None:
+        if request.action == kmock.action.UPDATE:
+            refused.append(request.name)
+            return 503
+        return None
+
+    cluster.emulator.refuse = refuse_patch
+    with pytest.raises(RouterError, match="503"):
+        await router.route(GREEN)
+    assert refused == ["shop-test"]  # one attempt, then the error
+
+
 async def test_prepare_checks_the_services(cluster: FakeCluster) -> None:
     router = make_router(cluster)
     with pytest.raises(RouterError, match=f"Service {NS}/shop not found") as err:
@@ -173,12 +203,61 @@ async def test_prepare_checks_the_services(cluster: FakeCluster) -> None:
     assert "manage_services" in err.value.hint
     cluster.service(NS, "shop", None)  # selects both colors
     cluster.service(NS, "shop-test", "green", labels={"app": "other"})
-    with pytest.raises(RouterError, match=r"shop selects \{'app': 'shop'\}, expected app=shop,color=blue\|green"):
+    with pytest.raises(RouterError, match=r"shop selects \{'app': 'shop'\}, expected exactly app=shop,color=blue\|"):
         await router.prepare({})
     cluster.call("CoreV1Api", "patch_namespaced_service", "shop", NS, {"spec": {"selector": {"color": "blue"}}},
                  _content_type="application/merge-patch+json")
     with pytest.raises(RouterError, match="shop-test selects"):  # another app's pods
         await router.prepare({})
+
+
+async def test_the_selector_is_exactly_the_apps_labels_and_the_color(cluster: FakeCluster) -> None:
+    """A merge patch keeps map keys it does not name: an extra key (here the runtime's per-release
+    `version` label) would survive every switch and leave production selecting no pod."""
+    cluster.service(NS, "shop", "blue", labels={"app": "shop", "version": "1.0"})
+    cluster.service(NS, "shop-test", "green")
+    router = make_router(cluster)
+    with pytest.raises(RouterError, match=r"shop selects .*'version': '1.0'.*, expected exactly app=shop,color=") \
+            as err:
+        await router.prepare({})
+    assert "router.options.selector" in err.value.hint
+    await router.route(GREEN)  # what `turnout switch` does: the selector is written whole
+    assert cluster.selector(NS, "shop") == {"app": "shop", "color": "green"}
+    assert (await router.observe()).weights == GREEN
+    await router.prepare({})
+
+
+async def test_an_alb_target_group_binding_by_pod_ip_is_refused(cluster: FakeCluster, services: None) -> None:
+    """Every ALB Ingress in IP mode has one (the AWS Load Balancer Controller creates it): a selector
+    switch there deregisters the old pods and registers new ones that are not healthy yet."""
+    group, version, plural = "elbv2.k8s.aws", "v1beta1", "targetgroupbindings"
+    cluster.emulator.refuse = lambda r: 403 if r.resource is not None and r.resource.plural == plural else None
+    await make_router(cluster).prepare({})  # no such API group served (discovery): not listed, so no 403 either
+    cluster.emulator.refuse = None
+    cluster.emulator.resources["elbv2.k8s.aws/v1beta1/targetgroupbindings"] = {
+        "kind": "TargetGroupBinding", "namespaced": True, "verbs": ["get", "list"]}
+    await make_router(cluster).prepare({})  # installed, none here
+
+    def binding(name: str, service: str, target_type: str) -> None:
+        cluster.call("CustomObjectsApi", "create_namespaced_custom_object", group, version, NS, plural, {
+            "apiVersion": f"{group}/{version}", "kind": "TargetGroupBinding",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"serviceRef": {"name": service, "port": 80}, "targetType": target_type,
+                     "targetGroupARN": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/k8s/0123"}})
+
+    binding("other-app", "cart", "ip")  # another Service's: not ours to judge
+    binding("nodes", "shop", "instance")  # node ports: the targets never change on a switch
+    await make_router(cluster).prepare({})
+    binding("k8s-shop-shop-0123", "shop", "ip")
+    with pytest.raises(RouterError, match=rf"Service {NS}/shop is registered in an AWS target group by pod IP "
+                                          rf"\(TargetGroupBinding {NS}/k8s-shop-shop-0123, target type ip\)") as err:
+        await make_router(cluster).prepare({})
+    assert 'router.kind = "aws_alb"' in err.value.hint and "check_target_group_bindings" in err.value.hint
+    await make_router(cluster, check_target_group_bindings=False).prepare({})
+    cluster.emulator.refuse = lambda r: 403 if r.resource is not None and r.resource.plural == plural else None
+    with pytest.raises(RouterError, match="403") as err:
+        await make_router(cluster).prepare({})
+    assert "grant list on targetgroupbindings.elbv2.k8s.aws" in err.value.hint
 
 
 async def test_manage_services_creates_them(cluster: FakeCluster) -> None:
@@ -261,9 +340,32 @@ class TestVerifyEndpoints:
             return (await router.observe()).backends[Color.GREEN] == ()
 
         await eventually(green_gone)
-        with pytest.raises(RouterError, match="no ready green pod"):
+        with pytest.raises(RouterError, match="0 of 0 green pods Ready"):
             await router.route(GREEN)
         assert selectors(cluster) == ("blue", "green")
+
+    async def test_refuses_a_color_whose_pods_are_not_all_ready(self, cluster: FakeCluster,
+                                                                 both_colors: FakeController) -> None:
+        """One Ready pod is not enough: production must not move onto an underprovisioned color."""
+        router = make_router(cluster, verify_endpoints=True)
+
+        async def settled() -> bool:
+            return len((await router.observe()).backends[Color.GREEN]) == 2
+
+        await eventually(settled)
+        pod = next(p["metadata"]["name"] for p in cluster.call("CoreV1Api", "list_namespaced_pod", NS)["items"]
+                   if p["metadata"]["labels"]["color"] == "green")
+        cluster.call("CoreV1Api", "patch_namespaced_pod_status", pod, NS,
+                     {"status": {"conditions": [{"type": "Ready", "status": "False"}]}},
+                     _content_type="application/merge-patch+json")
+        with pytest.raises(RouterError, match="refusing to switch .* to green: 1 of 2 green pods Ready"):
+            await router.route(GREEN)
+        assert selectors(cluster) == ("blue", "green")
+        cluster.call("CoreV1Api", "patch_namespaced_pod_status", pod, NS,
+                     {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+                     _content_type="application/merge-patch+json")
+        await router.route(GREEN)
+        assert selectors(cluster) == ("green", "blue")
 
     async def test_nothing_served_is_an_error(self, cluster: FakeCluster, services: None) -> None:
         with pytest.raises(RouterError, match="production serves nothing"):

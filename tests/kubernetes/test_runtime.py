@@ -16,6 +16,7 @@ import pytest
 
 from tests.kubernetes.cluster import FakeCluster, FakeController
 from tests.kubernetes.conftest import NS
+from tests.kubernetes.test_router import eventually
 from turnout.config import AppConfig, Config, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
 from turnout.model import Color, Endpoint, EnvStatus, Release
@@ -67,7 +68,7 @@ async def test_start_that_never_becomes_ready_fails_with_the_conditions(cluster:
     with pytest.raises(RuntimeFailure) as err:
         await make_runtime(cluster, ready_timeout=0.8).start(Release("2.0"), GREEN)
     message = str(err.value)
-    assert f"Deployment {NS}/shop-green not ready after 0.8s: 0/2 ready" in message
+    assert f"Deployment {NS}/shop-green not ready after 0.8s: 0/2 available, 2 updated, 0 ready" in message
     assert "Available=False (MinimumReplicasUnavailable: Deployment does not have minimum availability.)" in message
     assert err.value.hint == f"kubectl -n {NS} describe deployment shop-green"
 
@@ -99,13 +100,14 @@ async def test_scale_stop_status(cluster: FakeCluster, controller: FakeControlle
 
 
 @pytest.mark.usefixtures("deployments")
-async def test_status_without_pods_counts_ready_replicas(cluster: FakeCluster) -> None:
+async def test_status_without_pods_counts_available_replicas(cluster: FakeCluster) -> None:
     """No pods to list (kmock without the fake controller, or no permission): synthetic instances."""
     cluster.call("AppsV1Api", "patch_namespaced_deployment", "shop-green", NS, {"spec": {
         "replicas": 2, "template": {"metadata": {"annotations": {VERSION_ANNOTATION: "3.1"}}}}},
         _content_type="application/merge-patch+json")
     cluster.call("AppsV1Api", "patch_namespaced_deployment_status", "shop-green", NS,
-                 {"status": {"readyReplicas": 1}}, _content_type="application/merge-patch+json")
+                 {"status": {"readyReplicas": 2, "availableReplicas": 1}},
+                 _content_type="application/merge-patch+json")
     status = await make_runtime(cluster).status(GREEN)
     assert status.version == "3.1"
     assert status.endpoints == (Endpoint(f"shop-green.{NS}.svc", 8080),) * 2
@@ -188,3 +190,87 @@ def test_options_are_validated(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         runtime_from_config(KubernetesRuntime, cfg)
     assert str(err.value).startswith(message)
+
+
+# -- what a real cluster adds: minReadySeconds, an HPA, GitOps (issue 15) -----------------------------
+
+async def test_start_waits_for_available_pods_not_only_ready_ones(cluster: FakeCluster,
+                                                                    controller: FakeController) -> None:
+    """With minReadySeconds a Ready pod is not yet available (kubectl rollout status waits for it too)."""
+    cluster.deployment(NS, "shop-green", "green", min_ready=1)
+    await make_runtime(cluster).start(Release("1.0"), GREEN)
+    status = cluster.read_deployment(NS, "shop-green")["status"]
+    assert (status["readyReplicas"], status["availableReplicas"]) == (2, 2)
+
+
+@pytest.mark.usefixtures("deployments")
+async def test_a_new_color_starts_at_the_live_colors_autoscaled_size(cluster: FakeCluster,
+                                                                      controller: FakeController) -> None:
+    """The live color was autoscaled to 5; the new one takes all its traffic at the switch."""
+    runtime = make_runtime(cluster)
+    await runtime.start(Release("1.0"), BLUE)
+    cluster.hpa(NS, "shop-blue", min_replicas=2, max_replicas=10)
+    controller.load["shop-blue"] = 5
+
+    async def autoscaled() -> bool:
+        return cluster.read_deployment(NS, "shop-blue")["spec"]["replicas"] == 5
+
+    await eventually(autoscaled)
+    assert len(await runtime.start(Release("2.0"), GREEN)) == 5  # not runtime.instances = 2
+    assert len(await runtime.start(Release("2.0"), GREEN, instances=1)) == 1  # a preview size is taken as asked
+    assert len(await make_runtime(cluster, follow_live_size=False).start(Release("2.0"), GREEN)) == 2
+
+
+@pytest.mark.usefixtures("deployments")
+async def test_an_hpa_changing_replicas_during_the_rollout_is_accepted(cluster: FakeCluster,
+                                                                        controller: FakeController) -> None:
+    cluster.hpa(NS, "shop-green", min_replicas=2, max_replicas=10)
+    controller.load["shop-green"] = 4  # a CPU spike at start-up: the HPA wants 4 as soon as pods run
+    endpoints = await make_runtime(cluster).start(Release("2.0"), GREEN)
+    assert len(endpoints) == 4
+    assert cluster.read_deployment(NS, "shop-green")["spec"]["replicas"] == 4
+
+
+@pytest.mark.usefixtures("deployments")
+async def test_the_idle_color_keeps_an_hpa_minimum(cluster: FakeCluster, controller: FakeController) -> None:
+    """Scaling the retired color to runtime.idle_instances lowers its HPA's minReplicas to that count
+    (remembered in an annotation); the HPA then agrees instead of scaling it straight back up."""
+    cluster.hpa(NS, "shop-green", min_replicas=3, max_replicas=10)
+    runtime = make_runtime(cluster)
+    assert len(await runtime.start(Release("2.0"), GREEN)) == 3  # the HPA's minimum is more than instances
+    assert len(await runtime.scale(GREEN, 1)) == 1  # what the retire loop does with idle_instances = 1
+    hpa = cluster.read_hpa(NS, "shop-green")
+    assert hpa["spec"]["minReplicas"] == 1 and hpa["metadata"]["annotations"] == {"turnout/hpa-min-replicas": "3"}
+    await asyncio.sleep(0.3)  # the fake HPA controller ran: it leaves the idle color at its minimum
+    assert cluster.read_deployment(NS, "shop-green")["spec"]["replicas"] == 1
+    assert len(await runtime.scale(GREEN, 1)) == 1  # repeated: nothing to fight
+    assert len(await runtime.start(Release("2.0"), GREEN)) == 3  # warmed up: the HPA gets its own minimum back
+    hpa = cluster.read_hpa(NS, "shop-green")
+    assert hpa["spec"]["minReplicas"] == 3 and "turnout/hpa-min-replicas" not in (
+        hpa["metadata"].get("annotations") or {})
+
+
+@pytest.mark.usefixtures("deployments")
+async def test_hpa_lookup_needs_its_permission_or_the_option_off(cluster: FakeCluster,
+                                                                 controller: FakeController) -> None:
+    cluster.emulator.refuse = lambda r: 403 if r.resource.plural == "horizontalpodautoscalers" else None
+    with pytest.raises(RuntimeFailure, match="403") as err:
+        await make_runtime(cluster).start(Release("1.0"), BLUE)
+    assert "horizontalpodautoscalers" in err.value.hint and "runtime.options.autoscaling = false" in err.value.hint
+    assert len(await make_runtime(cluster, autoscaling=False).start(Release("1.0"), BLUE)) == 2
+
+
+@pytest.mark.usefixtures("deployments")
+async def test_a_manifest_reapplied_during_the_rollout_fails_it(cluster: FakeCluster,
+                                                                 controller: FakeController) -> None:
+    """A GitOps sync applying `replicas: 0` while turnout waits: a failure that says so, not a success with
+    no pods."""
+    controller.delay = 1.0
+    runtime = make_runtime(cluster)
+    task = asyncio.create_task(runtime.start(Release("1.0"), GREEN))
+    await asyncio.sleep(0.3)
+    cluster.call("AppsV1Api", "patch_namespaced_deployment", "shop-green", NS, {"spec": {"replicas": 0}},
+                 _content_type="application/merge-patch+json")
+    with pytest.raises(RuntimeFailure, match="was scaled to 0 while turnout waited for 2 replicas") as err:
+        await task
+    assert "GitOps" in err.value.hint

@@ -9,6 +9,9 @@ at the end pin down what moto does differently from AWS (docs/routers.md, aws_al
 
 from __future__ import annotations
 
+import asyncio
+import http.server
+import itertools
 import json
 import os
 import re
@@ -16,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,20 +33,26 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 
 from turnout import plugins as registry
 from turnout.config import AppConfig, Config, RouterConfig
+from turnout.config import parse as parse_config
+from turnout.control.local import Stack
+from turnout.engine.reconciler import Reconciler
 from turnout.errors import ConfigError, RouterError
 from turnout.infra.procs import free_port
-from turnout.model import Color, Endpoint, Weights
-from turnout.routers.aws_alb import plan
+from turnout.model import Color, Endpoint, InstanceStatus, Weights
+from turnout.routers.aws_alb import plan, rules
 from turnout.routers.aws_alb.driver import ALBRouter
-from turnout.routers.aws_alb.elb import translate
+from turnout.routers.aws_alb.elb import ELB, translate
+from turnout.store import SqliteStore
 from turnout.testing import router_from_config
 from turnout.testing.contracts import RouterBackendsContract
+from turnout.testing.fakes import FakeRuntime
 
 REGION = "us-east-1"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "routers.md"
 # The IAM actions docs/routers.md says the driver needs; test_documented_policy_is_enough runs with exactly these.
-POLICY = ["DescribeLoadBalancers", "DescribeListeners", "ModifyListener", "DescribeTargetGroups",
-          "DescribeTargetHealth", "RegisterTargets", "DeregisterTargets", "ModifyTargetGroupAttributes"]
+POLICY = ["DescribeLoadBalancers", "DescribeListeners", "DescribeRules", "ModifyListener", "ModifyRule",
+          "DescribeTargetGroups", "DescribeTargetGroupAttributes", "DescribeTargetHealth", "RegisterTargets",
+          "DeregisterTargets", "ModifyTargetGroupAttributes"]
 
 
 class MotoServer:
@@ -139,7 +149,8 @@ class World:
         opts = {"region": REGION, "endpoint_url": self.url, "load_balancer_name": "app",
                 "production_listener_port": 80, "test_listener_port": 8080,
                 "target_groups": {"blue": "tg-blue", "green": "tg-green"}, "timeout": "5s",
-                "max_attempts": 2}  # fewer retries than the default 3: a killed moto_server fails sooner
+                "max_attempts": 2,  # fewer attempts than the default 3: a killed moto_server fails sooner
+                "health_timeout": "2s"}  # a color without healthy targets is refused within 2 s, not 5 min
         return {k: v for k, v in {**opts, **changes}.items() if v is not None}
 
     # What the API says, read with the test's own client and rules (not the driver's):
@@ -148,6 +159,21 @@ class World:
 
     def forward(self, listener: str) -> dict[Color, int]:
         action = next(a for a in self.actions(listener) if a["Type"] == "forward")
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or [
+            {"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
+        color = {arn: c for c, arn in self.groups.items()}
+        return {color[g["TargetGroupArn"]]: g["Weight"] for g in groups if g["Weight"]}
+
+    def rule(self, priority: int, path: str, color: Color, listener: str = "") -> str:
+        """A path rule on the production listener (or `listener`) forwarding to a color's group."""
+        return str(self.elb.create_rule(
+            ListenerArn=listener or self.prod, Priority=priority,
+            Conditions=[{"Field": "path-pattern", "Values": [path]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": self.groups[color]}])["Rules"][0]["RuleArn"])
+
+    def rule_forward(self, rule: str) -> dict[Color, int]:
+        action = next(a for a in self.elb.describe_rules(RuleArns=[rule])["Rules"][0]["Actions"]
+                      if a["Type"] == "forward")
         groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or [
             {"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
         color = {arn: c for c, arn in self.groups.items()}
@@ -233,11 +259,11 @@ class TestALBContract(RouterBackendsContract):
         state = await router.observe()
         assert (state.weights, state.test_color) == (Weights(100, 0), Color.GREEN)
         await router.route(Weights.all_to(Color.GREEN))
-        assert world.forward(world.prod) == {Color.GREEN: 100}
+        assert world.forward(world.prod) == {Color.GREEN: 1}  # a full switch forwards to the one group
         assert world.forward(world.test) == {Color.BLUE: 1}
         assert ((await router.observe()).weights, (await router.observe()).test_color) == (Weights(0, 100), Color.BLUE)
         await router.route(Weights.all_to(Color.BLUE))
-        assert world.forward(world.prod) == {Color.BLUE: 100}
+        assert world.forward(world.prod) == {Color.BLUE: 1}
         assert world.forward(world.test) == {Color.GREEN: 1}
         assert (await router.observe()).weights == Weights(100, 0)
 
@@ -249,7 +275,7 @@ class TestALBContract(RouterBackendsContract):
         assert world.forward(world.test) == {Color.GREEN: 1}
         assert (await router.observe()).weights == Weights(70, 30)
         await router.route(Weights(0, 100))
-        assert world.forward(world.prod) == {Color.GREEN: 100}
+        assert world.forward(world.prod) == {Color.GREEN: 1}
         assert world.forward(world.test) == {Color.BLUE: 1}
 
     async def test_test_endpoint_always_idle(self, router: ALBRouter, world: World) -> None:
@@ -279,7 +305,7 @@ class TestALBContract(RouterBackendsContract):
         assert state.backends[Color.GREEN] == (new_green,)
         assert world.targets(Color.GREEN) == {new_green}
         assert world.targets(Color.BLUE) == set(backends.endpoints[Color.BLUE])
-        assert (state.weights, world.forward(world.prod)) == (Weights(100, 0), {Color.BLUE: 100})
+        assert (state.weights, world.forward(world.prod)) == (Weights(100, 0), {Color.BLUE: 1})
         await router.prepare({Color.BLUE: backends.endpoints[Color.BLUE], Color.GREEN: old_green})
         assert world.targets(Color.GREEN) == set(old_green)
 
@@ -325,7 +351,7 @@ async def test_hung_api_changes_nothing(world: World, moto: MotoServer) -> None:
     moto.signal(signal.SIGSTOP)
     try:
         # Two reads run at once; whichever times out first is named.
-        with pytest.raises(RouterError, match=r"Describe(Listeners|TargetGroups) on [a-z ]+ arn:.*: no answer from"):
+        with pytest.raises(RouterError, match=r"Describe(Listeners|TargetGroups|Rules) on [a-z ]+ arn:.*: no answer"):
             await router.route(Weights.all_to(Color.GREEN))
     finally:
         moto.signal(signal.SIGCONT)
@@ -355,7 +381,7 @@ async def test_a_failed_test_listener_change_puts_production_back(world: World,
     """route() is all or nothing. moto evaluates IAM policies without resource scoping, so the test
     listener's ModifyListener is made to fail here by fault injection; every other call is real."""
     router = make_router(world.options())
-    await router.prepare({})
+    await router.prepare(VpcHosts().endpoints)
     real = router.elb.call
 
     async def call(op: str, subject: str, **params: Any) -> dict[str, Any]:
@@ -388,6 +414,7 @@ async def test_access_denied_names_the_missing_permission(world: World, moto: Mo
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
     moto.enforce_iam(True)
     try:
         state = await router.observe()  # reading is allowed
@@ -409,6 +436,7 @@ async def test_documented_policy_is_enough(world: World, moto: MotoServer, monke
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     router = make_router(world.options(deregistration_delay="20s"))
     hosts = VpcHosts()
+    world.rule(1, "/api/*", Color.BLUE)  # managed with the default action: ModifyRule
     moto.enforce_iam(True)
     try:
         await router.prepare(hosts.endpoints)
@@ -478,6 +506,7 @@ async def test_observe_before_prepare(world: World) -> None:
 
 async def test_observe_reads_what_others_set(world: World) -> None:
     router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
     world.elb.modify_listener(ListenerArn=world.prod, DefaultActions=[{"Type": "forward", "ForwardConfig": {
         "TargetGroups": [{"TargetGroupArn": world.groups[Color.BLUE], "Weight": 1},
                          {"TargetGroupArn": world.groups[Color.GREEN], "Weight": 3}]}}])
@@ -487,7 +516,7 @@ async def test_observe_reads_what_others_set(world: World) -> None:
     with pytest.raises(RouterError, match=r"forwards to \S+tg-legacy\S+, which is neither"):
         await router.observe()
     await router.route(Weights.all_to(Color.BLUE))  # turnout takes the listener back
-    assert world.forward(world.prod) == {Color.BLUE: 100}
+    assert world.forward(world.prod) == {Color.BLUE: 1}
     maintenance = {"StatusCode": "503", "ContentType": "text/plain", "MessageBody": "maintenance"}
     world.elb.modify_listener(ListenerArn=world.prod, DefaultActions=[
         {"Type": "fixed-response", "FixedResponseConfig": maintenance}])
@@ -504,7 +533,9 @@ async def test_keeps_authentication_and_stickiness(world: World) -> None:
     world.elb.modify_listener(ListenerArn=world.prod, DefaultActions=[oidc, {"Type": "forward", "Order": 2,
         "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": world.groups[Color.BLUE], "Weight": 1}],
                           "TargetGroupStickinessConfig": sticky}}])
-    await make_router(world.options()).route(Weights(80, 20))
+    router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
+    await router.route(Weights(80, 20))
     first, forward = world.actions(world.prod)
     assert (first["Type"], first["Order"], forward["Order"]) == ("authenticate-oidc", 1, 2)
     assert forward["ForwardConfig"]["TargetGroupStickinessConfig"] == sticky
@@ -551,6 +582,272 @@ async def test_hostnames_are_resolved_for_ip_targets(world: World) -> None:
     router = make_router(world.options())
     await router.prepare({Color.BLUE: [Endpoint("localhost", 8000)]})
     assert world.targets(Color.BLUE) == {Endpoint("127.0.0.1", 8000)}
+
+
+# -- what a real ALB does around the API (issue 15) ---------------------------------------------------
+
+async def test_listener_rules_forwarding_to_a_color_are_switched_with_the_default_action(world: World) -> None:
+    """A host or path rule that forwards to a color's group serves that color whatever the default action
+    says: turnout switches it too (and reads it back), and leaves rules to other groups alone."""
+    api = world.rule(10, "/api/*", Color.BLUE)
+    admin_group = world.make_group("tg-admin")
+    admin = str(world.elb.create_rule(ListenerArn=world.prod, Priority=5, Conditions=[
+        {"Field": "path-pattern", "Values": ["/admin/*"]}], Actions=[{"Type": "forward", "TargetGroupArn": admin_group}]
+    )["Rules"][0]["RuleArn"])
+    router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
+    await router.route(Weights.all_to(Color.GREEN))
+    assert (world.forward(world.prod), world.rule_forward(api)) == ({Color.GREEN: 1}, {Color.GREEN: 1})
+    assert (await router.observe()).weights == Weights(0, 100)
+    await router.route(Weights(70, 30))
+    assert world.rule_forward(api) == {Color.BLUE: 70, Color.GREEN: 30}
+    await router.route(Weights.all_to(Color.BLUE))
+    assert world.rule_forward(api) == {Color.BLUE: 1}
+    actions = world.elb.describe_rules(RuleArns=[admin])["Rules"][0]["Actions"]
+    assert [a.get("TargetGroupArn") for a in actions] == [admin_group]  # not turnout's: untouched
+
+
+async def test_a_rule_that_did_not_follow_is_what_observe_reports(world: World) -> None:
+    api = world.rule(10, "/api/*", Color.BLUE)
+    router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
+    await router.route(Weights.all_to(Color.GREEN))
+    world.elb.modify_rule(RuleArn=api, Actions=[{"Type": "forward", "TargetGroupArn": world.groups[Color.BLUE]}])
+    state = await router.observe()  # the default action says green; /api/* users still get blue
+    assert state.weights == Weights(100, 0)
+
+
+async def test_listener_rules_are_read_page_by_page(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rules, "PAGE", 2)
+    other = world.make_group("tg-other")
+    for priority in range(1, 6):  # five rules of another app's group first: three pages before ours
+        world.elb.create_rule(ListenerArn=world.prod, Priority=priority, Conditions=[
+            {"Field": "path-pattern", "Values": [f"/other{priority}/*"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": other}])
+    api = world.rule(50, "/api/*", Color.BLUE)
+    router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
+    await router.route(Weights.all_to(Color.GREEN))
+    assert world.rule_forward(api) == {Color.GREEN: 1}
+
+
+@pytest.mark.parametrize("case", ["refuse", "test-listener", "mixed"])
+async def test_rules_turnout_cannot_switch_are_refused_by_name(world: World, case: str) -> None:
+    options = world.options(listener_rules="refuse" if case == "refuse" else None)
+    if case == "mixed":
+        other = world.make_group("tg-other")
+        rule = str(world.elb.create_rule(ListenerArn=world.prod, Priority=7, Conditions=[
+            {"Field": "path-pattern", "Values": ["/mixed/*"]}], Actions=[{"Type": "forward", "ForwardConfig": {
+                "TargetGroups": [{"TargetGroupArn": world.groups[Color.BLUE], "Weight": 1},
+                                 {"TargetGroupArn": other, "Weight": 1}]}}])["Rules"][0]["RuleArn"])
+        message = "forwards to a color's target group and to .*tg-other.*: turnout cannot switch a split"
+    else:
+        rule = world.rule(7, "/api/*", Color.GREEN, listener=world.test if case == "test-listener" else "")
+        message = "forwards to .*tg-green.*: it would keep serving that color whatever turnout switches"
+    before = (world.actions(world.prod), world.actions(world.test))
+    router = make_router(options)
+    with pytest.raises(RouterError, match=rf"rule {re.escape(rule)} \(priority 7\) of listener \S+ {message}"):
+        await router.prepare(VpcHosts().endpoints)
+    with pytest.raises(RouterError, match=re.escape(rule)):
+        await router.route(Weights.all_to(Color.GREEN))
+    assert (world.actions(world.prod), world.actions(world.test)) == before
+
+
+async def test_stickiness_a_full_switch_sends_one_group_a_split_adds_group_stickiness(world: World) -> None:
+    """AWS refuses a forward to several groups when one has stickiness and group stickiness is off
+    (moto does not enforce it; docs/routers.md cites AWS): a full switch names one group, a canary split
+    carries group stickiness as long as the groups' cookie."""
+    world.elb.modify_target_group_attributes(TargetGroupArn=world.groups[Color.GREEN], Attributes=[
+        {"Key": "stickiness.enabled", "Value": "true"}, {"Key": "stickiness.type", "Value": "lb_cookie"},
+        {"Key": "stickiness.lb_cookie.duration_seconds", "Value": "3600"}])
+    router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
+    await router.route(Weights(90, 10))
+    forward = next(a for a in world.actions(world.prod) if a["Type"] == "forward")
+    assert forward["ForwardConfig"]["TargetGroupStickinessConfig"] == {"Enabled": True, "DurationSeconds": 3600}
+    await router.route(Weights.all_to(Color.GREEN))
+    forward = next(a for a in world.actions(world.prod) if a["Type"] == "forward")
+    assert forward["TargetGroupArn"] == world.groups[Color.GREEN]
+    config = forward.get("ForwardConfig") or {}  # AWS describes one group in a ForwardConfig too; moto does not
+    assert [g["TargetGroupArn"] for g in config.get("TargetGroups", [])] in ([], [world.groups[Color.GREEN]])
+    assert not (config.get("TargetGroupStickinessConfig") or {}).get("Enabled")
+    world.elb.modify_target_group_attributes(TargetGroupArn=world.groups[Color.BLUE], Attributes=[
+        {"Key": "stickiness.enabled", "Value": "true"}, {"Key": "stickiness.type", "Value": "app_cookie"},
+        {"Key": "stickiness.app_cookie.cookie_name", "Value": "SESSION"}])
+    before = world.actions(world.prod)
+    with pytest.raises(RouterError, match=r"tg-blue\S* \(blue\) has application-based stickiness") as err:
+        await router.route(Weights(10, 90))
+    assert "without canary steps" in err.value.hint
+    assert world.actions(world.prod) == before
+    await router.route(Weights.all_to(Color.BLUE))  # a full switch is still possible
+    assert world.forward(world.prod) == {Color.BLUE: 1}
+
+
+@pytest.fixture
+def instances(world: World) -> tuple[dict[Color, str], list[str]]:
+    """Instance target groups on listeners :81 (production, blue) and :8081 (test, green); instance ids."""
+    groups = {c: world.make_group(f"tg-i-{c}", target_type="instance") for c in Color}
+    world.make_listener(world.lb, 81, groups[Color.BLUE])
+    world.make_listener(world.lb, 8081, groups[Color.GREEN])
+    image = world.ec2.describe_images()["Images"][0]["ImageId"]
+    ids = [i["InstanceId"] for i in world.ec2.run_instances(ImageId=image, MinCount=3, MaxCount=3,
+                                                             SubnetId=world.subnets[0])["Instances"]]
+    return groups, ids
+
+
+def instance_router(world: World, **options: Any) -> ALBRouter:
+    return make_router(world.options(production_listener_port=81, test_listener_port=8081,
+                                     target_groups={"blue": "tg-i-blue", "green": "tg-i-green"}, **options))
+
+
+async def test_traffic_moves_only_to_healthy_targets(world: World,
+                                                     instances: tuple[dict[Color, str], list[str]]) -> None:
+    """moto reports a stopped instance `unused`, a running one `healthy`: route() waits, polling
+    DescribeTargetHealth, until the new color's targets are healthy, and observe() counts only those."""
+    groups, ids = instances
+    router = instance_router(world, health_timeout="20s")
+    await router.prepare({Color.BLUE: [Endpoint(ids[0], 8080)], Color.GREEN: [Endpoint(ids[2], 8080)]})
+    world.ec2.stop_instances(InstanceIds=[ids[2]])  # registered, then its health check fails
+    state = await router.observe()
+    assert state.backends[Color.GREEN] == () and state.targets == {  # registered, not serving
+        Color.BLUE: (Endpoint(ids[0], 8080),), Color.GREEN: (Endpoint(ids[2], 8080),)}
+    started = time.monotonic()
+    threading.Timer(1.0, lambda: world.ec2.start_instances(InstanceIds=[ids[2]])).start()
+    await router.route(Weights.all_to(Color.GREEN))
+    assert time.monotonic() - started >= 1.0  # it waited for the target to pass its health check
+    assert world.elb.describe_listeners(ListenerArns=[
+        next(x["ListenerArn"] for x in world.elb.describe_listeners(LoadBalancerArn=world.lb)["Listeners"]
+             if x["Port"] == 81)])["Listeners"][0]["DefaultActions"][0]["TargetGroupArn"] == groups[Color.GREEN]
+    assert (await router.observe()).backends[Color.GREEN] == (Endpoint(ids[2], 8080),)
+
+
+async def test_a_color_without_enough_healthy_targets_gets_no_more_traffic(
+        world: World, instances: tuple[dict[Color, str], list[str]]) -> None:
+    _, ids = instances
+    router = instance_router(world, health_timeout="1s")
+    targets = {Color.BLUE: [Endpoint(ids[0], 8080)], Color.GREEN: [Endpoint(ids[1], 8080), Endpoint(ids[2], 8080)]}
+    await router.prepare(targets)
+    world.ec2.stop_instances(InstanceIds=[ids[2]])
+    with pytest.raises(RouterError, match=rf"refusing to send more traffic to green: target group \S+tg-i-green\S+ "
+                                          rf"has 1 healthy of 2 registered targets \(.*{ids[2]}:8080 unused.*\)"):
+        await router.route(Weights.all_to(Color.GREEN))
+    assert (await router.observe()).weights == Weights(100, 0)  # nothing was written
+    await instance_router(world, health_timeout="1s", healthy_targets=1).route(Weights(50, 50))  # enough: 1 of 2
+    assert (await router.observe()).weights == Weights(50, 50)
+
+
+async def test_route_always_writes(world: World) -> None:
+    """ELBv2 does not document read-after-write consistency: a read that already shows the split must not
+    turn a rollback into a no-op, so every route() sends its ModifyListener calls."""
+    router = make_router(world.options())
+    await router.prepare(VpcHosts().endpoints)
+    sent: list[str] = []
+    real = router.elb.call
+
+    async def spy(op: str, subject: str, **params: Any) -> dict[str, Any]:
+        if op.startswith("Modify"):
+            sent.append(op)
+        return await real(op, subject, **params)
+
+    router.elb.call = spy  # type: ignore[method-assign]
+    await router.route(Weights.all_to(Color.BLUE))  # already served
+    await router.route(Weights.all_to(Color.BLUE))
+    assert sent == ["ModifyListener", "ModifyListener"] * 2
+
+
+class VpcRuntime(FakeRuntime):
+    """FakeRuntime whose instances have addresses of their own in the VPC (moto keys targets by IP)."""
+
+    addresses = itertools.count(20)
+
+    @staticmethod
+    def _instance() -> InstanceStatus:
+        return InstanceStatus(Endpoint(f"10.10.3.{next(VpcRuntime.addresses)}", 8000), healthy=True)
+
+
+async def test_the_reconcile_loop_replaces_a_dead_target(world: World, tmp_path: Path) -> None:
+    """An instance replaced outside turnout (a node drained, an ASG replacement) leaves a dead target in
+    the live group until the agent's reconcile loop gives the router the runtime's instances again."""
+    cfg = parse_config('[app]\nname = "shop"\n[runtime]\ncommand = ["x"]\n[stabilize]\nwindow = "0s"\n',
+                       base_dir=tmp_path)
+    runtime = VpcRuntime()
+    stack = Stack(cfg, SqliteStore(tmp_path / "state.db"), make_router(world.options()), runtime, [])
+    orch = stack.orchestrator()
+    await orch.bootstrap("1.0")
+    await orch.deploy("2.0")
+    live = runtime.envs[Color.GREEN].instances
+    dead = live[0].endpoint
+    live[0] = VpcRuntime._instance()
+    assert dead in world.targets(Color.GREEN)
+    loop = Reconciler(stack.orchestrator(actor="agent"), busy=lambda: False, grace=0)
+    await loop.tick()
+    assert world.targets(Color.GREEN) == {i.endpoint for i in live}
+    assert any("router given the instances of green again" in e.reason for e in orch.store.history("shop"))
+    await loop.tick()
+    assert loop.drifts == {}
+
+
+async def test_a_target_failing_its_health_check_is_no_drift_to_repair(
+        world: World, instances: tuple[dict[Color, str], list[str]], tmp_path: Path) -> None:
+    """observe() counts only healthy targets as serving; the reconciler compares the runtime with the
+    registered ones (RouteState.targets), so a target the ALB marks unhealthy is not re-registered every
+    second, and the audit log is not flooded."""
+    _, ids = instances
+    free = iter(ids)
+
+    class InstanceRuntime(FakeRuntime):
+        @staticmethod
+        def _instance() -> InstanceStatus:
+            return InstanceStatus(Endpoint(next(free), 8080), healthy=True)
+
+    cfg = parse_config('[app]\nname = "shop"\n[runtime]\ncommand = ["x"]\ninstances = 1\n[stabilize]\n'
+                       'window = "0s"\n', base_dir=tmp_path)
+    runtime = InstanceRuntime(instances=1)
+    stack = Stack(cfg, SqliteStore(tmp_path / "state.db"), instance_router(world), runtime, [])
+    orch = stack.orchestrator()
+    await orch.bootstrap("1.0")
+    await orch.deploy("2.0")
+    green = runtime.envs[Color.GREEN].instances[0].endpoint.host
+    world.ec2.stop_instances(InstanceIds=[green])
+    state = await stack.router.observe()
+    assert state.backends[Color.GREEN] == () and state.targets and state.targets[Color.GREEN]
+    loop = Reconciler(stack.orchestrator(actor="agent"), busy=lambda: False, grace=0)
+    for _ in range(3):
+        await loop.tick()
+    assert [e for e in orch.store.history("shop") if e.action == "reconcile"] == []
+
+
+def test_max_attempts_counts_every_attempt() -> None:
+    """A throttled API is tried max_attempts times in all (botocore's own max_attempts counts retries)."""
+    seen: list[str] = []
+
+    class Throttled(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.path)
+            body = (b'<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><Error>'
+                    b"<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+                    b"<RequestId>1</RequestId></ErrorResponse>")
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Throttled)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for attempts in (1, 2):
+            seen.clear()
+            elb = ELB(region=REGION, endpoint_url=f"http://127.0.0.1:{server.server_port}", timeout=5,
+                      attempts=attempts)
+            with pytest.raises(RouterError, match="DescribeListeners on L failed: Throttling: Rate exceeded"):
+                asyncio.run(elb.call("DescribeListeners", "L", ListenerArns=["x"]))
+            assert len(seen) == attempts
+    finally:
+        server.shutdown()
 
 
 def test_moto_fidelity_gaps(world: World) -> None:
@@ -666,4 +963,6 @@ def test_target_changes() -> None:
     a, b, c = ("10.0.0.1", 80), ("10.0.0.2", 80), ("10.0.0.3", 80)
     assert plan.changes({a: "healthy", b: "unhealthy"}, [b, c, c]) == ([c], [a])
     assert plan.changes({a: "draining"}, [a]) == ([a], [])  # a draining target comes back
-    assert plan.serving({b: "healthy", a: "draining", c: "initial"}) == (Endpoint(*b), Endpoint(*c))
+    states = {b: "healthy", a: "draining", c: "initial"}
+    assert plan.serving(states) == (Endpoint(*b),)  # only a healthy target gets requests
+    assert plan.given(states) == (Endpoint(*b), Endpoint(*c))  # registered and not on its way out

@@ -101,6 +101,10 @@ class RuntimeConfig(Model):
     idle_instances: int = Field(default=0, ge=0, le=64,
                                 description="scale the retired color down to this "
                                             "many after the retention window (0: stop it)")
+    preview_instances: int | None = Field(default=None, ge=1, le=64,
+                                          description="start a new release on this many instances while it is "
+                                                      "validated, and scale it to `instances` just before the "
+                                                      "switch (Argo Rollouts' previewReplicaCount)")
     ready_timeout: Duration = Field(default=30.0,
                                     description="how long new instances may take to "
                                                 "pass readiness before the deploy fails")
@@ -111,6 +115,13 @@ class RuntimeConfig(Model):
         default_factory=dict,
         description="static runtime: the host:port of each instance, per color (blue = [...], green = [...])")
     options: dict[str, Any] = Field(default_factory=dict, description="the runtime driver's own options (see its docs)")
+
+    @field_validator("preview_instances")
+    @classmethod
+    def _preview(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is not None and v >= info.data.get("instances", 0):
+            raise ValueError(f"must be less than instances ({info.data.get('instances')}): a preview is smaller")
+        return v
 
     @field_validator("command")
     @classmethod
@@ -140,7 +151,7 @@ class HealthConfig(Model):
 class RouterConfig(Model):
     kind: str = Field(default="builtin",
                       description="how traffic is pointed: builtin (embedded proxy), "
-                                  "haproxy, envoy, nginx, kubernetes, aws_alb, or a plugin")
+                                  "haproxy, envoy, nginx, kubernetes, gateway_api, aws_alb, or a plugin")
     production: str = Field(default="127.0.0.1:8080",
                             description="production listener (host:port): always the active color")
     test: str = Field(default="127.0.0.1:8081", description="test listener (host:port): always the idle color")

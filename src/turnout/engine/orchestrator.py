@@ -73,6 +73,7 @@ from turnout.store.base import Store
 SamplerFor = Callable[[Color, str], watch.Sampler]  # (color watched, URL it is served at) -> sampler
 Baselines = dict[str, watch.Baseline]  # by watch stream: probes, traffic
 CATCH_UP = 10.0  # a watch whose deadline passed while no agent ran still watches this long
+VERIFY_POLL = (0.02, 1.0)  # seconds between reads of a new split: first, and the cap it doubles up to
 
 
 def check_version(version: str) -> None:
@@ -137,6 +138,7 @@ class Orchestrator:
         self.journal.lock(f"deploy {version} ({op.id})")
         try:
             dep = self._deployable(version, force)
+            await self._idle_as_stored(dep, op)
             await self.journal.hook("pre-deploy", dep, f"deploy {version}", version=version)
             target, release = dep.idle, Release(version)
             op.step("starting", version=version, target=target, steps=tuple(chosen))
@@ -205,6 +207,23 @@ class Orchestrator:
                                       reason=f"{version} deployed again although it was rolled back by a trigger")
         return dep
 
+    async def _idle_as_stored(self, dep: Deployment, op: OpHandle) -> None:
+        """Refuse a deploy while the router serves the color it would start on: something moved traffic
+        behind turnout (a re-applied manifest, a hand edit), and the new release would replace, or its
+        abort would stop, what users are served by."""
+        try:
+            served = (await self.router.observe()).weights
+            if served.of(dep.idle):
+                raise NotReady(f"the router serves {served.as_dict()} but the state says {dep.active.value} is "
+                               f"live: a deploy would start on {dep.idle.value}, which serves production",
+                               hint="something changed the router behind turnout (a GitOps sync, kubectl apply?): "
+                                    "the agent puts it back (`turnout status` shows the drift), or run "
+                                    f"`turnout switch {dep.active.value}`")
+        except TurnoutError as exc:
+            self.journal.record("deploy", "refused", str(exc))
+            op.finish(OpState.FAILED, str(exc), exc.exit_code)
+            raise
+
     async def promote(self, steps: Sequence[int] | None = None, *, op: OpHandle | None = None) -> Deployment:
         """Continue a paused deploy: canary steps, the switch, and the stabilize watch."""
         op = op or self.operation("promote")
@@ -250,8 +269,8 @@ class Orchestrator:
 
     async def _start(self, target: Color, release: Release) -> list[Endpoint]:
         self.progress(Starting(color=target, version=release.version))
-        try:
-            endpoints = await self.runtime.start(release, target)
+        try:  # at its preview size, if one is set: _full_size() scales it up before the switch
+            endpoints = await self.runtime.start(release, target, self.cfg.runtime.preview_instances)
         except RuntimeFailure as exc:
             # Instances that never answer their readiness probe fail the deploy like a failed check.
             reason = f"check readiness fail: {exc}"
@@ -278,13 +297,25 @@ class Orchestrator:
                                    on_measurement=lambda m: self.progress(Measured(measurement=m)))
 
     async def _abort(self, target: Color, reason: str, evidence: Sequence[Evidence] = ()) -> None:
-        """Stop the new color of a deploy that did not switch; the live color keeps serving."""
+        """Stop the new color of a deploy that did not switch; the live color keeps serving. A color the
+        router serves after all (moved behind turnout's back meanwhile) is left running."""
         self.progress(Aborting(color=target, reason=reason))
         try:
-            await self.runtime.stop(target, drain=0)
+            if await self._serves(target):
+                reason = f"{reason}; {target.value} was left running: the router serves it"
+            else:
+                await self.runtime.stop(target, drain=0)
         finally:
             self.journal.advance(self.current().dropped(target), Phase.ABORTED, action="deploy", outcome="failed",
                                  to_color=target, reason=reason, evidence=evidence)
+
+    async def _serves(self, color: Color) -> bool:
+        """Whether the router sends `color` any production traffic; an unreadable router says no (the deploy
+        checked before it started that `color` served nothing)."""
+        try:
+            return (await self.router.observe()).weights.of(color) > 0
+        except RouterError:
+            return False
 
     async def _cancelled(self, op: OpHandle, target: Color) -> Aborted:
         """The operation's task was cancelled by `abort` before the switch: clean up, say who."""
@@ -422,24 +453,35 @@ class Orchestrator:
     async def route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
 
-        Returns the wall-clock moment route() returned: the switch command's end, for timing.
+        A read that fails is "not yet", never a failed switch: one throttled or refused read (a 429, an
+        ELB Throttling) must not turn a switch that worked into a rollback. The polls back off from
+        20 ms to 1 s, so a slow router is not hammered. Returns the wall-clock moment route() returned:
+        the switch command's end, for timing.
         """
         await self.router.route(weights)
         routed_at = time.time()
         deadline = time.monotonic() + self.cfg.deploy.verify_timeout
+        pause, seen = VERIFY_POLL[0], "nothing readable"
         while True:
-            state = await self.router.observe()
-            if state.weights == weights:
-                return routed_at
+            try:
+                state = await self.router.observe()
+            except RouterError as exc:
+                seen = f"nothing readable ({exc})"
+            else:
+                if state.weights == weights:
+                    return routed_at
+                seen = str(state.weights.as_dict())
             if time.monotonic() > deadline:
-                raise RouterError(f"router still serves {state.weights.as_dict()} after "
-                                  f"{self.cfg.deploy.verify_timeout:.0f}s, asked for {weights.as_dict()}")
-            await asyncio.sleep(0.02)
+                raise RouterError(f"router still serves {seen} after {self.cfg.deploy.verify_timeout:.0f}s, "
+                                  f"asked for {weights.as_dict()}")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, VERIFY_POLL[1])
 
     # -- canary steps and the stabilize watch ---------------------------------------------------------------
     async def _go_live(self, op: OpHandle, dep: Deployment, target: Color, steps: Sequence[int], *, reason: str
                        ) -> tuple[Deployment, Baselines]:
         """Measure the live color's baseline, then shift traffic to `target` (canary steps, then 100 %)."""
+        await self._full_size(op, target)
         op.step("baseline")
         try:
             baseline = await self._baseline(dep, steps)
@@ -447,6 +489,22 @@ class Orchestrator:
             raise await self._cancelled(op, target) from None
         op.step("canary" if steps else "switching", baseline=watch.baseline_data(baseline), step_index=0)
         return await self._shift(op, target, steps, baseline, reason=reason), baseline
+
+    async def _full_size(self, op: OpHandle, target: Color) -> None:
+        """A release validated at runtime.preview_instances goes to full size before any traffic moves to it."""
+        preview = self.cfg.runtime.preview_instances
+        if preview is None:
+            return
+        try:
+            endpoints = await self.runtime.scale(target, self.cfg.runtime.instances)
+            await self.router.prepare({target: endpoints})
+        except TurnoutError as exc:
+            reason = f"scaling {target.value} from its preview size to full size failed: {exc}"
+            await self._abort(target, reason)
+            op.finish(OpState.ABORTED, reason, ValidationFailed.exit_code)
+            raise ValidationFailed(reason, hint=f"nothing was switched; {target.other.value} still serves") from None
+        self.journal.record("scale", "ok", f"{target.value} from its preview size ({preview}) to {len(endpoints)} "
+                                           "instances before the switch")
 
     async def _baseline(self, dep: Deployment, steps: Sequence[int]) -> Baselines:
         """The live color's behaviour before the switch, what the new one is held against afterwards:

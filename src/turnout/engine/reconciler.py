@@ -6,7 +6,9 @@ nothing, or another version, or nothing healthy for a while, is started again an
 a router that cannot be read is prepared again (an owned router process is restarted); a router that
 serves another split than the state says, or lacks a color's instances, is put back. What an operation
 in flight is moving (its target color, the split during a switch) is left to the operation. Every
-repair is in the audit log; what is seen but not (yet) repaired is reported as drift with its age.
+repair is in the audit log; what is seen but not (yet) repaired is reported as drift with its age,
+and drift that comes back soon after its repair says so: a GitOps tool re-applying a manifest that
+sets what turnout switches undoes every repair, and only the manifest can be fixed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from turnout.model import Color, Deployment, EnvStatus, Release, RouteState
 log = logging.getLogger("turnout.reconcile")
 UNHEALTHY_GRACE = 3.0  # an instance may take this long to come back (the runtime's own restart) before we act
 BACKOFF = (2.0, 60.0)  # a repair that failed is tried again after this, doubling up to the cap
+RECUR = 600.0  # a drift seen again this soon after its repair "came back": something keeps re-applying it
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Drift:
     since: float
     retry_at: float = 0.0
     failures: int = 0
+    returns: int = 0  # how often it came back soon after being repaired
 
 
 class Reconciler:
@@ -41,11 +45,16 @@ class Reconciler:
         self.busy = busy  # an operation is moving traffic or instances right now: leave those to it
         self.grace = grace
         self.drifts: dict[str, Drift] = {}
+        self.repaired: dict[str, tuple[float, int]] = {}  # what -> (when last repaired, its returns by then)
 
     def seen(self, what: str, detail: str) -> Drift:
         now = time.time()
         old = self.drifts.get(what)
-        drift = replace(old, detail=detail) if old else Drift(what, detail, now)
+        last, returns = self.repaired.get(what, (0.0, -1))
+        returns = old.returns if old else (returns + 1 if now - last < RECUR else 0)
+        if returns:  # a GitOps tool re-applying its manifest undoes every repair: say so, the fix is there
+            detail = f"{detail} ({came_back(returns)})"
+        drift = replace(old, detail=detail) if old else Drift(what, detail, now, returns=returns)
         self.drifts[what] = drift
         return drift
 
@@ -112,9 +121,10 @@ class Reconciler:
                         in_flight: bool) -> None:
         if getattr(self.orch.router, "selects_instances", False):
             return  # it finds the instances itself (Kubernetes Services select pods by label)
+        given = state.backends if state.targets is None else state.targets  # an ALB's: registered, maybe not healthy
         wrong = {c: statuses[c].endpoints for c in Color
                  if self.desired(dep, c) and not (in_flight and c is dep.target)
-                 and set(state.backends.get(c, ())) != set(statuses[c].endpoints) and statuses[c].endpoints}
+                 and set(given.get(c, ())) != set(statuses[c].endpoints) and statuses[c].endpoints}
         if not wrong:
             self.cleared("router backends")
             return
@@ -156,4 +166,11 @@ class Reconciler:
             log.warning("reconcile %s failed: %s", what, exc)
             return
         self.cleared(what)
-        self.orch.journal.record("reconcile", "repaired", f"{done} (drift seen {age:.1f}s)")
+        self.repaired[what] = (time.time(), drift.returns)
+        note = f"; {came_back(drift.returns)}" if drift.returns else ""
+        self.orch.journal.record("reconcile", "repaired", f"{done} (drift seen {age:.1f}s){note}")
+
+
+def came_back(times: int) -> str:
+    return (f"back {times} time{'s' if times > 1 else ''} within {RECUR / 60:.0f} min of a repair: something "
+            "re-applies it, e.g. a GitOps sync of a manifest that sets it (docs/kubernetes.md)")

@@ -1,10 +1,14 @@
 """Kubernetes runtime: each color is a Deployment (`<app>-blue`, `<app>-green`) labelled with its color.
 
 start() patches the color's Deployment: the image from `runtime.options.image` ("registry/app:{version}"),
-the version as a pod template annotation (and label, when it is a valid label value), replicas =
-runtime.instances. It then waits, within runtime.ready_timeout, as `kubectl rollout status` does: the
-controller has seen the change (observedGeneration >= generation) and the Deployment has exactly that
-many pods, all updated and ready. A rollout stuck past its progressDeadlineSeconds fails at once; every
+the version as a pod template annotation (and label, when it is a valid label value), and replicas: a
+full-size color starts at runtime.instances or at the other color's current replicas if that is more
+(follow_live_size: the live color may have been autoscaled well above `instances`, and the new one is
+about to take all its traffic). It then waits, within runtime.ready_timeout, as `kubectl rollout
+status` does: the controller has seen the change (observedGeneration >= generation), every pod is of
+the new template and every one of them is available (`availableReplicas`, so minReadySeconds
+counts). The size waited for is the Deployment's own `spec.replicas`, which an HPA may change
+meanwhile (kube_autoscale.py). A rollout stuck past its progressDeadlineSeconds fails at once; every
 failure quotes the Deployment's conditions.
 
 The cluster is the state: status() reads the Deployment and its pods every time, recover() adopts
@@ -26,6 +30,7 @@ from turnout.config import DriverEnv, RuntimeConfig, templates
 from turnout.errors import RuntimeFailure
 from turnout.infra.kube import NAME, ClientOptions, Kube
 from turnout.model import Color, Endpoint, EnvStatus, InstanceStatus, Release
+from turnout.runtimes.kube_autoscale import hpa_of, keep_minimum
 
 VERSION_ANNOTATION = "turnout/version"
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
@@ -33,11 +38,11 @@ POLL = 0.2  # seconds between readiness reads: one GET each
 
 
 class KubernetesRuntimeOptions(ClientOptions):
-    namespace: str = Field(default="default", pattern=NAME)
+    namespace: str = Field(default="default", pattern=NAME, description="the namespace of both Deployments")
     image: str = Field(description="\"registry/app:{version}\"; also {color} and {app}")
     deployment: str = Field(default="{app}-{color}", description="the Deployment of each color")
     container: str | None = Field(default=None, description="the container that gets the image; default: the first")
-    selector_key: str = "color"
+    selector_key: str = Field(default="color", description="the pod label whose value is the color")
     labels: dict[str, str] | None = Field(default=None,
                                           description="the app's pod labels; default {\"app\": <app name>}")
     version_label: str | None = Field(default="version",
@@ -45,6 +50,12 @@ class KubernetesRuntimeOptions(ClientOptions):
     port: int | None = Field(default=None, ge=1, le=65535, description="instances' port; default: first containerPort")
     manage_deployments: bool = Field(default=False,
                                      description="start() creates a missing Deployment from a minimal template")
+    follow_live_size: bool = Field(default=True,
+                                   description="start a full-size color at the other color's replicas when that "
+                                               "is more than runtime.instances (its autoscaled size)")
+    autoscaling: bool = Field(default=True,
+                              description="look for an HPA on each color's Deployment and leave replicas to it "
+                                          "(needs list and patch on horizontalpodautoscalers)")
 
     @field_validator("image")
     @classmethod
@@ -83,7 +94,9 @@ class KubernetesRuntime:
 
     # -- the protocol --------------------------------------------------------------------------
     async def start(self, release: Release, color: Color, instances: int | None = None) -> list[Endpoint]:
-        count, name = instances or self.instances, self.name(color)
+        name = self.name(color)
+        count = await self._size(color, instances)
+        await self._autoscaler_minimum(name, count)
         for _ in range(3):  # a 409 means someone changed it between our read and our patch: read again
             dep = await self._read(name)
             if dep is None:
@@ -116,6 +129,11 @@ class KubernetesRuntime:
         if dep is None or self._version(dep) is None:
             raise RuntimeFailure(f"nothing was started on {color.value} (Deployment {self.namespace}/{name}): "
                                  "start a release there before scaling it")
+        if count == 0:
+            await self.stop(color)
+            return []
+        count = await self._size(color, count)
+        await self._autoscaler_minimum(name, count)
         await self._replicas(name, count)
         return self._ready(await self._instances(await self._wait(name, count)))
 
@@ -132,6 +150,20 @@ class KubernetesRuntime:
         self.kube.close()
 
     # -- helpers -------------------------------------------------------------------------------
+    async def _size(self, color: Color, asked: int | None) -> int:
+        """How many replicas to ask for: a full-size color (runtime.instances or more) at least as many
+        as the other color has now; a preview or idle size exactly as asked."""
+        count = asked or self.instances
+        if count < self.instances or not self.options.follow_live_size:
+            return count
+        other = await self._read(self.name(color.other))
+        return max(count, int((other or {}).get("spec", {}).get("replicas", 0) or 0))
+
+    async def _autoscaler_minimum(self, name: str, count: int) -> None:
+        """An idle or preview size becomes the HPA's minimum; a full size gives it its own back."""
+        if self.options.autoscaling and (hpa := await hpa_of(self.kube, self.namespace, name)) is not None:
+            await keep_minimum(self.kube, self.namespace, hpa, count if count < self.instances else None)
+
     async def _read(self, name: str) -> Any:
         return await self.kube.call(f"read Deployment {self.namespace}/{name}", "AppsV1Api",
                                     "read_namespaced_deployment", name, self.namespace, none_on=(404,))
@@ -192,7 +224,12 @@ class KubernetesRuntime:
                          "template": {"metadata": pod_meta, "spec": {"containers": [container]}}}}
 
     async def _wait(self, name: str, count: int) -> Any:
-        """The Deployment once its controller rolled out `count` ready pods of the current template."""
+        """The Deployment once its controller rolled out the current template, every pod available.
+
+        As `kubectl rollout status`: updatedReplicas >= spec.replicas, no older pod left (replicas <=
+        updatedReplicas) and availableReplicas >= updatedReplicas. spec.replicas is read each time: an
+        HPA may change it; a Deployment scaled to 0 meanwhile (a re-applied manifest) is a failure.
+        """
         deadline = time.monotonic() + self.ready_timeout
         while True:
             dep = await self._read(name)
@@ -200,7 +237,13 @@ class KubernetesRuntime:
                 raise RuntimeFailure(f"Deployment {self.namespace}/{name} was deleted while turnout waited for it")
             st, gen = dep.get("status") or {}, dep["metadata"].get("generation", 0)
             seen = st.get("observedGeneration", 0) >= gen
-            if seen and all(st.get(f, 0) == count for f in ("replicas", "updatedReplicas", "readyReplicas")):
+            want = int(dep["spec"].get("replicas", 1))
+            if want == 0 and count > 0:
+                raise RuntimeFailure(f"Deployment {self.namespace}/{name} was scaled to 0 while turnout waited for "
+                                     f"{count} replicas", hint="something else sets its replicas: a re-applied "
+                                     "manifest (GitOps, kubectl apply) with `replicas`? docs/kubernetes.md")
+            updated, available = st.get("updatedReplicas", 0), st.get("availableReplicas", 0)
+            if seen and updated >= want and st.get("replicas", 0) <= updated and available >= updated:
                 return dep
             conditions = st.get("conditions") or []
             stuck = seen and any(c.get("type") == "Progressing" and c.get("reason") == "ProgressDeadlineExceeded"
@@ -210,8 +253,8 @@ class KubernetesRuntime:
                 said = "; ".join(f"{c.get('type')}={c.get('status')} ({c.get('reason')}: {c.get('message')})"
                                  for c in conditions) or "none"
                 raise RuntimeFailure(
-                    f"Deployment {self.namespace}/{name} {why}: {st.get('readyReplicas', 0)}/{count} ready, "
-                    f"{st.get('updatedReplicas', 0)} updated, observedGeneration {st.get('observedGeneration', 0)}"
+                    f"Deployment {self.namespace}/{name} {why}: {available}/{want} available, {updated} updated, "
+                    f"{st.get('readyReplicas', 0)} ready, observedGeneration {st.get('observedGeneration', 0)}"
                     f"/{gen}; conditions: {said}", hint=f"kubectl -n {self.namespace} describe deployment {name}")
             await asyncio.sleep(POLL)
 
@@ -225,13 +268,11 @@ class KubernetesRuntime:
     async def _instances(self, dep: Any) -> list[InstanceStatus]:
         name, port, version = dep["metadata"]["name"], self._port(dep), self._version(dep)
         match = (dep["spec"].get("selector") or {}).get("matchLabels") or {}
-        try:
-            found = await self.kube.call(f"list pods of {self.namespace}/{name}", "CoreV1Api", "list_namespaced_pod",
-                                         self.namespace, label_selector=",".join(f"{k}={v}" for k, v in match.items()))
-        except RuntimeFailure:  # no permission to list pods: counts from the Deployment's status below
-            found = {}
+        found = await self.kube.call(f"list pods of {self.namespace}/{name}", "CoreV1Api", "list_namespaced_pod",
+                                     self.namespace, label_selector=",".join(f"{k}={v}" for k, v in match.items()),
+                                     none_on=(403,))  # no permission: counts from the Deployment's status below
         out = []
-        for pod in found.get("items", []):
+        for pod in (found or {}).get("items", []):
             meta, st = pod.get("metadata") or {}, pod.get("status") or {}
             labels = meta.get("labels") or {}
             # filtered here too: an emulator (kmock) ignores labelSelector
@@ -243,7 +284,7 @@ class KubernetesRuntime:
             out.append(InstanceStatus(Endpoint(st["podIP"], port), ready and current))
         if out:
             return sorted(out, key=lambda i: (i.endpoint.host, i.endpoint.port))
-        ready = (dep.get("status") or {}).get("readyReplicas", 0)
+        ready = (dep.get("status") or {}).get("availableReplicas", 0)
         synthetic = Endpoint(f"{name}.{self.namespace}.svc", port)
         return [InstanceStatus(synthetic, i < ready) for i in range(max(ready, dep["spec"].get("replicas", 1)))]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from turnout.errors import RouterError
 
-WRITES = {"ModifyListener", "RegisterTargets", "DeregisterTargets", "ModifyTargetGroupAttributes"}
+WRITES = {"ModifyListener", "ModifyRule", "RegisterTargets", "DeregisterTargets", "ModifyTargetGroupAttributes"}
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
 _CREDENTIALS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "ExpiredToken",
                 "ExpiredTokenException", "InvalidAccessKeyId", "AuthFailure"}
@@ -84,8 +84,10 @@ class ELB:
                 import boto3
                 from botocore.config import Config as BotoConfig
 
+                # total_max_attempts counts the first try too (botocore's max_attempts counts retries):
+                # router.options.max_attempts = 1 means no retry at all.
                 cfg = BotoConfig(connect_timeout=self.timeout, read_timeout=self.timeout,
-                                 retries={"mode": "standard", "max_attempts": self.attempts})
+                                 retries={"mode": "standard", "total_max_attempts": self.attempts})
                 session = boto3.session.Session(region_name=self.region)
                 self._client = session.client("elbv2", endpoint_url=self.endpoint_url, config=cfg)
             return self._client

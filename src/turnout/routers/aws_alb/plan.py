@@ -1,8 +1,15 @@
-"""Pure parts of the aws_alb driver: listener default actions <-> weights, and target diffs.
+"""Pure parts of the aws_alb driver: listener actions <-> weights, stickiness, and target diffs.
 
-A listener's default actions may hold more than the forward action (an authenticate-oidc or
-authenticate-cognito action before it): turnout replaces only the forward action and keeps the
-rest, so a switch never drops a listener's authentication.
+A listener's default actions (and a rule's actions) may hold more than the forward action (an
+authenticate-oidc or authenticate-cognito action before it): turnout replaces only the forward action
+and keeps the rest, so a switch never drops a listener's authentication.
+
+A full switch (100/0) forwards to the one target group: a forward to several groups is refused by
+AWS when a group has stickiness on and group-level stickiness is off ("you must enable stickiness at
+the target group level"; Elastic Load Balancing user guide, sticky sessions), and group stickiness
+would hold clients on the old color for up to 7 days. A canary split names both groups; when a group
+has lb_cookie stickiness it carries group stickiness too, and app_cookie stickiness (which AWS does
+not support behind weighted target groups) refuses the split.
 """
 
 from __future__ import annotations
@@ -55,14 +62,36 @@ def as_sent(action: Action) -> Action:
     return action
 
 
-def production_forward(groups: Mapping[Color, str], weights: Weights, current: Action) -> Action:
-    """Both target groups with their weights in one action: the ALB applies it as one change.
-    Stickiness the listener already had is kept (note: it holds clients on the old color)."""
+def production_forward(groups: Mapping[Color, str], weights: Weights, current: Action,
+                       attributes: Mapping[Color, Mapping[str, str]]) -> Action:
+    """The production forward action for `weights`: one target group for a full switch; both, with their
+    weights in one action (which the ALB applies as one change), for a split. `attributes` are the
+    groups' target group attributes, read only for a split (module docstring)."""
+    if not (weights.blue and weights.green):
+        return {"Type": "forward", "TargetGroupArn": groups[weights.dominant]}
     config: dict[str, Any] = {"TargetGroups": [{"TargetGroupArn": groups[c], "Weight": weights.of(c)} for c in Color]}
-    sticky = (current.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig")
-    if sticky and sticky.get("Enabled"):
+    own = (current.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}
+    sticky = group_stickiness(groups, attributes, own if own.get("Enabled") else None)
+    if sticky:
         config["TargetGroupStickinessConfig"] = sticky
     return {"Type": "forward", "ForwardConfig": config}
+
+
+def group_stickiness(groups: Mapping[Color, str], attributes: Mapping[Color, Mapping[str, str]],
+                     own: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The group stickiness a split needs: the listener's own if it has one; else, when a color's group
+    has lb_cookie stickiness, as long as the longest such cookie (AWS requires it); else none."""
+    sticky = {c: a for c, a in attributes.items() if a.get("stickiness.enabled") == "true"}
+    for color, attrs in sticky.items():
+        if attrs.get("stickiness.type") == "app_cookie":
+            raise RouterError(f"AWS ALB: target group {groups[color]} ({color}) has application-based stickiness "
+                              "(app_cookie), which AWS does not support behind weighted target groups: a canary "
+                              "split cannot be sent", hint="use duration-based stickiness (lb_cookie) or none on "
+                              "both groups, or deploy without canary steps (a full switch sends one group)")
+    if own or not sticky:
+        return own
+    seconds = max(int(a.get("stickiness.lb_cookie.duration_seconds") or 86400) for a in sticky.values())
+    return {"Enabled": True, "DurationSeconds": min(max(seconds, 1), 604800)}
 
 
 def test_forward(group: str) -> Action:
@@ -103,7 +132,13 @@ def registered(descriptions: Iterable[Mapping[str, Any]], default_port: int) -> 
 
 
 def serving(current: Mapping[Target, str]) -> tuple[Endpoint, ...]:
-    """Registered targets that get new requests: a draining one is on its way out."""
+    """Targets that get new requests: only `healthy` ones (`initial`, `unhealthy`, `unused` and
+    `unavailable` targets serve nothing; `draining` ones are on their way out)."""
+    return tuple(Endpoint(i, p) for i, p in sorted(t for t, state in current.items() if state == "healthy"))
+
+
+def given(current: Mapping[Target, str]) -> tuple[Endpoint, ...]:
+    """Targets turnout registered and has not deregistered: what prepare() keeps in step with the runtime."""
     return tuple(Endpoint(i, p) for i, p in sorted(t for t, state in current.items() if state != "draining"))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -33,19 +33,31 @@ _SHAPES = {
 
 class ALBOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$")
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$", description="the AWS Region of the load balancer")
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+", description="moto, or a VPC endpoint")
-    load_balancer_arn: str | None = None
-    load_balancer_name: str | None = None
-    production_listener_arn: str | None = None
-    production_listener_port: int | None = Field(default=None, ge=1, le=65535)
-    test_listener_arn: str | None = None
-    test_listener_port: int | None = Field(default=None, ge=1, le=65535)
+    load_balancer_arn: str | None = Field(default=None, description="the ALB, by ARN (or load_balancer_name)")
+    load_balancer_name: str | None = Field(default=None, description="the ALB, by name (or load_balancer_arn)")
+    production_listener_arn: str | None = Field(default=None, description="or production_listener_port")
+    production_listener_port: int | None = Field(default=None, ge=1, le=65535,
+                                                 description="the production listener, by its port")
+    test_listener_arn: str | None = Field(default=None, description="or test_listener_port")
+    test_listener_port: int | None = Field(default=None, ge=1, le=65535, description="the test listener, by its port")
     target_groups: dict[Color, str] = Field(description="color -> target group ARN or name")
-    register_targets: bool = Field(default=True, description="False: something else (an ASG, ECS) manages the targets")
-    deregistration_delay: Duration | None = Field(default=None, le=3600)
+    register_targets: bool = Field(default=True, description="False: something else (an ASG, ECS, a "
+                                                             "TargetGroupBinding) manages the targets")
+    deregistration_delay: Duration | None = Field(default=None, le=3600,
+                                                  description="set on both target groups at each prepare()")
+    listener_rules: Literal["manage", "refuse"] = Field(
+        default="manage", description="production listener rules that forward to a color's group: switched with "
+                                      "the default action (manage), or refused with the rule named")
+    healthy_targets: int | None = Field(default=None, ge=1, description="how many of a color's registered targets "
+                                                                         "must be healthy before it gets more "
+                                                                         "traffic; default: all of them")
+    health_timeout: Duration = Field(default=300.0, gt=0, description="how long route() waits for them")
     timeout: Duration = Field(default=10.0, gt=0, description="per API call (connect and read)")
-    max_attempts: int = Field(default=3, ge=1, le=10, description="boto3 \"standard\" retries, incl. throttling")
+    max_attempts: int = Field(default=3, ge=1, le=10,
+                              description="attempts per API call, the first included (boto3 \"standard\" retries, "
+                                          "incl. throttling); 1: no retry")
 
     @field_validator("load_balancer_arn", "load_balancer_name", "production_listener_arn", "test_listener_arn")
     @classmethod
