@@ -23,6 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from turnout.infra.procs import free_port
+
 FLOOR = '''
 import asyncio, sys, uvloop
 UP = ("127.0.0.1", int(sys.argv[2]))
@@ -45,12 +47,6 @@ async def main():
     await s.serve_forever()
 uvloop.run(main())
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int) -> None:

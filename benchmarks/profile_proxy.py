@@ -23,16 +23,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from turnout.infra.procs import free_port
+
 HERE = Path(__file__).resolve().parent
 WORKLOADS = {"tiny": ("/", 50, [], {}), "big": ("/1m", 10, [], {}),
              "upload": ("/upload", 10, [], {"UPLOAD": "1048576"}),
              "close": ("/", 50, ["-H", "Connection: close"], {})}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int) -> None:

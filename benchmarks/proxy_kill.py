@@ -27,13 +27,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from turnout.infra.procs import free_port
+
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def listening(port: int) -> bool:

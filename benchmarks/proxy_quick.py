@@ -27,15 +27,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from turnout.infra.procs import free_port
+
 
 def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    return [free_port() for _ in range(n)]
 
 
 def wait_port(port: int, timeout: float = 5.0) -> None:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from turnout.config import AppConfig, Config, RouterConfig, StateConfig
+from turnout.infra.procs import free_port
 from turnout.model import Color, Endpoint, Weights
 from turnout.routers.builtin import BuiltinRouter
 from turnout.routers.envoy.driver import EnvoyRouter
@@ -71,12 +72,6 @@ WORKLOADS: dict[str, tuple[str, int, list[str], dict[str, str]]] = {
     "close": ("/", 50, ["-H", "Connection: close"], {}),
 }
 MANY = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pin_group(pgid: int, cpus: set[int]) -> None:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,19 +25,13 @@ from turnout.checks.base import Target
 from turnout.checks.sessions import SessionCompatCheck
 from turnout.contrib.sessions import IncompatibleSession, Payload, SessionNotFound, SessionStore
 from turnout.errors import ConfigError
+from turnout.infra.procs import free_port
 from turnout.model import Color, Release, Verdict
 from turnout.testing import check_from_config
 
 APP = Path(__file__).resolve().parents[1] / "src" / "turnout" / "examples" / "app.py"
 BLUE = {"version": "1.0.0", "color": "blue"}
 GREEN = {"version": "2.0.0", "color": "green"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

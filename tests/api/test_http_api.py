@@ -49,6 +49,10 @@ def test_tokens_roles_and_the_actor(api_stack: ApiStack) -> None:
         assert c.get("/api/v1/nowhere", headers=auth(api_stack.viewer)).status_code == 404
         bad = c.post("/api/v1/rollback", content=b"{not json", headers=auth(api_stack.operator))
         assert bad.status_code == 400 and bad.json()["exit_code"] == 2
+        for query in ("since=1&since=2", "since=nan", "since=inf", "limit=1&limit=2"):  # one finite value each
+            for path in ("/api/v1/history", "/api/v1/traffic"):
+                odd = c.get(f"{path}?{query}", headers=auth(api_stack.viewer))
+                assert odd.status_code == 400 and odd.json()["exit_code"] == 2, (path, query, odd.text)
     assert turnout(api_stack.folder, "token", "revoke", "board").returncode == 0
     time.sleep(2.2)  # the token list is trusted for two seconds
     assert httpx.get(api_stack.url + "/api/v1/status", headers=auth(api_stack.viewer)).status_code == 401

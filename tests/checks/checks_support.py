@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -14,6 +13,7 @@ from typing import Any
 from turnout import config
 from turnout.checks.base import Target
 from turnout.config import CheckConfig, Config
+from turnout.infra.procs import free_port
 from turnout.model import Color, Endpoint, Release
 
 FAKEAPP = Path(__file__).with_name("fakeapp.py")
@@ -52,11 +52,8 @@ def start_fakeapp(*args: str) -> App:
 
 
 def refused_port() -> int:
-    """A loopback port nobody listens on: bind one, then free it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A loopback port nobody listens on, outside the ephemeral range (no connect() to itself)."""
+    return free_port()
 
 
 def target_for(app: App, baseline: App | None = None, *, endpoints: bool = True, pids: tuple[int, ...] = ()) -> Target:

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from turnout.infra.procs import free_port
+
 
 @dataclass
 class Received:
@@ -84,8 +86,6 @@ def black_hole() -> Iterator[str]:
 
 
 def refused_url() -> str:
-    """A loopback port nothing listens on: every connection is refused."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
+    """A loopback port nothing listens on: every connection is refused. Outside the ephemeral range,
+    or a connect() could be given that very port as its source and connect to itself."""
+    return f"http://127.0.0.1:{free_port()}/hook"

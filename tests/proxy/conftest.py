@@ -26,14 +26,9 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
+from turnout.infra.procs import free_port
+
 TOKEN = "test-token-123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # -- upstream servers ---------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import bisect
 import contextlib
 import json
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -28,17 +27,11 @@ from turnout.control import api
 from turnout.control.client import AgentClient
 from turnout.errors import AutoRolledBack, TurnoutError
 from turnout.events import AuditEvent, ProgressEvent, Recorded, RollbackTiming, SwitchTiming, to_builtins
+from turnout.infra.procs import free_port
 from turnout.measure.loadgen import run_load
 from turnout.model import Color
 
 APP = Path(__file__).resolve().parents[1] / "examples" / "app.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 DOCKER_OPTIONS = """

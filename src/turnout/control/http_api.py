@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -121,6 +122,10 @@ class HttpApi:
                 return error(403, "Forbidden", "a write with the session cookie needs the X-Turnout-Request: 1 header",
                              exit_code=16)
         request[IDENTITY] = who
+        repeated = sorted({k for k in request.query if len(request.query.getall(k)) > 1})
+        if repeated:  # every parameter takes one value: `?since=1&since=2` is a mistake, not a choice
+            return error(400, "UsageError", f"query parameter given more than once: {', '.join(repeated)}",
+                         exit_code=2)
         return await handler(request)
 
     # -- dashboard ------------------------------------------------------------------------------------
@@ -170,7 +175,7 @@ class HttpApi:
     async def history(self, request: web.Request) -> web.Response:
         q = request.query
         try:
-            limit, since = int(q.get("limit", "100")), float(q.get("since", "0"))
+            limit, since = int(q.get("limit", "100")), _finite(q.get("since", "0"))
         except ValueError:
             return error(400, "UsageError", "limit and since must be numbers", exit_code=2)
         if not 1 <= limit <= 10_000:
@@ -192,7 +197,7 @@ class HttpApi:
 
     async def traffic(self, request: web.Request) -> web.Response:
         try:
-            since = float(request.query.get("since", time.time() - 300))
+            since = _finite(request.query.get("since", str(time.time() - 300)))
         except ValueError:
             return error(400, "UsageError", "since must be a number", exit_code=2)
         return web.json_response(TrafficRecorder.as_json(self.agent.recorder.since(since)))
@@ -289,6 +294,13 @@ def _alert(raw: dict[str, Any], source: str) -> AlertReceived:
 
 def _filtered(q: Any) -> bool:
     return any(q.get(k) for k in ("action", "outcome", "actor", "operation"))
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 
 def _keep(event: Any, q: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 from collections.abc import Sequence
@@ -144,12 +145,43 @@ def describe_exit(code: int | None) -> str:
 
 
 def free_port(host: str = "127.0.0.1", avoid: set[int] | frozenset[int] = frozenset()) -> int:
-    """A port the kernel considers free on `host`, not in `avoid` (ports handed out but not yet bound)."""
+    """A port free on `host` now, not in `avoid`, and outside the kernel's ephemeral range.
+
+    A port the kernel hands out for bind(0) is in the range it also gives to every outgoing
+    connection and every other bind(0): between this call and the moment the caller binds it, a
+    client socket or another server can take it. Ports below (or above) that range are only ever
+    taken by someone who asks for them by number, so the window is shared with nobody but us."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(100):
+    low, high = _ephemeral_range()
+    pool = [(1024, low - 1), (high + 1, 65535)]
+    pool = [(a, b) for a, b in pool if b - a >= 1000]
+    for _ in range(200):
+        if pool:
+            a, b = _random.choice(pool)
+            port = _random.randint(a, b)
+        else:  # the ephemeral range covers (nearly) everything: let the kernel choose
+            port = 0
+        if port in avoid or port in _handed_out:
+            continue
         with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port: int = s.getsockname()[1]
-        if port not in avoid:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            port = int(s.getsockname()[1])
+        if port not in avoid and port not in _handed_out:
+            _handed_out.add(port)
             return port
     raise OSError(f"no free port on {host}")
+
+
+_random = random.SystemRandom()  # never the same sequence in two processes started at once
+_handed_out: set[int] = set()  # not handed out twice by one process, even before its user binds it
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default; macOS uses 49152-65535, also outside our pick mostly
