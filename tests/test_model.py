@@ -122,6 +122,7 @@ class Incarnation:
     def down(self) -> None:
         self.run(self.agent.teardown(), timeout=30)
         self.world.alive = -1
+        self.loop.set_exception_handler(lambda loop, context: None)  # the reconcile ticker is left pending
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
