@@ -125,6 +125,12 @@ class Handler(asyncio.Protocol):
         if path == "/version":
             t.write(jsonr(200, {"version": State.version}))
             return
+        if path == "/version.txt":  # plain text, as many apps' version files
+            t.write(response(200, f"{State.version}\n".encode()))
+            return
+        if path == "/actuator/info":  # Spring Boot's shape: the version is nested
+            t.write(jsonr(200, {"build": {"version": State.version, "name": "fake"}}))
+            return
         if path == "/health/dependencies":
             code = 200 if all(v == "healthy" for v in State.deps.values()) else 503  # as examples/app.py
             t.write(jsonr(code, {k: {"status": v} for k, v in State.deps.items()}))

@@ -140,12 +140,23 @@ class RuntimeConfig(Model):
 
 class HealthConfig(Model):
     path: str = Field(default="/health/ready", description="readiness path: must answer 2xx `successes` times in a row")
-    version_path: str = Field(default="/version", description="must report the deployed version (JSON)")
-    version_field: str = Field(default="version", description="the JSON field of version_path holding the version")
+    version_path: str = Field(default="/version",
+                              description="must report the deployed version; \"\" turns the version check off "
+                                          "(an app that cannot report its version)")
+    version_field: str = Field(default="version",
+                               description="where version_path holds the version: a JSON field, dotted for a "
+                                           "nested one (`build.version`), or \"\" for the whole plain-text body")
     interval: Duration = Field(default=0.2, description="time between readiness probes")
     timeout: Duration = Field(default=2.0, description="per probe")
     successes: int = Field(default=3, ge=1, description="consecutive 2xx answers that make an instance ready")
     deadline: Duration = Field(default=30.0, description="the readiness check gives up after this long")
+
+    @field_validator("path", "version_path")
+    @classmethod
+    def _path(cls, v: str, info: ValidationInfo) -> str:
+        if v.startswith("/") or (v == "" and info.field_name == "version_path"):
+            return v
+        raise ValueError(f"must be a path starting with /, got {v!r}")
 
 
 class RouterConfig(Model):

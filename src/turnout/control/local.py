@@ -80,8 +80,10 @@ def build_check(cfg: Config, entry: CheckConfig, key: tuple[str | int, ...],
 
 
 def build_checks(cfg: Config) -> list[Check]:
-    """readiness and version always run first (from [health]); then the [[checks]] in file order."""
-    implicit = [build_check(cfg, CheckConfig(kind=kind), ("health",)) for kind in ("readiness", "version")]
+    """readiness and version (unless `version_path = ""`) run first, from [health]; then the [[checks]]
+    in file order."""
+    kinds = ("readiness", "version") if cfg.health.version_path else ("readiness",)
+    implicit = [build_check(cfg, CheckConfig(kind=kind), ("health",)) for kind in kinds]
     return implicit + [build_check(cfg, entry, ("checks", i)) for i, entry in enumerate(cfg.checks)]
 
 
