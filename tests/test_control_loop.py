@@ -230,6 +230,12 @@ def test_12b_a_corrupt_state_store_is_a_clear_error(tmp_path: Path) -> None:
     res = turnout(tmp_path, "history")
     assert res.returncode == 13 and "not a readable turnout state store" in res.stderr
     assert "Traceback" not in res.stderr
+    res = turnout(tmp_path, "up", "--detach", "--version", "1.0")  # the agent refuses to start, and says why
+    assert res.returncode == 13 and "recover --from-router" in res.stderr, res.stderr
+    db.unlink()
+    res = turnout(tmp_path, "up", "--detach")  # another refusal: its own hint, not the last start's
+    assert res.returncode == 2 and "needs --version" in res.stderr, res.stderr
+    assert "recover" not in res.stderr, res.stderr
 
 
 def test_14_a_failure_is_said_once_with_its_own_log(project: Path) -> None:

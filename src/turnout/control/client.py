@@ -64,11 +64,14 @@ def _error(e: api.OpError) -> TurnoutError:
     return exc
 
 
-def _start_failure(code: int, log: Path) -> TurnoutError:
-    """The agent's own error when it refused to start (it prints `error:` and `hint:`), with its exit code."""
-    lines = log.read_text(errors="replace").strip().splitlines()[-20:]
+def _start_failure(code: int, log: Path, start: int = 0) -> TurnoutError:
+    """The agent's own error when it refused to start (it prints `error:` and `hint:`), with its exit code.
+    Only what this start wrote (from byte `start`) counts: the log keeps earlier starts' errors and hints."""
+    with open(log, "rb") as f:
+        f.seek(start)
+        lines = f.read().decode(errors="replace").strip().splitlines()[-20:]
     error = next((ln.removeprefix("error: ") for ln in reversed(lines) if ln.startswith("error: ")), None)
-    hint = next((ln.removeprefix("hint: ") for ln in reversed(lines) if ln.startswith("hint: ")), "")
+    hint = next((ln.removeprefix("hint: ") for ln in lines if ln.startswith("hint: ")), "") if error else ""
     if error is None:
         return AgentUnavailable(f"the agent exited at start: {' '.join(lines[-1:])}", hint=f"full log: {log}")
     exc = TurnoutError(error, hint=hint or f"full log: {log}")
@@ -208,12 +211,13 @@ class AgentClient:
         if version:
             cmd += ["--version", version]
         with open(logs / "agent.log", "ab") as log:
+            start = log.tell()
             proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise _start_failure(proc.returncode, logs / "agent.log")
+                raise _start_failure(proc.returncode, logs / "agent.log", start)
             if self.running():
                 return proc.pid
             time.sleep(0.1)
