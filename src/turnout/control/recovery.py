@@ -65,5 +65,9 @@ async def recover_from_router(cfg: Config, actor: str) -> tuple[Deployment, Path
                                     reason=f"state rebuilt from the router ({served.weights.as_dict()}) and the "
                                            f"runtime ({seen})" + (f"; the damaged store is {moved}" if moved else ""))
         return saved, moved
+    except TurnoutError as exc:
+        if moved:  # said now: the next `status` reads a new, empty store and the old one is not named
+            exc.hint = f"{exc.hint}; the damaged store was moved to {moved}".lstrip("; ")
+        raise
     finally:
         await stack.close()
