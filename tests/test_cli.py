@@ -60,6 +60,10 @@ def test_misuse_and_missing_agent(tmp_path: Path) -> None:
     assert res.returncode == 10 and "agent for shop is not running" in res.stderr
     res = turnout(tmp_path, "up", "--detach")  # nothing deployed and no --version
     assert res.returncode == 2 and "--version" in res.stderr  # the agent's own usage error
+    for misuse in (["deploy", "bad version!"], ["deploy", ""], ["up", "--version", "-x"], ["history", "--limit", "0"],
+                   ["history", "--limit", "-1"]):  # said before any agent is asked
+        res = turnout(tmp_path, *misuse)
+        assert res.returncode == 2 and "Invalid value" in res.stderr and "not running" not in res.stderr, misuse
 
 
 def test_up_deploy_status_history_down(project: Path) -> None:

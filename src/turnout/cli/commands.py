@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import time
 from collections.abc import Coroutine
@@ -24,7 +25,7 @@ from turnout.control.client import AgentClient, ForeignSocket, Interrupted
 from turnout.errors import INTERRUPTED_EXIT, AgentUnavailable, ConfigError, StateDamaged, TurnoutError, UsageError
 from turnout.events import Accepted, AuditEvent
 from turnout.infra.identity import actor
-from turnout.model import Color
+from turnout.model import VERSION_PATTERN, Color
 
 if TYPE_CHECKING:
     from turnout.config import Config
@@ -74,6 +75,14 @@ class Ctx:
 
 T = TypeVar("T")
 pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def _release_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A release name is checked here, before any agent is asked (the agent checks it again)."""
+    if value is not None and not re.fullmatch(VERSION_PATTERN, value):
+        raise click.BadParameter(f"{value!r} is not a release name: letters, digits and . _ + - (up to 128), "
+                                 "starting with a letter or digit")
+    return value
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -157,7 +166,8 @@ def check_config(ctx: Ctx) -> None:
 
 
 @group.command()
-@click.option("--version", "version", help="Release to start on blue when nothing is deployed yet.")
+@click.option("--version", "version", callback=_release_name,
+              help="Release to start on blue when nothing is deployed yet.")
 @click.option("--detach", "-d", is_flag=True, help="Run the agent in the background.")
 @pass_ctx
 def up(ctx: Ctx, version: str | None, detach: bool) -> None:
@@ -288,7 +298,7 @@ def logs(ctx: Ctx, color: str, lines: int, follow: bool) -> None:
 
 @group.command()
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--verify", is_flag=True, help="Check the audit log's hash chain instead of printing it.")
 @pass_ctx
 def history(ctx: Ctx, as_json: bool, limit: int, verify: bool) -> None:
@@ -403,7 +413,7 @@ FORCE = click.option("--force", is_flag=True, help="Switch to a release a trigge
 
 
 @group.command()
-@click.argument("version")
+@click.argument("version", callback=_release_name)
 @click.option("--no-switch", is_flag=True, help="Stop after validation; switch later with `turnout switch`.")
 @click.option("--pause-before-switch", "pause", is_flag=True,
               help="Validate, then wait for `turnout promote` or `turnout abort`.")
