@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,24 @@ def test_driver_option_errors_point_at_the_line(tmp_path: Path) -> None:
     text = "[app]\nname = 'x'\n[runtime]\ncommand = ['app']\n[router]\nkind = 'haproxy'\n[router.options]\nsokcet = 1\n"
     with pytest.raises(ConfigError, match=r"router\.options\.sokcet: unknown key \(turnout.toml line 8\)"):
         Stack.build(config.parse(text, base_dir=tmp_path))
+
+
+@pytest.mark.parametrize(("router", "clash"), [
+    ('production = "127.0.0.1:9000"\ntest = "127.0.0.1:9000"', "test (127.0.0.1:9000) and production"),
+    ('admin = "127.0.0.1:8080"', "admin (127.0.0.1:8080) and production"),  # production's default
+    ('kind = "haproxy"\nproduction = "0.0.0.0:9000"\ntest = "127.0.0.1:9000"', "test (127.0.0.1:9000) and production"),
+    ('production = "[::]:9000"\nadmin = "[::1]:9000"', "admin ([::1]:9000) and production"),
+])
+def test_the_routers_own_listeners_need_ports_of_their_own(router: str, clash: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(clash)):
+        config.parse(f'[app]\nname = "x"\n\n[router]\n{router}\n')
+
+
+@pytest.mark.parametrize("router", [
+    'production = "127.0.0.2:9000"\ntest = "127.0.0.1:9000"',  # two loopback addresses
+    'production = "127.0.0.1:0"\ntest = "127.0.0.1:0"',  # chosen at start
+    'admin = "unix:/run/turnout.sock"',
+    'kind = "kubernetes"\nproduction = "127.0.0.1:9000"\ntest = "127.0.0.1:9000"',  # not listeners of ours
+])
+def test_distinct_listeners_are_fine(router: str) -> None:
+    config.parse(f'[app]\nname = "x"\n\n[router]\n{router}\n')

@@ -29,6 +29,8 @@ from turnout.errors import ConfigError, Key
 from turnout.locations import DEFAULT_FILE, DEFAULT_STATE, state_dir
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+LISTENING_ROUTERS = frozenset({"builtin", "haproxy", "nginx", "envoy"})  # production/test/admin are theirs
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "*"})
 _HOSTPORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})$")
 
 
@@ -189,6 +191,26 @@ class RouterConfig(Model):
             return host_port(v)
         except ValueError:
             raise ValueError(f"expected host:port or unix:/path, got {v!r}") from None
+
+    @model_validator(mode="after")
+    def _distinct_listeners(self) -> RouterConfig:
+        """Two of the router's own listeners on one port: it would not start, or worse, the test
+        endpoint would answer production's users (routers that do not listen here are not checked)."""
+        if self.kind not in LISTENING_ROUTERS:
+            return self
+        seen: list[tuple[str, str, int]] = []
+        for key in ("production", "test", "admin"):
+            address = getattr(self, key)
+            m = _HOSTPORT.match(address)
+            if m is None or int(m.group("port")) == 0:  # unix:/path, or a port chosen at start
+                continue
+            host, port = m.group("host").strip("[]").lower(), int(m.group("port"))
+            for other, other_host, other_port in seen:
+                if port == other_port and (host == other_host or WILDCARD_HOSTS & {host, other_host}):
+                    raise ValueError(f"{key} ({address}) and {other} listen on the same port: "
+                                     "each needs its own")
+            seen.append((key, host, port))
+        return self
 
 
 class CheckConfig(Model):
