@@ -157,3 +157,9 @@ def test_the_routers_own_listeners_need_ports_of_their_own(router: str, clash: s
 ])
 def test_distinct_listeners_are_fine(router: str) -> None:
     config.parse(f'[app]\nname = "x"\n\n[router]\n{router}\n')
+
+
+def test_the_http_api_needs_a_port_of_its_own() -> None:
+    with pytest.raises(ConfigError, match=re.escape("api.listen (127.0.0.1:8081) and router.test")):
+        config.parse('[app]\nname = "x"\n\n[api]\nlisten = "127.0.0.1:8081"\n')
+    config.parse('[app]\nname = "x"\n\n[api]\nlisten = "127.0.0.1:7390"\n')

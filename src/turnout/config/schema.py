@@ -196,21 +196,31 @@ class RouterConfig(Model):
     def _distinct_listeners(self) -> RouterConfig:
         """Two of the router's own listeners on one port: it would not start, or worse, the test
         endpoint would answer production's users (routers that do not listen here are not checked)."""
-        if self.kind not in LISTENING_ROUTERS:
-            return self
-        seen: list[tuple[str, str, int]] = []
-        for key in ("production", "test", "admin"):
-            address = getattr(self, key)
-            m = _HOSTPORT.match(address)
-            if m is None or int(m.group("port")) == 0:  # unix:/path, or a port chosen at start
-                continue
-            host, port = m.group("host").strip("[]").lower(), int(m.group("port"))
-            for other, other_host, other_port in seen:
-                if port == other_port and (host == other_host or WILDCARD_HOSTS & {host, other_host}):
-                    raise ValueError(f"{key} ({address}) and {other} listen on the same port: "
-                                     "each needs its own")
-            seen.append((key, host, port))
+        clash = same_port(self.listeners())
+        if clash:
+            raise ValueError(clash)
         return self
+
+    def listeners(self) -> list[tuple[str, str]]:
+        """(key, host:port) of what the router itself listens on; none for routers that do not listen here."""
+        if self.kind not in LISTENING_ROUTERS:
+            return []
+        return [(key, getattr(self, key)) for key in ("production", "test", "admin")]
+
+
+def same_port(listeners: list[tuple[str, str]]) -> str | None:
+    """The first two listeners that would share a port (same host, or one of them a wildcard)."""
+    seen: list[tuple[str, str, int]] = []
+    for key, address in listeners:
+        m = _HOSTPORT.match(address)
+        if m is None or int(m.group("port")) == 0:  # unix:/path, or a port chosen at start
+            continue
+        host, port = m.group("host").strip("[]").lower(), int(m.group("port"))
+        for other, other_host, other_port in seen:
+            if port == other_port and (host == other_host or WILDCARD_HOSTS & {host, other_host}):
+                return f"{key} ({address}) and {other} listen on the same port: each needs its own"
+        seen.append((key, host, port))
+    return None
 
 
 class CheckConfig(Model):
@@ -595,6 +605,15 @@ class Config(Model):
     base_dir: Path = Field(default=Path("."), exclude=True)
     _source: str = PrivateAttr(default=DEFAULT_FILE)
     _lines: dict[Key, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _api_port(self) -> Config:
+        if self.api.listen:
+            ours = [(f"router.{key}", address) for key, address in self.router.listeners()]
+            clash = same_port([*ours, ("api.listen", self.api.listen)])
+            if clash:
+                raise ValueError(clash)
+        return self
 
     @field_validator("webhooks")
     @classmethod
