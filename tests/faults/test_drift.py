@@ -4,10 +4,13 @@ the stored split back within 2 s, and says so in the audit log."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.agent_helpers import history, status, turnout
@@ -48,3 +51,25 @@ def test_drift_by_hand_is_repaired_within_2s(project: Path, router: str) -> None
         time.sleep(0.05)
     repaired = [e for e in history(project) if e["action"] == "reconcile" and e["outcome"] == "repaired"]
     assert repaired and "the router serves {'blue': 100, 'green': 0}" in repaired[-1]["reason"]
+
+
+@pytest.mark.parametrize("router", ["builtin", "haproxy", "nginx", "envoy"])
+def test_a_rollback_typed_while_the_router_is_dead_brings_it_back_and_rolls_back(project: Path, router: str) -> None:
+    write_config(project, router=router)
+    assert turnout(project, "up", "--detach", "--version", "1.0").returncode == 0
+    assert turnout(project, "deploy", "2.0").returncode == 0
+    cfg = config.load(project / "turnout.toml")
+    pid = router_from_config(plugins.load("routers", cfg.router.kind, key=("router", "kind")), cfg).pid
+    assert pid
+    os.killpg(pid, signal.SIGKILL)  # the router and its workers, without a chance to clean up
+    started = time.monotonic()
+    res = turnout(project, "rollback")  # at once: before the reconcile loop's next look
+    took = time.monotonic() - started
+    assert res.returncode == 0, res.stderr
+    st = status(project)
+    assert st["active"] == "blue" and st["router"]["serving"] == {"blue": 100, "green": 0}
+    answer = httpx.get(st["router"]["production_url"] + "/version", timeout=5)
+    assert answer.json()["version"] == "1.0"
+    revived = [e for e in history(project) if e["action"] == "reconcile" and e["outcome"] == "repaired"]
+    assert revived, "the router's restart is in the audit log"
+    print(f"\n{router}: rollback with the router dead took {took * 1000:.0f} ms (CLI included)")

@@ -62,6 +62,7 @@ from turnout.model import (
     OpState,
     Phase,
     Release,
+    RouteState,
     Verdict,
     Weights,
 )
@@ -363,7 +364,7 @@ class Orchestrator:
         """What a switch to `to` (default: away from what the router really serves) would do, without
         doing it: None if that color already serves all traffic; NotReady if it cannot."""
         dep = self.current()
-        served = (await self.router.observe()).weights
+        served = (await self._served(dep)).weights
         target = to or served.dominant.other
         if target is dep.active and dep.weights == Weights.all_to(target) and served == dep.weights \
                 and dep.phase not in phases.IN_PROGRESS:
@@ -450,6 +451,31 @@ class Orchestrator:
         self.journal.advance(self.current().kept(source), Phase.ABORTED, action=action, outcome="failed",
                              from_color=source, to_color=target, reason=str(exc))
 
+    async def _served(self, dep: Deployment) -> RouteState:
+        """What the router serves. One that cannot be read is revived first, and given the stored split
+        back if it came up serving another (a restart without its state file): a rollback typed while
+        the router is down must not wait for the reconcile loop, nor be decided by a router's defaults."""
+        try:
+            return await self.router.observe()
+        except RouterError as exc:
+            await self._revive(exc)
+        state = await self.router.observe()
+        if state.weights != dep.weights and dep.phase not in phases.IN_PROGRESS:
+            await self.route_and_verify(dep.weights)
+            state = await self.router.observe()
+        return state
+
+    async def _revive(self, exc: RouterError) -> None:
+        """prepare() again with every color's instances (an owned router process is started again); if
+        that does not bring it back, the original error stands."""
+        statuses = {c: await self.runtime.status(c) for c in Color}
+        try:
+            await self.router.prepare({c: s.endpoints for c, s in statuses.items()})
+            await self.router.observe()
+        except TurnoutError:
+            raise exc from None
+        self.journal.record("reconcile", "repaired", f"the router was not answering ({exc}): prepared again")
+
     async def route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
 
@@ -458,7 +484,11 @@ class Orchestrator:
         20 ms to 1 s, so a slow router is not hammered. Returns the wall-clock moment route() returned:
         the switch command's end, for timing.
         """
-        await self.router.route(weights)
+        try:
+            await self.router.route(weights)
+        except RouterError as exc:
+            await self._revive(exc)
+            await self.router.route(weights)
         routed_at = time.time()
         deadline = time.monotonic() + self.cfg.deploy.verify_timeout
         pause, seen = VERIFY_POLL[0], "nothing readable"

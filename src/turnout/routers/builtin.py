@@ -125,7 +125,7 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
         await self.process.wait_ready(self.alive, self.options.start_timeout)
 
     # -- Router protocol ------------------------------------------------------------------------
-    async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+    async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         await self._ensure_running()
         await self._call("PUT", "/backends", {c.value: [e.address for e in eps] for c, eps in backends.items()})
 

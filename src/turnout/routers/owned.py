@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -23,6 +23,7 @@ from turnout.config import DriverEnv, RouterConfig
 from turnout.errors import RouterError
 from turnout.infra import procs
 from turnout.infra.files import tail
+from turnout.model import Color, Endpoint
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
@@ -156,6 +157,16 @@ class OwnedRouter(Generic[OptionsT]):
             section.drain
         self.section, self.options, self.folder = section, options, folder
         self.process = OwnedProcess(folder, self.process_name or self.kind)
+        self._preparing = asyncio.Lock()
+
+    async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+        """One at a time: the reconcile loop and a command may both find the router gone, and two
+        starts would race for its ports (the loser's pid file would hide the winner)."""
+        async with self._preparing:
+            await self._prepare(backends)
+
+    async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+        raise NotImplementedError
 
     @classmethod
     def from_options(cls, section: RouterConfig, options: Any, env: DriverEnv) -> Self:

@@ -58,7 +58,7 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
     can_split = True
     Options = EnvoyOptions
 
-    async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+    async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
         if self.process.pid is None or not await self._ready():
             await self._start(wanted)

@@ -100,7 +100,7 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
         return self.process.pid if self.owned else None
 
     # -- the four protocol calls ---------------------------------------------------------------
-    async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+    async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
         for color, endpoints in wanted.items():
             if len(set(endpoints)) > self.options.slots:

@@ -61,7 +61,7 @@ class NginxRouter(OwnedRouter[NginxOptions]):
     can_split = True
     Options = NginxOptions
 
-    async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
+    async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
         if self.process.pid is None or not await self._answers():
             await self._start()
