@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.agent_helpers import history, status, turnout
+from tests.agent_helpers import history, status, turnout, wait_for
 from tests.conftest import write_config
 from turnout import config, plugins
 from turnout.model import Weights
@@ -73,3 +73,23 @@ def test_a_rollback_typed_while_the_router_is_dead_brings_it_back_and_rolls_back
     revived = [e for e in history(project) if e["action"] == "reconcile" and e["outcome"] == "repaired"]
     assert revived, "the router's restart is in the audit log"
     print(f"\n{router}: rollback with the router dead took {took * 1000:.0f} ms (CLI included)")
+
+
+@pytest.mark.parametrize("router", ["builtin", "haproxy"])
+def test_a_router_killed_during_the_watch_is_revived_and_the_release_is_not_blamed(project: Path, router: str) -> None:
+    write_config(project, '[stabilize]\nwindow = "8s"\ninterval = "100ms"\nbaseline = "500ms"\n', router=router)
+    assert turnout(project, "up", "--detach", "--version", "1.0").returncode == 0
+    assert turnout(project, "deploy", "2.0", "--detach").returncode == 0
+    wait_for("the watch", lambda: (status(project).get("operation") or {}).get("step") == "watching", 30)
+    cfg = config.load(project / "turnout.toml")
+    pid = router_from_config(plugins.load("routers", cfg.router.kind, key=("router", "kind")), cfg).pid
+    assert pid
+    os.killpg(pid, signal.SIGKILL)
+    wait_for("the watch to end", lambda: status(project).get("operation") is None, 40)
+    st = status(project)
+    assert st["active"] == "green" and st["router"]["serving"] == {"blue": 0, "green": 100}, st
+    assert "2.0" not in st.get("bad", []), st
+    events = history(project)
+    assert not [e for e in events if e["action"] == "rollback"], "the release was rolled back for the router's death"
+    assert [e for e in events if e["action"] == "reconcile" and e["outcome"] == "repaired"]
+    assert any(e["action"] == "stabilize" and e["outcome"] == "ok" for e in events)

@@ -683,6 +683,8 @@ class Orchestrator:
                                        stop=op.stop)
             intent = op.intent
             if result.trigger is not None:
+                if await self._router_was_down(target, result):
+                    continue  # not the release's doing: keep watching it until the deadline
                 break
             if intent is None:
                 self.journal.record("stabilize", "ok", result.reason, checked(result.measurements))
@@ -719,6 +721,34 @@ class Orchestrator:
         message = f"{target.value} rolled back by trigger {result.reason}"
         op.finish(OpState.ROLLED_BACK, message, AutoRolledBack.exit_code)
         raise AutoRolledBack(message, hint=f"{source.value} ({restored.version_of(source)}) serves all traffic again")
+
+    async def _router_was_down(self, target: Color, result: watch.WatchResult) -> bool:
+        """A trigger that fired because the router itself stopped answering (every color is gone with
+        it) says nothing of the release: the router is revived with the stored split, the watch goes on,
+        and the release is not marked bad. Down now, or revived by the reconcile loop since the first
+        failure the trigger counted."""
+        if result.source == watch.TRAFFIC:
+            return False  # the router counted the failing user requests: it was there
+        since = (result.first_failure_at or result.detected_at or time.time()) - 1.0
+        try:
+            await self.router.observe()
+        except RouterError as exc:
+            try:
+                await self._revive(exc)
+            except RouterError:
+                return False  # it stays down: the rollback path tries and says what failed
+        else:
+            revived = [e for e in self.store.history(self.app, 20) if e.at >= since and e.action == "reconcile"
+                       and e.outcome == "repaired" and e.reason.startswith(("router prepared again",
+                                                                             "the router was not answering"))]
+            if not revived:
+                return False
+        if not (await self.runtime.status(target)).healthy:
+            return False
+        self.journal.record("stabilize", "continued", f"trigger {result.trigger} fired while the router was not "
+                                                      f"answering; the router serves again and {target.value} is "
+                                                      "still watched")
+        return True
 
     async def _route_back(self, source: Color, target: Color, reason: str, result: watch.WatchResult) -> Deployment:
         bad = self.current().version_of(target)
