@@ -169,12 +169,13 @@ class _Run:
         watchers: list[asyncio.Future[Any]] = [asyncio.ensure_future(asyncio.sleep(self.duration))]
         if self.stop is not None:
             watchers.append(asyncio.ensure_future(self.stop.wait()))
+        all_done = asyncio.gather(*workers)
         try:
-            all_done = asyncio.gather(*workers)
             await asyncio.wait([all_done, *watchers], return_when=asyncio.FIRST_COMPLETED)
             self.halt.set()  # workers finish the request in flight (bounded by timeout), then leave
             await all_done
         finally:
+            all_done.cancel()  # first: a gather whose workers are cancelled one by one logs it, unasked
             for task in (*workers, *watchers):
                 task.cancel()
             self.result.ended = time.time()
