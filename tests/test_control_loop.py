@@ -96,10 +96,11 @@ def test_3_unrelated_and_refused_commands_leave_the_watch_running(project: Path)
 
 
 def test_4_warm_after_the_retention_window_stays_warm(project: Path) -> None:
-    write_config(project, retention="2s")
+    # warm starts a new window: 1.2 s of sleep, a status and a rollback must fit in it on a busy machine
+    write_config(project, retention="4s")
     up(project, "--version", "1.0")
     assert turnout(project, "deploy", "2.0").returncode == 0
-    wait_for("blue to be retired", lambda: not status(project)["environments"]["blue"]["warm"], 15)
+    wait_for("blue to be retired", lambda: not status(project)["environments"]["blue"]["warm"], 20)
     assert turnout(project, "rollback").returncode == 6
     assert turnout(project, "warm", "blue").returncode == 0
     time.sleep(1.2)  # the old code scaled it down again within a second
