@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.agent_helpers import TURNOUT, history, kill_agent, load, status, turnout, wait_for
@@ -75,7 +76,10 @@ def containers(engine: DockerEngine, app: str) -> dict[str, tuple[str, str, str]
     api = engine.api()
     found = {}
     for c in api.containers(all=True, filters={"label": [f"turnout.app={app}"]}):
-        info = api.inspect_container(c["Id"])
+        try:
+            info = api.inspect_container(c["Id"])
+        except docker.errors.NotFound:  # gone between the list and the inspect: a start on a busy host port
+            continue  # is removed and tried again on the next port (the two engines here share one machine)
         labels = info["Config"]["Labels"]
         found[c["Id"]] = (labels["turnout.color"], labels["turnout.version"], info["State"]["StartedAt"])
     return found

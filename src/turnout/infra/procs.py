@@ -153,7 +153,7 @@ def free_port(host: str = "127.0.0.1", avoid: set[int] | frozenset[int] = frozen
     taken by someone who asks for them by number, so the window is shared with nobody but us."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     low, high = _ephemeral_range()
-    pool = [(1024, low - 1), (high + 1, 65535)]
+    pool = [(10000, low - 1), (high + 1, 65535)]  # from 10000: below it sit most services that start later
     pool = [(a, b) for a, b in pool if b - a >= 1000]
     for _ in range(200):
         if pool:
