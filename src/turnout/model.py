@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 # A release name: it becomes a process argument, an image tag, a label value; so a safe, short alphabet.
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+RELEASE_NAME_RULE = "letters, digits and . _ + - (up to 128), starting with a letter or digit"
+
+
+def is_release_name(text: str) -> bool:
+    return re.fullmatch(VERSION_PATTERN, text) is not None
 
 
 class Color(enum.StrEnum):

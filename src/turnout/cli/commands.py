@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 import time
 from collections.abc import Coroutine
@@ -25,7 +24,7 @@ from turnout.control.client import AgentClient, ForeignSocket, Interrupted
 from turnout.errors import INTERRUPTED_EXIT, AgentUnavailable, ConfigError, StateDamaged, TurnoutError, UsageError
 from turnout.events import Accepted, AuditEvent
 from turnout.infra.identity import actor
-from turnout.model import VERSION_PATTERN, Color
+from turnout.model import RELEASE_NAME_RULE, Color, is_release_name
 
 if TYPE_CHECKING:
     from turnout.config import Config
@@ -79,9 +78,8 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 def _release_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A release name is checked here, before any agent is asked (the agent checks it again)."""
-    if value is not None and not re.fullmatch(VERSION_PATTERN, value):
-        raise click.BadParameter(f"{value!r} is not a release name: letters, digits and . _ + - (up to 128), "
-                                 "starting with a letter or digit")
+    if value is not None and not is_release_name(value):
+        raise click.BadParameter(f"{value!r} is not a release name: {RELEASE_NAME_RULE}")
     return value
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -53,7 +52,7 @@ from turnout.events import (
 )
 from turnout.migrate import Migrations
 from turnout.model import (
-    VERSION_PATTERN,
+    RELEASE_NAME_RULE,
     Color,
     Deployment,
     Endpoint,
@@ -65,6 +64,7 @@ from turnout.model import (
     RouteState,
     Verdict,
     Weights,
+    is_release_name,
 )
 from turnout.notify import Notifier
 from turnout.routers.base import Router, TrafficSource
@@ -78,9 +78,8 @@ VERIFY_POLL = (0.02, 1.0)  # seconds between reads of a new split: first, and th
 
 
 def check_version(version: str) -> None:
-    if not re.fullmatch(VERSION_PATTERN, version):
-        raise UsageError(f"not a release name: {version!r}",
-                         hint="letters, digits and . _ + - (up to 128), starting with a letter or digit")
+    if not is_release_name(version):
+        raise UsageError(f"not a release name: {version!r}", hint=RELEASE_NAME_RULE)
 
 
 class Orchestrator:
