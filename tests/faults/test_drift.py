@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,10 +27,15 @@ def project(tmp_path: Path) -> Iterator[Path]:
     turnout(tmp_path, "down", timeout=60)
 
 
+def driver(project: Path) -> Any:
+    """A second driver of the project's router, beside the agent's (it finds the same process)."""
+    cfg = config.load(project / "turnout.toml")
+    return router_from_config(plugins.load("routers", cfg.router.kind, key=("router", "kind")), cfg)
+
+
 def by_hand(project: Path, weights: Weights) -> None:
     """Someone points the router elsewhere with its own admin interface (a second driver, attached)."""
-    cfg = config.load(project / "turnout.toml")
-    router = router_from_config(plugins.load("routers", cfg.router.kind, key=("router", "kind")), cfg)
+    router = driver(project)
 
     async def go() -> None:
         await router.route(weights)
@@ -58,8 +64,7 @@ def test_a_rollback_typed_while_the_router_is_dead_brings_it_back_and_rolls_back
     write_config(project, router=router)
     assert turnout(project, "up", "--detach", "--version", "1.0").returncode == 0
     assert turnout(project, "deploy", "2.0").returncode == 0
-    cfg = config.load(project / "turnout.toml")
-    pid = router_from_config(plugins.load("routers", cfg.router.kind, key=("router", "kind")), cfg).pid
+    pid = driver(project).pid
     assert pid
     os.killpg(pid, signal.SIGKILL)  # the router and its workers, without a chance to clean up
     started = time.monotonic()
@@ -81,8 +86,7 @@ def test_a_router_killed_during_the_watch_is_revived_and_the_release_is_not_blam
     assert turnout(project, "up", "--detach", "--version", "1.0").returncode == 0
     assert turnout(project, "deploy", "2.0", "--detach").returncode == 0
     wait_for("the watch", lambda: (status(project).get("operation") or {}).get("step") == "watching", 30)
-    cfg = config.load(project / "turnout.toml")
-    pid = router_from_config(plugins.load("routers", cfg.router.kind, key=("router", "kind")), cfg).pid
+    pid = driver(project).pid
     assert pid
     os.killpg(pid, signal.SIGKILL)
     wait_for("the watch to end", lambda: status(project).get("operation") is None, 40)

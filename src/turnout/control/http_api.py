@@ -65,7 +65,8 @@ class HttpApi:
         self.tokens = TokenBook(agent.stack.store)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self.headers, self.authenticate], client_max_size=1024 * 1024)
+        app = web.Application(middlewares=[self.headers, self.authenticate, self.single_values],
+                              client_max_size=1024 * 1024)
         get, post = app.router.add_get, app.router.add_post
         get("/", self.dashboard)
         get("/static/{name}", self.static)
@@ -122,8 +123,13 @@ class HttpApi:
                 return error(403, "Forbidden", "a write with the session cookie needs the X-Turnout-Request: 1 header",
                              exit_code=16)
         request[IDENTITY] = who
+        return await handler(request)
+
+    @web.middleware
+    async def single_values(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every query parameter takes one value: `?since=1&since=2` is a mistake, not a choice."""
         repeated = sorted({k for k in request.query if len(request.query.getall(k)) > 1})
-        if repeated:  # every parameter takes one value: `?since=1&since=2` is a mistake, not a choice
+        if repeated:
             return error(400, "UsageError", f"query parameter given more than once: {', '.join(repeated)}",
                          exit_code=2)
         return await handler(request)

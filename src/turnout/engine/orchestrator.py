@@ -74,6 +74,7 @@ from turnout.store.base import Store
 SamplerFor = Callable[[Color, str], watch.Sampler]  # (color watched, URL it is served at) -> sampler
 Baselines = dict[str, watch.Baseline]  # by watch stream: probes, traffic
 CATCH_UP = 10.0  # a watch whose deadline passed while no agent ran still watches this long
+ROUTER_REVIVED = "router prepared again"  # how the audit log's repair of an unreadable router begins
 VERIFY_POLL = (0.02, 1.0)  # seconds between reads of a new split: first, and the cap it doubles up to
 
 
@@ -457,23 +458,29 @@ class Orchestrator:
         try:
             return await self.router.observe()
         except RouterError as exc:
-            await self._revive(exc)
-        state = await self.router.observe()
+            state = await self._revive(exc)
         if state.weights != dep.weights and dep.phase not in phases.IN_PROGRESS:
             await self.route_and_verify(dep.weights)
             state = await self.router.observe()
         return state
 
-    async def _revive(self, exc: RouterError) -> None:
-        """prepare() again with every color's instances (an owned router process is started again); if
-        that does not bring it back, the original error stands."""
+    async def prepare_router(self) -> RouteState:
+        """prepare() again with every color's instances (an owned router process is started again), and
+        what it serves then. The reconcile loop's repair and a command's revival are this one call."""
         statuses = {c: await self.runtime.status(c) for c in Color}
+        await self.router.prepare({c: s.endpoints for c, s in statuses.items()})
+        return await self.router.observe()
+
+    async def _revive(self, exc: RouterError) -> RouteState:
+        """A command found the router not answering: prepare it again; if that does not bring it back,
+        the original error stands."""
         try:
-            await self.router.prepare({c: s.endpoints for c, s in statuses.items()})
-            await self.router.observe()
+            state = await self.prepare_router()
         except TurnoutError:
             raise exc from None
-        self.journal.record("reconcile", "repaired", f"the router was not answering ({exc}): prepared again")
+        self.journal.record("reconcile", "repaired", f"{ROUTER_REVIVED}; it serves {state.weights.as_dict()} "
+                                                     f"(it was not answering: {exc})")
+        return state
 
     async def route_and_verify(self, weights: Weights) -> float:
         """Ask the router for a split and poll it until it really serves it (never trust route()).
@@ -738,8 +745,7 @@ class Orchestrator:
                 return False  # it stays down: the rollback path tries and says what failed
         else:
             revived = [e for e in self.store.history(self.app, 20) if e.at >= since and e.action == "reconcile"
-                       and e.outcome == "repaired" and e.reason.startswith(("router prepared again",
-                                                                             "the router was not answering"))]
+                       and e.outcome == "repaired" and e.reason.startswith(ROUTER_REVIVED)]
             if not revived:
                 return False
         if not (await self.runtime.status(target)).healthy:

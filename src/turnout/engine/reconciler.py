@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from turnout.engine import phases
-from turnout.engine.orchestrator import Orchestrator
+from turnout.engine.orchestrator import ROUTER_REVIVED, Orchestrator
 from turnout.errors import TurnoutError
 from turnout.model import Color, Deployment, EnvStatus, Release, RouteState
 
@@ -112,10 +112,8 @@ class Reconciler:
 
     # -- the router -------------------------------------------------------------------------------------
     async def _prepare(self) -> str:
-        statuses = {c: await self.orch.runtime.status(c) for c in Color}
-        await self.orch.router.prepare({c: s.endpoints for c, s in statuses.items()})
-        state = await self.orch.router.observe()
-        return f"router prepared again; it serves {state.weights.as_dict()}"
+        state = await self.orch.prepare_router()
+        return f"{ROUTER_REVIVED}; it serves {state.weights.as_dict()}"
 
     async def _backends(self, dep: Deployment, state: RouteState, statuses: dict[Color, EnvStatus],
                         in_flight: bool) -> None:

@@ -170,13 +170,16 @@ def free_port(host: str = "127.0.0.1", avoid: set[int] | frozenset[int] = frozen
                 continue
             port = int(s.getsockname()[1])
         if port not in avoid and port not in _handed_out:
-            _handed_out.add(port)
+            _handed_out[port] = None
+            if len(_handed_out) > HANDED_OUT_KEPT:  # a long-lived agent forgets the oldest: bound by now
+                del _handed_out[next(iter(_handed_out))]
             return port
     raise OSError(f"no free port on {host}")
 
 
 _random = random.SystemRandom()  # never the same sequence in two processes started at once
-_handed_out: set[int] = set()  # not handed out twice by one process, even before its user binds it
+_handed_out: dict[int, None] = {}  # not handed out twice by one process before its user binds it (oldest first)
+HANDED_OUT_KEPT = 1024
 
 
 def _ephemeral_range() -> tuple[int, int]:
