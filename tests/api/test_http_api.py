@@ -47,6 +47,9 @@ def test_tokens_roles_and_the_actor(api_stack: ApiStack) -> None:
         busy = c.post("/api/v1/promote", headers=auth(api_stack.operator))
         assert busy.status_code == 409 and busy.json()["type"] == "NotReady"  # refused: nothing paused
         assert c.get("/api/v1/nowhere", headers=auth(api_stack.viewer)).status_code == 404
+        assert c.post("/api/v1/nowhere", headers=auth(api_stack.viewer)).status_code == 404
+        assert c.request("TRACE", "/api/v1/status", headers=auth(api_stack.viewer)).status_code == 405
+        assert c.head("/api/v1/status", headers=auth(api_stack.viewer)).status_code == 200  # a read, not an act
         bad = c.post("/api/v1/rollback", content=b"{not json", headers=auth(api_stack.operator))
         assert bad.status_code == 400 and bad.json()["exit_code"] == 2
         for query in ("since=1&since=2", "since=nan", "since=inf", "limit=1&limit=2"):  # one finite value each
@@ -66,6 +69,9 @@ def test_the_session_cookie_needs_the_csrf_header_to_act(api_stack: ApiStack) ->
         assert login.status_code == 200 and "HttpOnly" in login.headers["set-cookie"]
         assert "SameSite=Strict" in login.headers["set-cookie"]
         assert c.get("/api/v1/status").status_code == 200  # the cookie reads
+        for header in ("Basic b3A6cHc=", "Bearer", "tok_" + api_stack.operator):  # not a bearer token: no fall-back
+            assert c.get("/api/v1/status", headers={"Authorization": header}).status_code == 401, header
+        assert c.get("/api/v1/status", headers={"Authorization": f"bearer {api_stack.viewer}"}).status_code == 200
         forged = c.post("/api/v1/rollback")  # what a cross-site form could send
         assert forged.status_code == 403 and status(api_stack.folder)["active"] == "green"
         assert c.post("/api/v1/rollback", headers={"X-Turnout-Request": "1"}).status_code == 200

@@ -109,13 +109,15 @@ class HttpApi:
             return await handler(request)  # public: the page, its files, the API description, the login
         header = request.headers.get("Authorization", "")
         via_cookie = not header
-        secret = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else \
-            request.cookies.get(COOKIE, "")
+        # a header that is there but not a bearer token is a failed login, never a fall-back to the cookie
+        secret = _bearer(header) if header else request.cookies.get(COOKIE, "")
         who = self.tokens.identify(secret) if secret else None
         if who is None:
             return error(401, "Unauthorized", "a valid bearer token is needed",
                          "create one with `turnout token create --role viewer`")
-        if request.method != "GET":
+        if request.match_info.http_exception is not None:
+            return await handler(request)  # a path or method the API does not have: its 404/405, not a role's 403
+        if request.method not in ("GET", "HEAD"):
             if not who.may_act():
                 return error(403, "Forbidden", f"token {who.name!r} is a viewer: it may read, not act",
                              exit_code=16)
@@ -349,3 +351,9 @@ async def _outcome(feed: Feed) -> web.Response:
 
 
 __all__ = ["HttpApi"]
+
+
+def _bearer(header: str) -> str:
+    """The token of `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC 9110 11.1), or ""."""
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
