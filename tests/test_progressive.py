@@ -132,6 +132,8 @@ async def test_manual_gate_abort(make_stack: MakeStack) -> None:
     assert (dep.phase, dep.active) == (Phase.ABORTED, Color.BLUE)
     assert (await orch.runtime.status(Color.GREEN)).instances == ()
     assert orch.store.history("shop")[-1].reason == "not today"
+    with pytest.raises(NotReady, match="nothing to abort"):  # said as what it is, not as a promotion
+        await orch.abort_paused("again")
 
 
 async def test_canary_steps_then_full_switch(make_stack: MakeStack) -> None:

@@ -346,15 +346,18 @@ class Orchestrator:
         """Stop a paused (validated, not switched) release; the live color keeps serving."""
         self.journal.lock("abort")
         try:
-            dep = self._paused()
+            dep = self._paused(for_abort=True)
             await self._abort(dep.idle, reason)
             return self.current()
         finally:
             self.journal.unlock()
 
-    def _paused(self) -> Deployment:
+    def _paused(self, *, for_abort: bool = False) -> Deployment:
         dep = self.current()
         if dep.phase is not Phase.VALIDATE or dep.target is not None:
+            if for_abort:
+                raise NotReady(f"nothing to abort: no operation runs, no release is paused (phase {dep.phase.value})",
+                               hint="`turnout rollback` puts traffic back on the previous color while it is warm")
             raise NotReady(f"no validated release is waiting for promotion (phase {dep.phase.value})",
                            hint="`turnout deploy VERSION --pause-before-switch` leaves one")
         return dep
