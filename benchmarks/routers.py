@@ -229,7 +229,7 @@ class Bench:
         await router.prepare({Color.BLUE: [Endpoint("127.0.0.1", self.blue)],
                               Color.GREEN: [Endpoint("127.0.0.1", self.green)]})
         await router.route(Weights.all_to(Color.BLUE))
-        pid = router.pid if name != "builtin" else int(router.pid_file.read_text())
+        pid = router.pid
         pin_group(pid, SERVER_CPU)
         self.pgids[name] = pid  # each router runs in its own session: its pid is its process group
         return router

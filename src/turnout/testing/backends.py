@@ -1,6 +1,6 @@
 """HTTP backends that answer with their color, for router tests: `blue\\n` / `green\\n` on `/`,
-`<color> <port>\\n` on `/whoami`, a response streamed over ~1 s on `/slow`, a 503 on `/fail`, and
-`/sleep/<seconds>` answers after that long."""
+`<color> <port>\\n` on `/whoami`, `<color> <body bytes read>\\n` on `/upload`, a response streamed
+over ~1 s on `/slow`, a 503 on `/fail`, and `/sleep/<seconds>` answers after that long."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ async def _serve(color: Color, reader: asyncio.StreamReader, writer: asyncio.Str
             lower = head.lower()
             method_path = head.split(b"\r\n", 1)[0].decode().split(" ")
             path = method_path[1] if len(method_path) > 1 else "/"
+            length = 0
             if b"content-length:" in lower:
                 length = int(lower.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
                 await reader.readexactly(length)
@@ -41,7 +42,8 @@ async def _serve(color: Color, reader: asyncio.StreamReader, writer: asyncio.Str
                     await asyncio.sleep(float(path.removeprefix("/sleep/")))
                 elif path == "/fail":
                     status = b"503 Service Unavailable"
-                text = {"/whoami": f"{color} {port}\n", "/health/ready": "ok\n"}.get(path, f"{color}\n")
+                text = {"/whoami": f"{color} {port}\n", "/health/ready": "ok\n",
+                        "/upload": f"{color} {length}\n"}.get(path, f"{color}\n")
                 body = text.encode()
                 writer.write(b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\n%sContent-Length: %d\r\n\r\n%s"
                              % (status, conn, len(body), body))

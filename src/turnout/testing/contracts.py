@@ -200,6 +200,15 @@ class RouterTrafficContract(RouterBackendsContract):
         await router.route(Weights(0, 100))
         assert set(await colors(client, state.production_url, 20)) == {"green"}
 
+    async def test_large_request_bodies_reach_the_app(self, router: Any, client: httpx.AsyncClient) -> None:
+        """How large a body may be is the app's to say, not the router's (nginx's own default, 1 MiB,
+        answered uploads above it with 413)."""
+        state = await router.observe()
+        body = b"x" * (8 << 20)
+        for url, color in ((state.production_url, "blue"), (state.test_url, "green")):
+            r = await client.post(url + "/upload", content=body)
+            assert (r.status_code, r.text) == (200, f"{color} {len(body)}\n"), (url, r.status_code, r.text[:200])
+
     async def test_test_endpoint_serves_the_idle_color(self, router: Any, client: httpx.AsyncClient) -> None:
         for weights in self.splits():
             await router.route(weights)

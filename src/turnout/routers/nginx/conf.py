@@ -141,7 +141,7 @@ return M
 
 def render_config(
     *, folder: Path, production: str, test: str, admin: str, workers: str, keepalive: int,
-    timeout_server: float, lua_modules: Path,
+    timeout_server: float, lua_modules: Path, max_body_size: str = "0",
 ) -> str:
     def upstream(name: str, listener: str) -> str:
         return (f"    upstream {name} {{\n"
@@ -153,6 +153,7 @@ def render_config(
     def proxy(listen: str, name: str, count: bool = False) -> str:
         return (f"    server {{\n"
                 f"        listen {listen};\n"
+                f"        client_max_body_size {max_body_size};\n"
                 f"        location / {{\n"
                 + ("            log_by_lua_block { turnout.count() }\n" if count else "")
                 + f"            proxy_pass http://{name};\n"
@@ -200,6 +201,7 @@ def render_config(
         + proxy(test, "turnout_test")
         + f"    server {{\n"
         f"        listen {admin};\n"
+        f"        client_max_body_size 64k;  # routing state only\n"
         f"        location = /turnout/state {{ content_by_lua_block {{ turnout.admin() }} }}\n"
         f"        location = /turnout/traffic {{ content_by_lua_block {{ turnout.traffic() }} }}\n"
         f"        location / {{ return 404; }}\n"

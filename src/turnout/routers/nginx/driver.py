@@ -39,6 +39,11 @@ class NginxOptions(BaseModel):
     workers: Literal["auto"] | Annotated[int, Field(ge=1, le=256)] = "auto"
     keepalive: int = Field(default=64, ge=1, le=4096, description="idle upstream connections kept per worker")
     timeout_server: Duration = 60.0
+    max_body_size: str = Field(
+        default="0", pattern=r"^[0-9]+[kKmMgG]?$",
+        description="nginx's client_max_body_size for production and test: the largest request body "
+                    "forwarded, e.g. 10m (0: no limit, as the other routers; the app decides). "
+                    "nginx's own default, 1m, would answer larger uploads 413")
 
 
 def parse_state(text: str) -> tuple[Weights, Color, dict[Color, tuple[Endpoint, ...]]]:
@@ -137,7 +142,8 @@ class NginxRouter(OwnedRouter[NginxOptions]):
         atomic_write(conf, render_config(
             folder=self.folder, production=self.production, test=self.test, admin=self.admin,
             workers=str(self.options.workers), keepalive=self.options.keepalive,
-            timeout_server=self.options.timeout_server, lua_modules=modules))
+            timeout_server=self.options.timeout_server, lua_modules=modules,
+            max_body_size=self.options.max_body_size))
         argv = [binary, "-p", str(self.folder), "-e", "stderr", "-c", str(conf)]
         check = subprocess.run([*argv, "-t", "-q"], capture_output=True, text=True, check=False)
         if check.returncode != 0:
