@@ -182,6 +182,11 @@ async def test_five_pipelined_requests_last_one_close(proxy: Proxy) -> None:
     b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     b"GET ftp://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
     b"GET http:///nohost HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: user@app.example\r\n\r\n",  # Host values: host and port, nothing else
+    b"GET / HTTP/1.1\r\nHost: app.example/evil\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n",
+    b"GET http://a\\b/ HTTP/1.1\r\nHost: a\r\n\r\n",
 ])
 async def test_request_hygiene_400(proxy: Proxy, raw: bytes) -> None:
     c = await Client.open(proxy.production)
@@ -189,6 +194,19 @@ async def test_request_hygiene_400(proxy: Proxy, raw: bytes) -> None:
     resp = await c.response()
     assert resp.status == 400 and await c.closed()
     assert (await get(proxy.production)).status == 200
+
+
+async def test_http2_in_http1_framing_gets_505(proxy: Proxy) -> None:
+    c = await Client.open(proxy.production)  # llhttp reads 2.0 as a version (other majors are already a 400)
+    await c.send(b"GET / HTTP/2.0\r\nHost: a\r\n\r\n")
+    assert (await c.response()).status == 505 and await c.closed()
+
+
+@pytest.mark.parametrize("host", [b"app.example", b"app.example:8080", b"127.0.0.1:80", b"[::1]:8080",
+                                  b"my_host.internal", b"xn--bcher-kva.example", b""])
+async def test_valid_hosts_pass(proxy: Proxy, host: bytes) -> None:
+    seen = await seen_upstream(proxy, b"GET /headers HTTP/1.1\r\nHost: %b\r\n\r\n" % host)
+    assert [v for n, v in seen["headers"] if n.lower() == "host"] == [host.decode()]  # type: ignore[attr-defined]
 
 
 async def seen_upstream(proxy: Proxy, raw: bytes) -> dict[str, object]:

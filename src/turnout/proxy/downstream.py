@@ -32,6 +32,10 @@ SPECIAL = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"te", b
 # Connection may name hop-by-hop headers to drop, but never these: the request would change meaning upstream.
 _KEEP = frozenset((b"host", b"content-length", b"transfer-encoding"))
 _PLAIN_CONNECTION = frozenset((b"keep-alive", b"close", b"upgrade"))
+# What a Host value may hold (RFC 9110 §7.2, RFC 3986 §3.2.2: reg-name or IP literal, then a port):
+# a space, "@", "/", a quote or a control byte is a 400, never an app's password-reset link.
+HOST_BYTES = (b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+              b"-._~!$&'()*+,;=%:[]")
 BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n"
         b"Retry-After: 1\r\nConnection: close\r\n\r\nproxy at its capacity\n")
 
@@ -200,7 +204,7 @@ class ClientProtocol(asyncio.Protocol):
         if low not in SPECIAL:
             ex.hdrs += (name, b": ", value, b"\r\n")
         elif low == b"host":
-            if ex.host is not None:  # RFC 9112 §3.2: more than one Host is a 400
+            if ex.host is not None or value.translate(None, HOST_BYTES):  # RFC 9112 §3.2: one valid Host
                 raise _Reject(400)
             ex.host = value
         elif low == b"transfer-encoding":
@@ -229,7 +233,10 @@ class ClientProtocol(asyncio.Protocol):
         ex.method = p.get_method()
         if ex.method == b"CONNECT":
             raise _Reject(405)
-        ex.http10 = p.get_http_version() == "1.0"
+        version = p.get_http_version()
+        if version[:2] != "1.":  # HTTP/2.0 in HTTP/1 framing (RFC 9110 §15.6.6); 1.2 and up are read as 1.1
+            raise _Reject(505)
+        ex.http10 = version == "1.0"
         if ex.http10:
             if ex.te:  # RFC 9112 §6.1: a 1.0 message with Transfer-Encoding has unreliable framing
                 raise _Reject(400)
@@ -536,7 +543,7 @@ def absolute_form(ex: Exchange) -> None:
         if 0 <= i < cut:
             cut = i
     authority = rest[:cut].rpartition(b"@")[2]  # userinfo is never forwarded
-    if not authority:
+    if not authority or authority.translate(None, HOST_BYTES):
         raise _Reject(400)
     path = rest[cut:].partition(b"#")[0]
     ex.url = path if path.startswith(b"/") else b"/" + path

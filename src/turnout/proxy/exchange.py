@@ -21,7 +21,7 @@ _HOP = re.compile(rb"\r\n(connection|keep-alive|proxy-connection|proxy-authentic
 _CONN_TOKENS = frozenset((b"close", b"keep-alive", b""))
 REASONS = {400: b"Bad Request", 405: b"Method Not Allowed", 408: b"Request Timeout",
            431: b"Request Header Fields Too Large", 502: b"Bad Gateway", 503: b"Service Unavailable",
-           504: b"Gateway Timeout"}
+           504: b"Gateway Timeout", 505: b"HTTP Version Not Supported"}
 # Safe to send again to another instance when that one died before answering (RFC 9110 §9.2.2).
 IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"))
 
