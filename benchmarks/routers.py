@@ -226,11 +226,15 @@ class Bench:
         cfg = Config(app=AppConfig(name="bench"), router=router_cfg,
                      state=StateConfig(path=str(self.folder / name)), base_dir=self.folder)
         router = router_from_config(cls, cfg)
-        await router.prepare({Color.BLUE: [Endpoint("127.0.0.1", self.blue)],
-                              Color.GREEN: [Endpoint("127.0.0.1", self.green)]})
-        await router.route(Weights.all_to(Color.BLUE))
-        pid = router.pid
-        pin_group(pid, SERVER_CPU)
+        try:
+            await router.prepare({Color.BLUE: [Endpoint("127.0.0.1", self.blue)],
+                                  Color.GREEN: [Endpoint("127.0.0.1", self.green)]})
+            await router.route(Weights.all_to(Color.BLUE))
+            pid = router.pid
+            pin_group(pid, SERVER_CPU)
+        except BaseException:
+            await router.release()  # a router that started must not outlive a failed run
+            raise
         self.pgids[name] = pid  # each router runs in its own session: its pid is its process group
         return router
 
