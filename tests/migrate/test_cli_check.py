@@ -104,6 +104,9 @@ def test_folder_and_options(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "expected a version such as 'postgresql 15'" in res.output
     res = run(str(tmp_path / "missing.sql"))
     assert res.exit_code == 2 and "no such file or folder" in res.output
+    (tmp_path / "empty").mkdir()
+    res = run(str(tmp_path / "empty"))  # a folder without migrations passes, but says it checked nothing
+    assert res.exit_code == 0 and "no .sql file in" in res.output and "nothing was checked" in res.output
 
 
 def test_mysql_dialect(tmp_path: Path) -> None:

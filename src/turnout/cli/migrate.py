@@ -83,6 +83,8 @@ def check(paths: tuple[Path, ...], dialect: str, fmt: str, pg_version: str | Non
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(render(report, fmt))
+    if paths and not report.files:  # a wrong folder must not pass as a clean one without a word
+        click.echo(f"note: no .sql file in {', '.join(map(str, paths))}: nothing was checked", err=True)
     raise SystemExit(report.exit_code)
 
 
