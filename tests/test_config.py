@@ -84,6 +84,14 @@ def test_invalid_toml_is_a_config_error() -> None:
         config.parse("[app]\nname = \n")
 
 
+def test_a_nul_in_any_value_is_a_config_error_with_its_key_and_line() -> None:
+    text = GOOD.replace('instances = 3', 'instances = 3\ncwd = "a\\u0000b"').replace('"app.py"', '"app\\u0000.py"')
+    with pytest.raises(ConfigError) as exc:
+        config.parse(text)
+    assert "runtime.cwd: a control character (NUL) is not allowed in a value (turnout.toml line 8)" in str(exc.value)
+    assert "runtime.command[1]" in str(exc.value)
+
+
 def test_all_errors_reported_at_once() -> None:
     with pytest.raises(ConfigError) as exc:
         config.parse("[app]\nname = 'x'\n[runtime]\ninstances = -1\nready_timeout = 'x'\n")

@@ -9,7 +9,7 @@ templates  the placeholders of commands ({version}, {port}, {test_url}...)
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -112,6 +112,10 @@ def parse(text: str, *, source: str = DEFAULT_FILE, base_dir: Path | None = None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     lines = key_lines(text)
+    if controls := list(_control_chars(data)):  # a NUL reaches paths and argv, where it is an OS error
+        err = ConfigError(problems=[Problem(key, "a control character (NUL) is not allowed in a value")
+                                    for key in controls])
+        raise err.located(lambda key: where(key, source, lines)) from None
     try:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
@@ -120,6 +124,19 @@ def parse(text: str, *, source: str = DEFAULT_FILE, base_dir: Path | None = None
     cfg = cfg.model_copy(update={"base_dir": base_dir or Path(".")})
     cfg._source, cfg._lines = source, lines
     return cfg
+
+
+def _control_chars(value: Any, key: Key = ()) -> Iterator[Key]:
+    """The keys whose string values (or table keys) hold a NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield key
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from ((*key, k),) if "\x00" in k else _control_chars(v, (*key, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _control_chars(v, (*key, i))
 
 
 find = find_config
