@@ -92,7 +92,8 @@ class SqliteStore:
             raise sqlite3.DatabaseError("integrity check failed")
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and "meta" not in tables:
-            raise StateDamaged(f"{self.path} was written by an older turnout (no schema version)",
+            raise StateDamaged(f"{self.path} has no turnout schema version (tables: {', '.join(sorted(tables)[:5])}): "
+                               "an older turnout's store, or not turnout's",
                                hint="move it aside; the agent then starts from what the router serves: "
                                     "`turnout recover --from-router`")
         db.execute("PRAGMA journal_mode=WAL")
