@@ -16,7 +16,7 @@ import pytest
 from turnout.control.local import state_db
 from turnout.locations import agent_paths
 
-from .agent_helpers import history, kill_agent, load, spawn, status, turnout, wait_for
+from .agent_helpers import _zombie, agent_pid, history, kill_agent, load, spawn, status, turnout, wait_for
 from .conftest import write_config
 
 WATCH = '[stabilize]\nwindow = "{window}"\ninterval = "100ms"\nbaseline = "500ms"\n'
@@ -169,6 +169,36 @@ def test_9_the_agent_notices_config_edits_and_reload_applies_what_it_can(project
     assert res.returncode == 2 and "applied: deploy" in res.stdout
     assert "refused: router: the router cannot change while the agent runs" in res.stderr
     assert status(project)["router"]["production_url"].endswith(f":{old_port}")  # refused: not applied
+
+
+def test_9b_an_agent_restart_with_keep_serving_applies_the_config_and_resumes_the_watch(project: Path) -> None:
+    path = write_config(project, WATCH.format(window="30s"))
+    up(project, "--version", "1.0")
+    res = turnout(project, "reload")
+    assert res.returncode == 0
+    path.write_text(path.read_text().replace('stop_grace = "5s"', 'stop_grace = "3s"'))
+    res = turnout(project, "reload")  # a runtime change: refused, with the way that keeps traffic flowing
+    assert res.returncode == 2 and "turnout down --keep-serving" in res.stderr, res.stderr
+    assert turnout(project, "deploy", "2.0+fail-after-12", "--detach").returncode == 0
+    wait_for("the watch", lambda: watching(project), 30)
+    pid = agent_pid(project)
+    with load(status(project)["router"]["production_url"]) as traffic:
+        res = turnout(project, "down", "--keep-serving")
+        assert res.returncode == 0 and "go on serving" in res.stdout, res.stderr
+        assert not Path(f"/proc/{pid}").exists() or _zombie(pid)  # gone, and nothing it ran was stopped
+        st = status(project)
+        assert st["agent"]["running"] is False and st["active"] == "green"
+        assert st["environments"]["green"]["healthy"] == 2 and st["environments"]["blue"]["healthy"] == 2
+        up(project)  # adopts the router and instances, loads the edited file, resumes the watch
+        assert not status(project)["agent"]["config_changed"]
+        wait_for("the watch to catch the release", lambda: status(project)["active"] == "blue", 40)
+    assert traffic.failed == [] and traffic.ok > 100, traffic.failed
+    events = history(project)
+    stop = next(e for e in events if e["action"] == "agent")
+    assert stop["outcome"] == "stopped" and "goes on at the next `turnout up`" in stop["reason"]
+    assert any(e["action"] == "resume" and "watching green again" in e["reason"] for e in events)
+    assert turnout(project, "down", "--keep-serving").returncode == 0
+    assert turnout(project, "down", "--keep-serving").stdout.strip() == "agent was not running; nothing stopped"
 
 
 def test_10_the_pre_deploy_hook_gets_the_version_being_deployed(project: Path) -> None:

@@ -24,6 +24,7 @@ from turnout.control.client import AgentClient, ForeignSocket, Interrupted
 from turnout.errors import INTERRUPTED_EXIT, AgentUnavailable, ConfigError, StateDamaged, TurnoutError, UsageError
 from turnout.events import Accepted, AuditEvent
 from turnout.infra.identity import actor
+from turnout.infra.procs import pid_alive
 from turnout.model import RELEASE_NAME_RULE, Color, is_release_name
 
 if TYPE_CHECKING:
@@ -187,18 +188,25 @@ def up(ctx: Ctx, version: str | None, detach: bool) -> None:
 
 
 @group.command()
+@click.option("--keep-serving", is_flag=True,
+              help="Stop only the agent: the router and the instances go on serving, a running operation "
+                   "resumes at the next `turnout up` (which adopts them, with the config as it is then).")
 @pass_ctx
-def down(ctx: Ctx) -> None:
+def down(ctx: Ctx, keep_serving: bool) -> None:
     """Stop the agent and everything it started (also what a killed agent left behind)."""
     client = ctx.client()
     pid = client.pid()
     if client.running():
         cfg = ctx.cfg()
-        client.call("down", api.DownArgs(actor=actor()))
-        deadline = time.monotonic() + cfg.router.drain + cfg.runtime.stop_grace + 15
-        while pid and client.pid() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        click.echo("agent stopped")
+        client.call("down", api.DownArgs(actor=actor(), keep_serving=keep_serving))
+        deadline = time.monotonic() + (10 if keep_serving else cfg.router.drain + cfg.runtime.stop_grace + 15)
+        while pid and pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        click.echo("agent stopped; the router and the instances go on serving: `turnout up` takes over again"
+                   if keep_serving else "agent stopped")
+        return
+    if keep_serving:
+        click.echo("agent was not running; nothing stopped")
         return
     from turnout.control.local import Stack
 

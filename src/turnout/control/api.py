@@ -71,7 +71,7 @@ class ScaleDownArgs(Request, frozen=True, kw_only=True):
 
 
 class DownArgs(Request, frozen=True, kw_only=True):
-    pass
+    keep_serving: bool = False  # stop only the agent: router and instances go on, `up` adopts them
 
 
 class ReloadArgs(Request, frozen=True, kw_only=True):

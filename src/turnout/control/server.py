@@ -49,6 +49,16 @@ log = logging.getLogger("turnout.agent")
 NDJSON = "application/x-ndjson"
 AGENT = "turnout agent"
 LIVE = frozenset({"app", "checks", "analysis", "stabilize", "deploy", "hooks", "webhooks", "notify", "database"})
+# What a restart of the agent alone applies, the router and the instances serving meanwhile: all but
+# the router (adopted as it runs), the state store and the app's name, which need everything restarted.
+AGENT_RESTART = "`turnout down --keep-serving` then `turnout up` applies it with traffic flowing"
+RESTART_HINT = {
+    "router": "`turnout down` then `turnout up` applies it (the router restarts: traffic stops meanwhile)",
+    "state": "`turnout down` then `turnout up` applies it (the agent then uses the other store)",
+    "app": "`turnout down` then `turnout up` applies it (the state is kept per app name)",
+    "runtime": AGENT_RESTART + " (running instances are adopted as they are; a new command or instance count "
+                               "applies from the next deploy)",
+}
 BUSY_STEPS = frozenset({"queued", "starting", "validating", "baseline", "promoting", "canary", "switching"})
 FEEDS_KEPT = 20
 
@@ -108,6 +118,7 @@ class Agent:
         self.loaded = file_hash(config_file)
         self.started = time.time()
         self.stopping = asyncio.Event()
+        self.keep_serving = False  # `down --keep-serving`: leave the router, the instances and any operation
         self.poke = asyncio.Event()  # reconcile now
         self.acting = asyncio.Lock()  # a short command and a reconcile pass never interleave
         self.running: Running | None = None
@@ -279,7 +290,12 @@ class Agent:
                     raise NotReady("no operation waits at a gate", hint="`turnout status` shows what runs")
                 running.handle.approvals.approve(args.actor or AGENT, reason)
                 return api.Done(message=f"approved {running.describe()} at {running.handle.op.gate}")
-            case api.DownArgs():
+            case api.DownArgs(keep_serving=keep):
+                self.keep_serving = keep
+                if keep:
+                    what = f"; {running.describe()} goes on at the next `turnout up`" if running else ""
+                    self.stack.orchestrator(actor=args.actor or AGENT).journal.record(
+                        "agent", "stopped", f"agent stopped, router and instances left serving{what}")
                 self.stopping.set()
                 return api.Done(message="stopping")
             case _:
@@ -365,8 +381,8 @@ class Agent:
         new = config_mod.load(self.config_file)
         old = self.stack.cfg
         changed = [k for k in Config.model_fields if getattr(new, k) != getattr(old, k)]
-        refused = tuple(f"{k}: the {k} cannot change while the agent runs; `turnout down` then `turnout up` "
-                        "applies it" for k in changed if k not in LIVE or (k == "app" and new.app != old.app))
+        refused = tuple(f"{k}: the {k} cannot change while the agent runs; {RESTART_HINT.get(k, AGENT_RESTART)}"
+                        for k in changed if k not in LIVE or (k == "app" and new.app != old.app))
         applied = tuple(k for k in changed if not any(r.startswith(f"{k}:") for r in refused))
         keep = {k: getattr(old, k) for k in changed if k not in applied}
         merged = new.model_copy(update=keep)
@@ -603,6 +619,17 @@ async def serve(config_path: str | None, version: str | None) -> int:
     loop_task = asyncio.create_task(agent.reconcile_loop())
     recorder_task = asyncio.create_task(agent.recorder.run(agent.stopping))
     await agent.stopping.wait()
+    if agent.keep_serving:
+        # Leave as a crash would, minus the crash: nothing is cancelled (a cancelled deploy would abort),
+        # every state write is already committed, so the next `up` adopts and resumes exactly as after a kill.
+        await asyncio.sleep(0.1)  # the `down` answer reaches its caller first
+        if agent.stack.notifier:
+            await agent.stack.notifier.flush(2.0)
+        log.info("agent stopped; router, instances and operations left running for the next `turnout up`")
+        logging.shutdown()
+        for path in (sock, pid_file):  # last: a new agent can start only once this one is gone
+            path.unlink(missing_ok=True)
+        os._exit(0)
     loop_task.cancel()
     recorder_task.cancel()
     await agent.teardown()
