@@ -201,6 +201,30 @@ def test_9b_an_agent_restart_with_keep_serving_applies_the_config_and_resumes_th
     assert turnout(project, "down", "--keep-serving").stdout.strip() == "agent was not running; nothing stopped"
 
 
+def test_9c_a_stopped_or_killed_agent_gets_a_clear_answer_not_a_hang(project: Path) -> None:
+    write_config(project)
+    up(project, "--version", "1.0")
+    assert turnout(project, "deploy", "2.0").returncode == 0
+    pid = agent_pid(project)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        res = turnout(project, "rollback", timeout=60)
+        took = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert res.returncode == 10 and f"pid {pid}) did not answer within 10s" in res.stderr, res.stderr
+    assert took < 20
+    # it woke up: the command it had been sent ran then, as the message warned
+    wait_for("the late rollback", lambda: status(project)["active"] == "blue", 15)
+    kill_agent(project)
+    res = turnout(project, "switch")
+    assert res.returncode == 10 and "left by an agent that was killed" in res.stderr
+    assert "turnout up --detach" in res.stderr
+    up(project)
+    assert turnout(project, "switch").returncode == 0 and status(project)["active"] == "green"
+
+
 def test_10_the_pre_deploy_hook_gets_the_version_being_deployed(project: Path) -> None:
     write_config(project, '[hooks]\n"pre-deploy" = "echo $TURNOUT_VERSION $TURNOUT_LIVE_VERSION > hook.out"\n')
     up(project, "--version", "1.0")

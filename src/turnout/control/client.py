@@ -29,6 +29,9 @@ from turnout.model import Color
 
 T = TypeVar("T")
 _FRAME = msgspec.json.Decoder(api.Frame)
+# A live agent answers a command's headers at once (the work goes on in the stream): this long without
+# them means a stopped or blocked agent, and the CLI says so instead of waiting forever.
+ANSWER_TIMEOUT = 10.0
 
 
 class ForeignSocket(AgentUnavailable):
@@ -174,11 +177,27 @@ class AgentClient:
 
     def _follow(self, method: str, path: str, result: type[Any], on_event: Callable[[ProgressEvent], None] | None,
                 *, body: bytes | None = None, detach: bool = False) -> Any:
-        conn = self._connection(None)
+        conn = self._connection(ANSWER_TIMEOUT)
         operation: str | None = None
         try:
-            conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-            resp = conn.getresponse()
+            try:
+                conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            except (ConnectionRefusedError, FileNotFoundError):
+                raise AgentUnavailable(f"{self._down()} (its socket was left by an agent that was killed)",
+                                       hint="`turnout up --detach` takes over what runs; then run this again"
+                                       ) from None
+            try:
+                resp = conn.getresponse()
+            except TimeoutError:
+                pid = self.pid()
+                raise AgentUnavailable(
+                    f"the agent{f' (pid {pid})' if pid else ''} did not answer within {ANSWER_TIMEOUT:g}s: it is "
+                    "stopped or blocked; the command may still run if it wakes up",
+                    hint="`turnout status` reads the router and the instances without it; an agent that stays "
+                         "like this can be killed (kill -9: traffic goes on) and `turnout up --detach` takes over"
+                ) from None
+            if conn.sock is not None:
+                conn.sock.settimeout(None)  # answered: an operation may now stream for as long as it runs
             while line := resp.readline():
                 if not line.strip():
                     continue
