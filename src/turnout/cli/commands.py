@@ -258,10 +258,13 @@ def _status_view(ctx: Ctx) -> api.StatusView:
     if view is None:
         from turnout.control.local import Stack
 
+        hung = client.pid()  # alive, yet it did not answer: stopped or blocked, not gone
+        agent = api.AgentView(running=False, pid=hung, stale_pid=client.pid_file.exists() and not hung)
+
         async def local() -> api.StatusView:
             stack = Stack.build(ctx.cfg())
             try:
-                return await stack.status(api.AgentView(running=False, stale_pid=client.pid_file.exists()))
+                return await stack.status(agent)
             finally:
                 await stack.close()
 

@@ -82,7 +82,8 @@ def print_status(d: StatusView) -> None:
 
     out = Console(highlight=False, emoji=False)
     r = d.router
-    agent = f"agent pid {d.agent.pid}" if d.agent.running else "[yellow]agent not running[/]"
+    agent = f"agent pid {d.agent.pid}" if d.agent.running else (
+        f"[red]agent pid {d.agent.pid} not answering[/]" if d.agent.pid else "[yellow]agent not running[/]")
     out.print(f"[bold]{d.app}[/]  phase {d.phase}  active [bold]{d.active}[/]  ({agent})")
     table = Table("color", "desired", "running", "instances", "healthy", "warm", "traffic: state", "router")
     for color in Color:

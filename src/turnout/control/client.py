@@ -132,7 +132,7 @@ class AgentClient:
         return body
 
     def status(self) -> api.StatusView:
-        return msgspec.json.decode(self.get("/v1/status"), type=api.StatusView)
+        return msgspec.json.decode(self.get("/v1/status", timeout=ANSWER_TIMEOUT), type=api.StatusView)
 
     def call(self, command: str, args: api.Request, on_event: Callable[[ProgressEvent], None] | None = None,
              *, detach: bool = False) -> Any:
