@@ -213,6 +213,8 @@ def test_9c_a_stopped_or_killed_agent_gets_a_clear_answer_not_a_hang(project: Pa
         took = time.monotonic() - started
         shown = status(project)  # read from the router and the instances, the agent named as not answering
         assert shown["agent"]["running"] is False and shown["agent"]["pid"] == pid and shown["active"] == "green"
+        second = turnout(project, "up", "--detach")  # a second agent would fight it once it wakes up
+        assert second.returncode == 3 and f"another turnout agent (pid {pid})" in second.stderr, second.stderr
     finally:
         os.kill(pid, signal.SIGCONT)
     assert res.returncode == 10 and f"pid {pid}) did not answer within 10s" in res.stderr, res.stderr

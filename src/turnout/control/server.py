@@ -594,8 +594,31 @@ def _error_response(status: int, error: api.OpError) -> web.Response:
     return web.Response(status=status, body=api.encode(api.Frame(error=error)) + b"\n", content_type=NDJSON)
 
 
+def hold_agent_lock(state_dir: Path) -> int:
+    """One agent per state folder, for as long as its process lives (a stopped one too: an agent that
+    wakes up beside a second one would act on the same router and instances). The kernel lets go of
+    the lock when the process ends, however it ends."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "agent.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        pid_file = agent_paths(state_dir)[1]
+        pid = pid_file.read_text().strip() if pid_file.exists() else "?"
+        raise LockHeld(f"another turnout agent (pid {pid}) holds {path}: it runs but does not answer "
+                       "(stopped or blocked)",
+                       hint=f"`kill -CONT {pid}` if it was stopped; or `kill -9 {pid}` (traffic goes on) and "
+                            "`turnout up` again") from None
+    return fd
+
+
 async def serve(config_path: str | None, version: str | None) -> int:
     cfg = config_mod.load(config_path)
+    hold_agent_lock(cfg.state_dir())
     sock, pid_file = agent_paths(cfg.state_dir())
     stack = Stack.build(cfg)
     agent = Agent(stack, config_mod.find(config_path).resolve(), cfg.state_dir() / "logs" / "agent.log")
