@@ -350,10 +350,11 @@ async def _outcome(feed: Feed) -> web.Response:
     return _json(last.result)
 
 
-__all__ = ["HttpApi"]
-
-
 def _bearer(header: str) -> str:
     """The token of `Authorization: Bearer <token>` (the scheme is case-insensitive, RFC 9110 11.1), or ""."""
     scheme, _, token = header.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+__all__ = ["HttpApi"]
+

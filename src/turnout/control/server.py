@@ -48,7 +48,7 @@ from turnout.runtimes.base import LogSource
 log = logging.getLogger("turnout.agent")
 NDJSON = "application/x-ndjson"
 AGENT = "turnout agent"
-LIVE = frozenset({"app", "checks", "analysis", "stabilize", "deploy", "hooks", "webhooks", "notify", "database"})
+LIVE = frozenset({"checks", "analysis", "stabilize", "deploy", "hooks", "webhooks", "notify", "database"})
 # What a restart of the agent alone applies, the router and the instances serving meanwhile: all but
 # the router (adopted as it runs), the state store and the app's name, which need everything restarted.
 AGENT_RESTART = "`turnout down --keep-serving` then `turnout up` applies it with traffic flowing"
@@ -382,7 +382,7 @@ class Agent:
         old = self.stack.cfg
         changed = [k for k in Config.model_fields if getattr(new, k) != getattr(old, k)]
         refused = tuple(f"{k}: the {k} cannot change while the agent runs; {RESTART_HINT.get(k, AGENT_RESTART)}"
-                        for k in changed if k not in LIVE or (k == "app" and new.app != old.app))
+                        for k in changed if k not in LIVE)
         applied = tuple(k for k in changed if not any(r.startswith(f"{k}:") for r in refused))
         keep = {k: getattr(old, k) for k in changed if k not in applied}
         merged = new.model_copy(update=keep)
@@ -594,10 +594,10 @@ def _error_response(status: int, error: api.OpError) -> web.Response:
     return web.Response(status=status, body=api.encode(api.Frame(error=error)) + b"\n", content_type=NDJSON)
 
 
-def hold_agent_lock(state_dir: Path) -> int:
+def hold_agent_lock(state_dir: Path) -> None:
     """One agent per state folder, for as long as its process lives (a stopped one too: an agent that
-    wakes up beside a second one would act on the same router and instances). The kernel lets go of
-    the lock when the process ends, however it ends."""
+    wakes up beside a second one would act on the same router and instances). The descriptor stays
+    open on purpose; the kernel lets go of the lock when the process ends, however it ends."""
     import fcntl
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -613,7 +613,6 @@ def hold_agent_lock(state_dir: Path) -> int:
                        "(stopped or blocked)",
                        hint=f"`kill -CONT {pid}` if it was stopped; or `kill -9 {pid}` (traffic goes on) and "
                             "`turnout up` again") from None
-    return fd
 
 
 async def serve(config_path: str | None, version: str | None) -> int:
