@@ -284,6 +284,9 @@ class FakeController:
         current = dep["spec"].get("replicas", 1)
         if current == 0:
             return  # implicit maintenance-mode deactivation
+        # Read again after the Deployment: the drivers lower minReplicas before they set a smaller size,
+        # so an HPA listed before that and a Deployment read after it would undo the size at once.
+        spec = self.cluster.read_hpa(self.ns, hpa["metadata"]["name"])["spec"]
         wanted = self.load.get(hpa["metadata"]["name"], current)
         desired = max(spec.get("minReplicas", 1), min(spec["maxReplicas"], wanted))
         if desired != current:
