@@ -14,7 +14,7 @@ from aiohttp import web
 
 from turnout.engine.operation import Intent
 from turnout.engine.orchestrator import Orchestrator
-from turnout.errors import AutoRolledBack, NotReady, TurnoutError
+from turnout.errors import Aborted, AutoRolledBack, NotReady, TurnoutError
 from turnout.events import RollbackTiming, TriggerFired
 from turnout.model import Color, OpState, Phase, Weights
 
@@ -105,9 +105,11 @@ async def test_a_rollback_during_the_watch_ends_it_and_says_so(make_stack: MakeS
         await orch.rollback("numbers look off")
     finally:
         intent.settled.set()
-    dep = await asyncio.wait_for(deploy, 10)
-    assert dep.active is Color.BLUE
-    assert (op.op.state, op.op.message) == (OpState.ROLLED_BACK, "rollback by alice: numbers look off")
+    with pytest.raises(Aborted, match="2.0 was rolled back during its watch: rollback by alice") as err:
+        await asyncio.wait_for(deploy, 10)  # the deploy did not succeed: its command exits 14, not 0
+    assert err.value.hint == "blue (1.0) serves all traffic" and orch.current().active is Color.BLUE
+    assert (op.op.state, op.op.message, op.op.exit_code) == \
+        (OpState.ROLLED_BACK, "rollback by alice: numbers look off", Aborted.exit_code)
     ended = next(e for e in reversed(orch.store.history("shop")) if e.action == "stabilize")
     assert ended.outcome == "ended" and "no trigger fired" not in ended.reason
 

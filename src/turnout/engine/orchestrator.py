@@ -703,12 +703,13 @@ class Orchestrator:
                 await asyncio.wait_for(intent_settled(op), self.cfg.deploy.verify_timeout + 5)
             op.take_intent()
             now = self.current()
-            if now.active is not target:
+            if now.active is not target:  # the release did not stay: a deploy that ends so is not a success
                 why = f"{intent.kind} by {intent.actor}: {intent.reason}"
                 self.journal.record("stabilize", "ended", f"watch of {target.value} ended: {why}",
                                     checked(result.measurements))
-                op.finish(OpState.ROLLED_BACK, why)
-                return now
+                op.finish(OpState.ROLLED_BACK, why, Aborted.exit_code)
+                raise Aborted(f"{dep.version_of(target)} was rolled back during its watch: {why}",
+                              hint=f"{now.active.value} ({now.version_of(now.active)}) serves all traffic")
             if time.time() >= deadline:  # the command did not switch, and the window has passed
                 self.journal.record("stabilize", "ok", result.reason, checked(result.measurements))
                 op.finish(OpState.SUCCEEDED, f"{dep.version_of(target)} live on {target.value}")
@@ -721,9 +722,11 @@ class Orchestrator:
             raise
         try:
             now = self.current()
-            if now.active is not target or now.phase is not Phase.STABILIZE:
-                op.finish(OpState.ROLLED_BACK, "someone else switched meanwhile: their decision stands")
-                return now  # someone else switched meanwhile: their decision stands
+            if now.active is not target or now.phase is not Phase.STABILIZE:  # their decision stands
+                why = "someone else switched meanwhile: their decision stands"
+                op.finish(OpState.ROLLED_BACK, why, Aborted.exit_code)
+                raise Aborted(f"{dep.version_of(target)}: trigger {result.trigger} fired, but {why}",
+                              hint=f"{now.active.value} ({now.version_of(now.active)}) serves all traffic")
             restored = await self._route_back(source, target, f"automatic: {result.reason}", result)
         finally:
             self.journal.unlock()
