@@ -252,3 +252,46 @@ class TestProcessRuntimeContract(RuntimeContract):
     @pytest.fixture
     def runtime(self, runtimes: Factory) -> Callable[..., Runtime]:
         return lambda instances=2: runtimes(instances=instances, ready_timeout=5.0)
+
+
+async def test_instances_never_get_the_routers_or_the_apis_ports(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owned router binds its listeners after the instances start: a port picked for an instance in
+    between (free then) made Envoy fail with 'Address already in use' (seen once in CI)."""
+    from turnout import config
+    from turnout.infra import procs
+
+    reserved = [procs.free_port() for _ in range(4)]
+    cfg = config.parse(f"""
+[app]
+name = "shop"
+[runtime]
+command = ["{sys.executable}", "{APP}", "--port", "{{port}}", "--version", "{{version}}"]
+instances = 2
+[router]
+kind = "envoy"
+production = "127.0.0.1:{reserved[0]}"
+test = "127.0.0.1:{reserved[1]}"
+admin = "127.0.0.1:{reserved[2]}"
+[api]
+listen = "127.0.0.1:{reserved[3]}"
+""", base_dir=tmp_path)
+    assert cfg.driver_env().reserved_ports == frozenset(reserved)
+    offered, real = iter([*reserved, *reserved]), procs._random  # the pick lands on each reserved port first
+
+    class Unlucky:
+        def choice(self, pool: list[tuple[int, int]]) -> tuple[int, int]:
+            return pool[0]
+
+        def randint(self, low: int, high: int) -> int:
+            return next(offered, None) or real.randint(low, high)
+
+    procs._handed_out.clear()  # this process handed them out above: only the runtime's avoid stops them now
+    monkeypatch.setattr(procs, "_random", Unlucky())
+    rt = runtime_from_config(ProcessRuntime, cfg)
+    try:
+        ports = {e.port for e in await rt.start(Release("1.0"), BLUE)}
+        assert len(ports) == 2 and not ports & set(reserved)
+    finally:
+        await rt.stop(BLUE, drain=1)
+        await rt.close()

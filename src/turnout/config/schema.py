@@ -80,6 +80,8 @@ class DriverEnv:
     state_dir: Path  # the state folder (absolute); a driver keeps its files in a folder of its own there
     base_dir: Path  # the folder of turnout.toml: relative paths in options are relative to it
     health: HealthConfig
+    # Ports the owned router and the API will bind (they may start after the instances): never an instance's.
+    reserved_ports: frozenset[int] = frozenset()
 
 
 class AppConfig(Model):
@@ -627,7 +629,13 @@ class Config(Model):
         return state_dir(self.base_dir, self.state.path)
 
     def driver_env(self) -> DriverEnv:
-        return DriverEnv(self.app.name, self.state_dir(), self.base_dir.resolve(), self.health)
+        return DriverEnv(self.app.name, self.state_dir(), self.base_dir.resolve(), self.health,
+                         self.reserved_ports())
+
+    def reserved_ports(self) -> frozenset[int]:
+        """The ports of the owned router's listeners and of `[api] listen` (unix sockets have none)."""
+        addresses = [address for _, address in self.router.listeners()] + ([self.api.listen] if self.api.listen else [])
+        return frozenset(int(m.group("port")) for a in addresses if (m := _HOSTPORT.match(a)) and int(m.group("port")))
 
     def locate(self, exc: ConfigError) -> ConfigError:
         """`exc` with the file and line of each problem's key path."""

@@ -58,8 +58,8 @@ class ProcessRuntime:
     Options = NoOptions  # the process runtime reads runtime.command, cwd, env, restart
 
     def __init__(self, runtime: RuntimeConfig, health: HealthConfig, state_dir: Path, base_dir: Path,
-                 host: str = "127.0.0.1") -> None:
-        self.host = host
+                 *, host: str = "127.0.0.1", reserved: frozenset[int] = frozenset()) -> None:
+        self.host, self.reserved = host, reserved  # reserved: the router's and the API's ports
         self._rt, self._health, self._state_dir = runtime, health, state_dir
         self._cwd = (base_dir / runtime.cwd).resolve()
         self._envs: dict[Color, _Env] = {}
@@ -69,7 +69,7 @@ class ProcessRuntime:
     def from_options(cls, section: RuntimeConfig, options: NoOptions, env: DriverEnv) -> Self:
         if not section.command:
             raise ConfigError("field required for the process runtime", key=("runtime", "command"))
-        return cls(section, env.health, env.state_dir, env.base_dir)
+        return cls(section, env.health, env.state_dir, env.base_dir, reserved=env.reserved_ports)
 
     def log_path(self, color: Color, index: int) -> Path:
         return self._state_dir / "logs" / f"{color.value}-{index}.log"
@@ -174,7 +174,7 @@ class ProcessRuntime:
 
     async def _add(self, color: Color, env: _Env, indices: range | list[int]) -> None:
         """Start instances at `indices`, wait until all are ready, then supervise them."""
-        used = {i.rec.port for e in self._envs.values() for i in e.instances.values()}
+        used = {i.rec.port for e in self._envs.values() for i in e.instances.values()} | self.reserved
         new: list[_Instance] = []
         try:
             for index in indices:
