@@ -286,7 +286,7 @@ listen = "127.0.0.1:{reserved[3]}"
         def randint(self, low: int, high: int) -> int:
             return next(offered, None) or real.randint(low, high)
 
-    procs._handed_out.clear()  # this process handed them out above: only the runtime's avoid stops them now
+    monkeypatch.setattr(procs, "_handed_out", {})  # handed out above: only the runtime's avoid stops them now
     monkeypatch.setattr(procs, "_random", Unlucky())
     rt = runtime_from_config(ProcessRuntime, cfg)
     try:

@@ -210,14 +210,21 @@ class RouterConfig(Model):
         return [(key, getattr(self, key)) for key in ("production", "test", "admin")]
 
 
+def bound_at(address: str) -> tuple[str, int] | None:
+    """(host, port) a listener binds; None for unix:/path or a port chosen at start."""
+    m = _HOSTPORT.match(address)
+    if m is None or int(m.group("port")) == 0:
+        return None
+    return m.group("host").strip("[]").lower(), int(m.group("port"))
+
+
 def same_port(listeners: list[tuple[str, str]]) -> str | None:
     """The first two listeners that would share a port (same host, or one of them a wildcard)."""
     seen: list[tuple[str, str, int]] = []
     for key, address in listeners:
-        m = _HOSTPORT.match(address)
-        if m is None or int(m.group("port")) == 0:  # unix:/path, or a port chosen at start
+        if (bound := bound_at(address)) is None:
             continue
-        host, port = m.group("host").strip("[]").lower(), int(m.group("port"))
+        host, port = bound
         for other, other_host, other_port in seen:
             if port == other_port and (host == other_host or WILDCARD_HOSTS & {host, other_host}):
                 return f"{key} ({address}) and {other} listen on the same port: each needs its own"
@@ -610,12 +617,14 @@ class Config(Model):
 
     @model_validator(mode="after")
     def _api_port(self) -> Config:
-        if self.api.listen:
-            ours = [(f"router.{key}", address) for key, address in self.router.listeners()]
-            clash = same_port([*ours, ("api.listen", self.api.listen)])
-            if clash:
-                raise ValueError(clash)
+        if self.api.listen and (clash := same_port(self.listeners())):
+            raise ValueError(clash)
         return self
+
+    def listeners(self) -> list[tuple[str, str]]:
+        """(key, address) of all turnout itself listens on: the owned router's listeners and `[api] listen`."""
+        ours = [(f"router.{key}", address) for key, address in self.router.listeners()]
+        return ours + ([("api.listen", self.api.listen)] if self.api.listen else [])
 
     @field_validator("webhooks")
     @classmethod
@@ -633,9 +642,8 @@ class Config(Model):
                          self.reserved_ports())
 
     def reserved_ports(self) -> frozenset[int]:
-        """The ports of the owned router's listeners and of `[api] listen` (unix sockets have none)."""
-        addresses = [address for _, address in self.router.listeners()] + ([self.api.listen] if self.api.listen else [])
-        return frozenset(int(m.group("port")) for a in addresses if (m := _HOSTPORT.match(a)) and int(m.group("port")))
+        """The ports of all turnout listens on (unix sockets have none)."""
+        return frozenset(bound[1] for _, address in self.listeners() if (bound := bound_at(address)))
 
     def locate(self, exc: ConfigError) -> ConfigError:
         """`exc` with the file and line of each problem's key path."""
