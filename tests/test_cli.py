@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,6 +76,8 @@ def test_up_deploy_status_history_down(project: Path) -> None:
     assert st["environments"]["blue"] == {**st["environments"]["blue"], "version": "1.0", "instances": 2,
                                           "healthy": 2}
     assert st["router"]["kind"] == "builtin" and st["router"]["serving"] == {"blue": 100, "green": 0}
+    text = turnout(project, "status").stdout  # the table: nothing on green yet reads "-", not "None"
+    assert "None" not in text and "False" not in text and re.search(r"green\s+│ -\s+│ -\s+│ 0", text), text
     res = turnout(project, "deploy", "2.0")
     assert res.returncode == 0, res.stderr
     assert "readiness" in res.stderr and "2.0: live on green" in res.stdout

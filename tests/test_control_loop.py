@@ -61,7 +61,8 @@ def test_2_agent_killed_during_the_watch_resumes_it_and_rolls_back(project: Path
     assert res.returncode == 0 and "started in the agent" in res.stdout
     wait_for("the watch", lambda: watching(project), 30)
     kill_agent(project)
-    up(project)  # the new agent resumes the watch with what is left of its window
+    res = turnout(project, "up", "--detach")  # the new agent resumes the watch with what is left of its window
+    assert res.returncode == 0 and "resumed op-" in res.stdout and "deploy 2.0+fail-after-9" in res.stdout
     wait_for("the automatic rollback", lambda: status(project)["active"] == "blue", 40)
     events = history(project)
     assert any(e["action"] == "resume" and "watching green again" in e["reason"] for e in events)

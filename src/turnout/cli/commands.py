@@ -179,8 +179,14 @@ def up(ctx: Ctx, version: str | None, detach: bool) -> None:
     if detach:
         pid = client.start_detached(str(ctx.file()), version)
         st = client.status()
-        click.echo(f"agent up (pid {pid}): {st.active} serves {st.environments[st.active].version} "
-                   f"at {st.router.production_url}")
+        w = st.stored_weights
+        serving = " + ".join(f"{c} {st.environments[c].version} ({w[c]}%)" for c in w if w[c]) \
+            if 0 < w[st.active] < 100 else f"{st.active} serves {st.environments[st.active].version}"
+        click.echo(f"agent up (pid {pid}): {serving} at {st.router.production_url}")
+        if st.operation:  # an operation a stopped agent left is resumed, not forgotten: say so
+            o = st.operation
+            click.echo(f"resumed {o.id}: {o.kind} {o.version or ''} at step {o.step}; "
+                       f"follow it with `turnout ops --follow`")
         return
     from turnout.control.server import serve
 

@@ -89,8 +89,8 @@ def print_status(d: StatusView) -> None:
     for color in Color:
         env = d.environments[color]
         share = f"{r.serving[color]}%" if r.serving else "?"
-        table.add_row(color, str(env.version), str(env.running_version), str(env.instances), str(env.healthy),
-                      str(env.warm), f"{d.stored_weights[color]}%", share)
+        table.add_row(color, env.version or "-", env.running_version or "-", str(env.instances), str(env.healthy),
+                      "yes" if env.warm else "no", f"{d.stored_weights[color]}%", share)
     out.print(table)
     if d.operation:
         o = d.operation
