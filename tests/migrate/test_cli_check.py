@@ -63,6 +63,29 @@ def test_parse_error_names_file_line_and_column(files: dict[str, Path]) -> None:
     assert doc["files"][0]["error"] == {"line": 2, "column": 30, "message": 'syntax error at or near ";"'}
 
 
+@pytest.mark.parametrize(("sql", "where"), [
+    ("SELECT 1 FROM", "1:14"), ("CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN\n\n", "2:25"),
+    ("DO $$ BEGIN", "1:4"), ("CREATE TABLE t (a int", "1:22")])
+def test_sql_cut_short_is_an_error_at_its_end(tmp_path: Path, sql: str, where: str) -> None:
+    # pglast reports no offset for an error at the end of the input: still a clear error, never a crash
+    path = tmp_path / "cut.sql"
+    path.write_text(sql)
+    res = run(str(path))
+    assert res.exit_code == 2, res.output
+    assert f"{path}:{where}: error: " in res.output, res.output
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("SELECT 1 FROM", "1:13: error: Expected table name but got end of input"),
+    ("INSERT INTO t (a) VALUES", "1:24: error: incomplete Values: 'expressions' missing")])
+def test_mysql_parse_errors_read_as_sql_not_as_sqlglot_internals(tmp_path: Path, sql: str, message: str) -> None:
+    path = tmp_path / "cut.sql"
+    path.write_text(sql)
+    res = run("--dialect", "mysql", str(path))
+    assert res.exit_code == 2 and f"{path}:{message}\n" in res.output, res.output
+    assert "Token" not in res.output and "<class" not in res.output
+
+
 def test_text_format(files: dict[str, Path]) -> None:
     out = run(str(files["rename"])).output.splitlines()
     assert out[0] == f"{files['rename']}: backward_incompatible (2 statements)"

@@ -38,7 +38,9 @@ def statements(text: str) -> list[Statement]:
     try:
         raws = parse_sql(text)
     except ParseError as exc:
-        message, offset = exc.args[0], int(exc.args[1]) if len(exc.args) > 1 else 0
+        # pglast gives no offset for an error at the end of the input ("SELECT 1 FROM"): point there
+        at = exc.args[1] if len(exc.args) > 1 else None
+        message, offset = exc.args[0], len(text.rstrip()) if at is None else int(at)
         line, col = line_of(text, max(offset, 0))
         raise SqlParseError(SqlError(line, col, str(message))) from None
     out = []

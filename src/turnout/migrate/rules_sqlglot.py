@@ -101,7 +101,7 @@ class SqlglotChecker:
             except ParseError as exc:
                 err = exc.errors[0] if exc.errors else {}
                 raise SqlParseError(SqlError(line + int(err.get("line", 1)) - 1, int(err.get("col", col)),
-                                             str(err.get("description", exc)))) from None
+                                             _readable(str(err.get("description", exc))))) from None
             before = len(self.res.findings)
             self.visit(tree, line, col, sql)
             verdict = Verdict.worst(f.verdict for f in self.res.findings[before:])
@@ -391,3 +391,13 @@ def schema_from_sql(text: str, dialect: str) -> Schema:
     checker = SqlglotChecker(text, dialect)
     checker.run()
     return checker.columns
+
+
+_TOKEN = re.compile(r"<Token token_type: TokenType\.(\w+), text: (.*?), line: \d+, col: \d+.*?>")
+_MISSING = re.compile(r"Required keyword: '(\w+)' missing for <class '[\w.]*?(\w+)'>")
+
+
+def _readable(message: str) -> str:
+    """sqlglot names the token or the class it stopped at by its repr: say what a user can read instead."""
+    message = _TOKEN.sub(lambda m: "end of input" if m[1] == "SENTINEL" else repr(m[2]), message)
+    return _MISSING.sub(lambda m: f"incomplete {m[2]}: {m[1]!r} missing", message)
