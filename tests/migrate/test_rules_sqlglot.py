@@ -111,3 +111,25 @@ def test_unparseable_alter_is_an_error_not_a_pass() -> None:
 ])
 def test_sqlite_rules(sql: str, expected: list[tuple[str, int]]) -> None:
     assert findings(sql, "sqlite") == expected
+
+
+# Found by fuzzing the checker with mutated corpus files: sqlglot accepts some broken SQL as odd trees, or
+# fails with other exceptions than ParseError. Each is a located error (never a crash, never a pass).
+@pytest.mark.parametrize(("sql", "message"), [
+    (" DELETE $$", "cannot analyse this Delete statement"),
+    ("ALTER TABLE orders ADD INDEX i (user_id),  DEFAULT ALGORITHM", "cannot parse this statement"),
+    ("SET SESSION lock_wait_timeout = ``;", "cannot parse this statement"),
+    ("ALTER TABLE order_items ADD TYPE CONSTRAINT fk_items_order;", "column TYPE has no type"),
+])
+def test_broken_sql_sqlglot_reads_oddly_is_an_error(sql: str, message: str) -> None:
+    report = Checker(CheckOptions(dialect="mysql")).check_text(sql)
+    assert report.error is not None and message in report.error.message, report.error
+    assert report.error.line == 1
+
+
+def test_a_stray_word_after_a_column_type_is_not_a_constraint() -> None:
+    # sqlglot reads "CONSTRAINT NULL" after a type as a bare identifier among the constraints
+    for size, expected in (("40", []), ("400", [("mysql-table-copy", 1)])):
+        plain = with_schema(f"ALTER TABLE users MODIFY COLUMN phone VARCHAR({size});")
+        assert plain == expected
+        assert with_schema(f"ALTER TABLE users MODIFY COLUMN phone VARCHAR({size}) CONSTRAINT NULL;") == plain

@@ -102,8 +102,16 @@ class SqlglotChecker:
                 err = exc.errors[0] if exc.errors else {}
                 raise SqlParseError(SqlError(line + int(err.get("line", 1)) - 1, int(err.get("col", col)),
                                              _readable(str(err.get("description", exc))))) from None
+            except (TokenError, ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+                # sqlglot fails on some garbage with other exceptions than ParseError: still a located error
+                raise SqlParseError(SqlError(line, col, f"cannot parse this statement: {exc}")) from None
             before = len(self.res.findings)
-            self.visit(tree, line, col, sql)
+            try:
+                self.visit(tree, line, col, sql)
+            except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+                # a tree of a shape the rules do not expect (sqlglot accepts some broken SQL): never a pass
+                raise SqlParseError(SqlError(line, col, f"cannot analyse this {type(tree).__name__} statement as "
+                                                        f"sqlglot read it ({exc}); is the SQL complete?")) from None
             verdict = Verdict.worst(f.verdict for f in self.res.findings[before:])
             self.res.statements.append(StatementInfo(line, type(tree).__name__, verdict))
             self.res.spans.append(Span(line, line + sql.count("\n")))
@@ -297,7 +305,9 @@ class SqlglotChecker:
             self.add("mysql-table-copy", line, detail=detail, table=table)
 
     def add_column(self, cd: exp.ColumnDef, table: str, line: int, online: bool) -> None:
-        kinds = {type(c.kind): c.kind for c in cd.args.get("constraints") or ()}
+        if self.dialect == "mysql" and cd.args.get("kind") is None:  # (SQLite columns may have no type)
+            raise SqlParseError(SqlError(line, 1, f"column {cd.name} has no type: MySQL refuses this statement"))
+        kinds = {type(k): k for k in _constraint_kinds(cd)}
         nn = kinds.get(exp.NotNullColumnConstraint)
         default = kinds.get(exp.DefaultColumnConstraint)
         auto = exp.AutoIncrementColumnConstraint in kinds
@@ -374,9 +384,15 @@ class SqlglotChecker:
                 self.copy(line, table, f"A {con.args['kind']} index build", online)
 
 
+def _constraint_kinds(cd: exp.ColumnDef) -> list[exp.Expression]:
+    """What each column constraint is (sqlglot reads a stray word after a type as a bare identifier: skipped)."""
+    return [c.args["kind"] for c in cd.args.get("constraints") or ()
+            if isinstance(c, exp.ColumnConstraint) and c.args.get("kind") is not None]
+
+
 def coldef(cd: exp.ColumnDef) -> MyColumn:
     kind = cd.args.get("kind")
-    cons = [c.kind for c in cd.args.get("constraints") or ()]
+    cons = _constraint_kinds(cd)
     nn_cons = [c for c in cons if isinstance(c, exp.NotNullColumnConstraint)]
     not_null = any(not c.args.get("allow_null") for c in nn_cons) or any(
         isinstance(c, exp.PrimaryKeyColumnConstraint) for c in cons)
