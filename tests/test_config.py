@@ -56,7 +56,8 @@ def test_good_file_loads_with_defaults() -> None:
      "runtime.command: unknown placeholder {prot}; use {color}, {instance}, {port}, {version} (turnout.toml line 4)"),
     ("[app]\nname = 'x'\n[[checks]]\nkind = 'smoke'\n[[checks]]\nkind = 'smoke'\ntimeout = 'x'\n",
      "checks[1].timeout: expected a duration like 30s, 15m or 500ms, got 'x' (turnout.toml line 7)"),
-    ("[app]\nname = 'bad name!'\n", "app.name: String should match pattern"),
+    ("[app]\nname = 'bad name!'\n", "app.name: 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or "
+                                    "digit; got 'bad name!'"),
     # validated by the schema at load time, not at deploy time
     ("[app]\nname = 'x'\n[deploy]\nsteps = [50, 5]\n",
      "deploy.steps: canary steps must rise from 1 to 100 percent, got [50, 5] (turnout.toml line 4)"),

@@ -93,6 +93,8 @@ def problems_of(exc: ValidationError, prefix: Key = ()) -> list[Problem]:
         # validator steps are not keys; "[key]" marks a problem with a table's key (the key is before it)
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]")))
         msg = _MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))
+        if err["type"] == "string_pattern_mismatch":  # the pattern alone does not say which value broke it
+            msg += f"; got {err['input']!r}"
         out.append(Problem((*prefix, *loc), msg))
     return out
 

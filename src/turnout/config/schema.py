@@ -84,9 +84,18 @@ class DriverEnv:
     reserved_ports: frozenset[int] = frozenset()
 
 
+_APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
 class AppConfig(Model):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
-                      description="the app's name: used in the audit log, Kubernetes names and the agent's identity")
+    name: str = Field(description="the app's name: used in the audit log, Kubernetes names and the agent's identity")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _APP_NAME.fullmatch(v):
+            raise ValueError(f"1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit; got {v!r}")
+        return v
 
 
 class RuntimeConfig(Model):
