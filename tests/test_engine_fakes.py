@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from turnout import config
 from turnout.control.local import Stack
-from turnout.engine.reconciler import Reconciler
+from turnout.engine.reconciler import URGENT_CAP, Reconciler, one_line
+from turnout.errors import RouterError
 from turnout.model import Color, Weights
 from turnout.store import SqliteStore
 from turnout.testing.fakes import FakeRouter, FakeRuntime
@@ -82,9 +85,21 @@ async def test_a_failed_repair_is_retried_with_backoff_and_reported(tmp_path: Pa
     await loop.tick()
     drift = loop.drifts["blue instances"]
     assert drift.failures == 1 and drift.retry_at > drift.since
+    assert "1.0+broken" in drift.error  # why, for `turnout status`
     await loop.tick()  # inside the backoff: not tried again
     assert loop.drifts["blue instances"].failures == 1
     assert [e.outcome for e in orch.store.history("shop") if e.action == "reconcile"] == ["failed"]
+    for _ in range(6):  # production waits on it: the backoff doubles, but never past URGENT_CAP
+        loop.drifts["blue instances"] = replace(loop.drifts["blue instances"], retry_at=0)
+        await loop.tick()
+    drift = loop.drifts["blue instances"]
+    assert drift.failures == 7 and drift.retry_at - time.time() <= URGENT_CAP
+
+
+def test_one_line_keeps_the_cause_at_the_end_of_a_log_tail() -> None:
+    exc = RouterError("proxy exited while starting:\nstarting\nturnout-proxy: cannot listen on 127.0.0.1:8080\n")
+    assert one_line(exc) == "proxy exited while starting: ... turnout-proxy: cannot listen on 127.0.0.1:8080"
+    assert one_line(RouterError("plain")) == "plain" and one_line(RouterError("")) == "RouterError"
 
 
 async def test_warm_restarts_the_retention_window(tmp_path: Path) -> None:

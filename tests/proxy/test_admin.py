@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import TOKEN, Client, Proxy, StartProxy, Upstreams, free_port, get
@@ -142,3 +143,53 @@ async def test_broken_state_file_refuses_to_start(tmp_path: Path) -> None:
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
     _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 2 and b"state file" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("junk", ["null", '{"weights": 7}', '{"weights": {"blue": 100, "green": 0}}', "\x00\xff{"])
+async def test_a_damaged_state_file_is_set_aside_when_asked(tmp_path: Path, junk: str) -> None:
+    # what the agent asks for: its store holds the routes and sets them again, so start rather than refuse
+    (tmp_path / "token").write_text(TOKEN)
+    (tmp_path / "s.json").write_text(junk)
+    admin = f"127.0.0.1:{free_port()}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "turnout.proxy", "--production", f"127.0.0.1:{free_port()}",
+        "--test", f"127.0.0.1:{free_port()}", "--admin", admin, "--damaged-state", "set-aside",
+        "--initial-weights", "0,100",
+        "--token-file", str(tmp_path / "token"), "--state-file", str(tmp_path / "s.json"),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            for _ in range(250):
+                try:
+                    state = (await client.get(f"http://{admin}/state")).json()
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.02)
+            else:
+                raise AssertionError("the proxy did not start")
+        assert state["backends"] == {"blue": [], "green": []}  # no instances until the controller sets them
+        assert state["weights"] == {"blue": 0, "green": 100}  # the controller's last split, not the default
+        [aside] = tmp_path.glob("s.json.damaged-*")
+        assert aside.read_text() == junk  # kept as it was, for a look
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert b"is not valid" in err and b"moved it to" in err
+
+
+async def test_initial_weights_never_override_a_state_file(start_proxy: StartProxy, tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text('{"weights": {"blue": 100, "green": 0}, "backends": {}, "generation": 4}')
+    p = await start_proxy("--initial-weights", "0,100")
+    assert (await p.state())["weights"] == {"blue": 100, "green": 0}
+
+
+@pytest.mark.parametrize("bad", ["50", "50,60", "a,b", "-1,101"])
+async def test_bad_initial_weights_is_one_line(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "token").write_text(TOKEN)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "turnout.proxy", "--production", f"127.0.0.1:{free_port()}",
+        "--test", f"127.0.0.1:{free_port()}", "--admin", f"127.0.0.1:{free_port()}", f"--initial-weights={bad}",
+        "--token-file", str(tmp_path / "token"), "--state-file", str(tmp_path / "s.json"),
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and b"--initial-weights" in err, err

@@ -182,7 +182,12 @@ def up(ctx: Ctx, version: str | None, detach: bool) -> None:
         w = st.stored_weights
         serving = " + ".join(f"{c} {st.environments[c].version} ({w[c]}%)" for c in w if w[c]) \
             if 0 < w[st.active] < 100 else f"{st.active} serves {st.environments[st.active].version}"
-        click.echo(f"agent up (pid {pid}): {serving} at {st.router.production_url}")
+        if st.router.reachable:
+            click.echo(f"agent up (pid {pid}): {serving} at {st.router.production_url}")
+        else:  # up, and repairing it: say so rather than print an empty address
+            why = next((d.repair_error for d in st.drifts if d.what == "router" and d.repair_error), st.router.error)
+            click.echo(f"agent up (pid {pid}), but the {st.router.kind} router does not answer yet: "
+                       f"{why}; the agent keeps trying (`turnout status` shows it)")
         if st.operation:  # an operation a stopped agent left is resumed, not forgotten: say so
             o = st.operation
             click.echo(f"resumed {o.id}: {o.kind} {o.version or ''} at step {o.step}; "

@@ -98,6 +98,9 @@ def print_status(d: StatusView) -> None:
         out.print(f"operation {o.id}: {o.kind} {o.version or ''} step {o.step}{left} (by {o.actor or '?'})")
     for drift in d.drifts:
         out.print(f"[red]drift[/] {drift.what}: {drift.detail} (for {time.time() - drift.since:.0f}s)")
+        if drift.repair_error:
+            wait = max(drift.retry_at - time.time(), 0)
+            out.print(f"  the last repair failed: {drift.repair_error}; next try in {wait:.0f}s")
     if d.bad:
         out.print(f"rolled back by a trigger (switching to them needs --force): {', '.join(d.bad)}")
     if d.agent.config_changed:

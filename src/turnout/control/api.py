@@ -220,6 +220,8 @@ class DriftView(msgspec.Struct, frozen=True, kw_only=True):
     what: str
     detail: str
     since: float
+    repair_error: str = ""  # why the last repair failed
+    retry_at: float = 0.0  # when the next repair is tried (after a failed one)
 
 
 class StatusView(msgspec.Struct, frozen=True, kw_only=True):

@@ -419,7 +419,8 @@ class Agent:
 
     async def status_view(self) -> api.StatusView:
         op = api.OperationView.of(self.running.handle.op) if self.running else None
-        drifts = [api.DriftView(what=d.what, detail=d.detail, since=d.since) for d in self.reconciler.drifts.values()]
+        drifts = [api.DriftView(what=d.what, detail=d.detail, since=d.since, repair_error=d.error,
+                                 retry_at=d.retry_at if d.error else 0.0) for d in self.reconciler.drifts.values()]
         return await self.stack.status(self.view(), op, drifts)
 
     async def status(self, request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ from turnout.model import Color, Deployment, EnvStatus, Release, RouteState
 log = logging.getLogger("turnout.reconcile")
 UNHEALTHY_GRACE = 3.0  # an instance may take this long to come back (the runtime's own restart) before we act
 BACKOFF = (2.0, 60.0)  # a repair that failed is tried again after this, doubling up to the cap
+URGENT_CAP = 8.0  # ...but production waits on an urgent one (a dead router): never longer than this
 RECUR = 600.0  # a drift seen again this soon after its repair "came back": something keeps re-applying it
 
 
@@ -37,6 +38,7 @@ class Drift:
     retry_at: float = 0.0
     failures: int = 0
     returns: int = 0  # how often it came back soon after being repaired
+    error: str = ""  # why the last repair failed
 
 
 class Reconciler:
@@ -75,7 +77,12 @@ class Reconciler:
             state = await self.orch.router.observe()
         except TurnoutError as exc:
             await self._repair("router", f"cannot be read: {exc}", self._prepare, urgent=True)
-            return
+            if "router" in self.drifts:  # not repaired (yet)
+                return
+            try:  # started again, maybe with none of its routes (a damaged state file): set them in this pass,
+                state = await self.orch.router.observe()  # not a tick later while it serves its default color
+            except TurnoutError:
+                return
         self.cleared("router")
         await self._backends(dep, state, statuses, in_flight)
         if not in_flight:
@@ -157,8 +164,9 @@ class Reconciler:
         try:
             done = await action()
         except TurnoutError as exc:
-            delay = min(BACKOFF[0] * 2 ** drift.failures, BACKOFF[1])
-            self.drifts[what] = replace(drift, retry_at=now + delay, failures=drift.failures + 1)
+            delay = min(BACKOFF[0] * 2 ** drift.failures, URGENT_CAP if urgent else BACKOFF[1])
+            self.drifts[what] = replace(drift, retry_at=now + delay, failures=drift.failures + 1,
+                                        error=one_line(exc))
             self.orch.journal.record("reconcile", "failed", f"{what}: {detail}; repair failed ({exc}); "
                                                             f"next try in {delay:.0f}s")
             log.warning("reconcile %s failed: %s", what, exc)
@@ -172,3 +180,10 @@ class Reconciler:
 def came_back(times: int) -> str:
     return (f"back {times} time{'s' if times > 1 else ''} within {RECUR / 60:.0f} min of a repair: something "
             "re-applies it, e.g. a GitOps sync of a manifest that sets it (docs/kubernetes.md)")
+
+
+def one_line(exc: Exception) -> str:
+    """An error for a status line: its first line and, for one that ends with a log tail, the tail's last line
+    ("proxy exited while starting: ... cannot bind 127.0.0.1:8080: Address already in use")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    return lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"

@@ -14,6 +14,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -35,6 +36,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--admin", required=True, help="host:port or unix:/path of the admin API")
     p.add_argument("--token-file", required=True, help="file holding the admin bearer token")
     p.add_argument("--state-file", required=True, help="JSON routing state, rewritten on every change")
+    p.add_argument("--damaged-state", choices=("refuse", "set-aside"), default="refuse",
+                   help="a state file that cannot be read: refuse to start, or move it aside (kept, renamed "
+                        "*.damaged-TIME) and start with no routes, for a controller that sets them again")
+    p.add_argument("--initial-weights", metavar="BLUE,GREEN",
+                   help="the split to serve when there is no usable state file (missing or set aside), e.g. 0,100: "
+                        "what a controller last saw, so a restart never serves the other color meanwhile")
     p.add_argument("--drain", type=float, default=30.0, help="seconds in-flight requests get after SIGTERM")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the listeners")
     p.add_argument("--log-file", help="log here instead of stderr")
@@ -254,7 +261,19 @@ def main(argv: list[str] | None = None) -> int:
         if not token:
             raise ValueError(f"token file {opts.token_file} is empty")
         router = state.Router()
-        state.load(opts.state_file, router)
+        initial = state.parse_pair(opts.initial_weights) if opts.initial_weights else None
+        restored = False
+        try:
+            restored = state.load(opts.state_file, router)
+        except ValueError as err:
+            if opts.damaged_state != "set-aside":
+                raise
+            aside = f"{opts.state_file}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            os.replace(opts.state_file, aside)
+            log.warning("%s; moved it to %s and started with no routes: the controller sets them again", err, aside)
+            print(f"turnout-proxy: {err}; moved it to {aside}", file=sys.stderr)
+        if initial is not None and not restored:  # no state of its own: the controller's last split
+            router.apply(initial, generation=0)
         if opts.workers < 1:
             raise ValueError("--workers must be at least 1")
         socks = [bind(opts.production), bind(opts.test)]

@@ -128,6 +128,15 @@ def retire(b: Backend) -> None:
 
 # -- validation (admin API and state file share it) ----------------------------------------------
 
+def parse_pair(text: str) -> tuple[int, int]:
+    """--initial-weights BLUE,GREEN."""
+    try:
+        blue, green = (int(x) for x in text.split(","))
+        return parse_weights({"blue": blue, "green": green})
+    except ValueError:
+        raise ValueError(f"--initial-weights: expected BLUE,GREEN summing to 100 like 0,100, got {text!r}") from None
+
+
 def parse_weights(obj: Any) -> tuple[int, int]:
     if not isinstance(obj, dict) or not obj or set(obj) - set(COLORS):
         raise ValueError('weights must be an object like {"blue": 0, "green": 100}')
@@ -152,23 +161,29 @@ def parse_backends(obj: Any) -> dict[str, list[str]]:
     return out
 
 
-def load(path: str, router: Router) -> None:
-    """Restore the last routing state; a missing file is a fresh start, a broken one an error."""
+def load(path: str, router: Router) -> bool:
+    """Restore the last routing state (True if there was one); a missing file is a fresh start, a broken one
+    an error."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        return
+        return False
     if not raw.strip():
-        return
+        return False
     try:
         data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
         weights = parse_weights(data["weights"])
         backends = parse_backends(data["backends"])
         generation = int(data.get("generation", 0))
-    except (ValueError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        raise ValueError(f"state file {path} is not valid: {exc} is missing") from None
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"state file {path} is not valid: {exc}") from None
     router.apply(weights, backends, generation)
+    return True
 
 
 def save(path: str, data: dict[str, Any]) -> None:

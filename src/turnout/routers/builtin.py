@@ -58,6 +58,7 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
         self.token_file = folder / "proxy.token"
         self._token = section.token
         self._pooled: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+        self._seen: Weights | None = None  # the split the proxy last served or was given: a restart's start
 
     @classmethod
     def default_folder(cls, env: DriverEnv) -> Path:
@@ -121,8 +122,16 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
         self.process.start([
             sys.executable, "-m", "turnout.proxy", "--production", self.production, "--test", self.test,
             "--admin", self.admin, "--token-file", str(self.token_file),
-            "--state-file", str(self.folder / "proxy-state.json"), "--drain", str(self.drain), *self.options.argv()])
+            "--state-file", str(self.folder / "proxy-state.json"), "--drain", str(self.drain),
+            # the agent's store holds the desired routes and sets them right after the start: a damaged state
+            # file is kept aside, not a reason to leave production without a proxy; until then the proxy serves
+            # the split it last had, never its default (all to blue), which may be the old release
+            "--damaged-state", "set-aside", *self._initial(), *self.options.argv()])
         await self.process.wait_ready(self.alive, self.options.start_timeout)
+
+    def _initial(self) -> list[str]:
+        w = self._seen
+        return [] if w is None else ["--initial-weights", f"{w.of(Color.BLUE)},{w.of(Color.GREEN)}"]
 
     # -- Router protocol ------------------------------------------------------------------------
     async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
@@ -131,11 +140,13 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
 
     async def route(self, weights: Weights) -> None:
         await self._call("PUT", "/route", {"weights": weights.as_dict()})
+        self._seen = weights
 
     async def observe(self) -> RouteState:
         s = await self._call("GET", "/state")
+        self._seen = weights = Weights(**s["weights"])
         return RouteState(
-            weights=Weights(**s["weights"]), test_color=Color(s["test"]),
+            weights=weights, test_color=Color(s["test"]),
             backends={Color(c): tuple(Endpoint.parse(a) for a in addrs) for c, addrs in s["backends"].items()},
             production_url=self.production_url, test_url=self.test_url)
 
