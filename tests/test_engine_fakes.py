@@ -13,7 +13,8 @@ from turnout import config
 from turnout.control.local import Stack
 from turnout.engine.reconciler import URGENT_CAP, Reconciler, one_line
 from turnout.errors import RouterError
-from turnout.model import Color, Weights
+from turnout.infra.files import secret_file
+from turnout.model import Color, RouteState, Weights
 from turnout.store import SqliteStore
 from turnout.testing.fakes import FakeRouter, FakeRuntime
 
@@ -125,3 +126,40 @@ async def test_deploying_a_release_marked_bad_needs_force(tmp_path: Path) -> Non
     await orch.deploy("2.0", force=True)
     assert orch.current().bad == frozenset()
     assert (await s.runtime.status(Color.GREEN)).version == "2.0"
+
+
+async def test_a_driver_bug_does_not_end_the_agents_reconcile_loop(tmp_path: Path) -> None:
+    from turnout.control.server import Agent
+
+    s = stack(tmp_path)
+    (tmp_path / "turnout.toml").write_text("")
+    agent = Agent(s, tmp_path / "turnout.toml", tmp_path / "agent.log")
+    await agent.start("1.0")
+    router = s.router
+    assert isinstance(router, FakeRouter)
+    real = router.observe
+    calls = 0
+
+    async def broken() -> RouteState:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "a damaged token file")  # not a TurnoutError
+        return await real()
+
+    router.observe = broken  # type: ignore[method-assign]
+    router.drift(Weights(50, 50))
+    await agent.reconcile_once()  # the bug is logged; reconcile_loop would go on with the next pass
+    await agent.reconcile_once()
+    assert (await real()).weights == Weights.all_to(Color.BLUE)  # and that pass repaired the drift
+
+
+def test_a_damaged_secret_file_is_set_aside_and_made_again(tmp_path: Path) -> None:
+    path = tmp_path / "admin.token"
+    first = secret_file(path)
+    assert secret_file(path) == first  # kept while it is readable
+    for damage in (b"\x00\xff garbage", b"", b"  \n", b"two words"):
+        path.write_bytes(damage)
+        new = secret_file(path)
+        assert new and new.isprintable() and new == path.read_text() and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert len(list(tmp_path.glob("admin.token.damaged-*"))) >= 1

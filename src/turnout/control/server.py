@@ -563,6 +563,8 @@ class Agent:
                 await self.reconciler.tick()
             except TurnoutError as exc:
                 log.warning("reconcile: %s", exc)
+            except Exception:  # a driver's bug must not end reconciliation for the rest of the agent's life
+                log.exception("reconcile pass failed; the next pass tries again")
 
     async def reconcile_loop(self) -> None:
         while not self.stopping.is_set():

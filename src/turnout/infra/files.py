@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -48,7 +49,15 @@ def secret_file(path: Path) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError:
+            secret = ""
+        if secret and secret.isprintable() and " " not in secret:
+            return secret
+        # damaged (empty, binary, broken by hand): kept aside, and a new one made, as on a first start
+        path.rename(path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"))
+        return secret_file(path)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(secrets.token_urlsafe(24))
     return path.read_text(encoding="utf-8").strip()

@@ -94,6 +94,7 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
         self.owned = options.socket is None  # else attached: someone else's HAProxy, driven over its socket
         self.socket = options.socket or str(socket_path(folder / "admin.sock"))
         self.master_socket = str(socket_path(folder / "master.sock"))
+        self._seen: Weights | None = None  # the split HAProxy last served or was given: a restart's start
 
     @property
     def pid(self) -> int | None:
@@ -131,6 +132,7 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
         if out.strip():
             raise RouterError(f"HAProxy refused the switch: {out.strip()}")
         # The same change in the files HAProxy reads at start, so a reload keeps it.
+        self._seen = weights
         text_w, text_t = api.render_maps(weights.green, idle)
         atomic_write(Path(weights_map), text_w)
         atomic_write(Path(test_map), text_t)
@@ -149,8 +151,9 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
             # Both backends of a color must serve the same instances; where they differ, only the
             # common part is reported, so the difference shows as drift and prepare() repairs it.
             backends[color] = tuple(e for e in serving if e in for_test)
+        self._seen = Weights(100 - int(green), int(green))
         return RouteState(
-            weights=Weights(100 - int(green), int(green)),
+            weights=self._seen,
             test_color=test_color,
             backends=backends,
             production_url=f"http://{self.production}",
@@ -237,18 +240,32 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
     def _write_files(self, wanted: dict[Color, tuple[Endpoint, ...]]) -> Path:
         """Config and maps for a (re)start; a color not given keeps the instances the old config had."""
         cfg = self.folder / "haproxy.cfg"
-        before = api.slots_in_config(cfg.read_text()) if cfg.exists() else {}
+        try:
+            before = api.slots_in_config(cfg.read_text()) if cfg.exists() else {}
+        except (OSError, ValueError):  # damaged (we write it whole again below): only the colors given serve
+            before = {}
         slots = {}
         for color in Color:
             endpoints = list(wanted[color] if color in wanted else
                              (s.endpoint for s in before.get(color, []) if s.serving))
             slots[color] = [api.Slot(f"s{i + 1}", endpoints[i] if i < len(endpoints) else EMPTY, i < len(endpoints))
                             for i in range(self.options.slots)]
-        # Maps survive a crash: a restarted HAProxy serves the split turnout last applied.
-        if not (self.folder / api.WEIGHTS_MAP).exists() or not (self.folder / api.TEST_MAP).exists():
-            text_w, text_t = api.render_maps(0, Color.GREEN)
-            atomic_write(self.folder / api.WEIGHTS_MAP, text_w)
-            atomic_write(self.folder / api.TEST_MAP, text_t)
+        # Maps survive a crash: a restarted HAProxy serves the split turnout last applied. Damaged ones are
+        # set aside (kept) and written again with the split this driver last saw, never a default color.
+        maps = (self.folder / api.WEIGHTS_MAP, self.folder / api.TEST_MAP)
+        try:
+            valid = api.maps_valid(maps[0].read_text(), maps[1].read_text())
+        except (OSError, ValueError):
+            valid = False
+        if not valid:
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            for path in maps:
+                with contextlib.suppress(FileNotFoundError):
+                    path.rename(path.with_name(f"{path.name}.damaged-{stamp}"))
+            w = self._seen or Weights.all_to(Color.BLUE)
+            text_w, text_t = api.render_maps(w.green, w.dominant.other)
+            atomic_write(maps[0], text_w)
+            atomic_write(maps[1], text_t)
         atomic_write(cfg, self._render(slots))
         for sock in (self.socket, self.master_socket):
             with contextlib.suppress(FileNotFoundError):

@@ -65,6 +65,7 @@ class NginxRouter(OwnedRouter[NginxOptions]):
     kind = "nginx"
     can_split = True
     Options = NginxOptions
+    _seen: Weights | None = None  # the split nginx last served or was given: a restart's start
 
     async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
@@ -75,9 +76,11 @@ class NginxRouter(OwnedRouter[NginxOptions]):
 
     async def route(self, weights: Weights) -> None:
         await self._put(state_body(green=str(weights.green), test=weights.dominant.other.value))
+        self._seen = weights
 
     async def observe(self) -> RouteState:
         weights, test, peers = parse_state(await self._call("GET", b""))
+        self._seen = weights
         return RouteState(weights=weights, test_color=test, backends=peers,
                           production_url=f"http://{self.production}", test_url=f"http://{self.test}")
 
@@ -105,7 +108,8 @@ class NginxRouter(OwnedRouter[NginxOptions]):
         return Traffic(at, bounds, colors)
 
     async def _call(self, method: str, body: bytes, path: str = "/turnout/state") -> str:
-        token = (self.folder / "admin.token").read_text().strip() if (self.folder / "admin.token").exists() else ""
+        token_file = self.folder / "admin.token"
+        token = token_file.read_text(errors="replace").strip() if token_file.exists() else ""
         try:
             status, data = await http(self.admin, method, path, body=body,
                                       headers={"Authorization": f"Bearer {token}"})
@@ -124,6 +128,22 @@ class NginxRouter(OwnedRouter[NginxOptions]):
             return False
         return True
 
+    def _check_state(self) -> None:
+        """state.txt is what a restarted nginx serves: a damaged one is set aside (kept) and written again with
+        the split this driver last saw, so nginx never starts on its default color (all to blue)."""
+        path = self.folder / "state.txt"
+        try:
+            parse_state(path.read_text())
+            return
+        except FileNotFoundError:
+            if self._seen is None:
+                return  # a first start: the agent routes explicitly
+        except (OSError, ValueError, RouterError):
+            path.rename(path.with_name(f"state.txt.damaged-{time.strftime('%Y%m%dT%H%M%S')}"))
+        w = self._seen or Weights.all_to(Color.BLUE)
+        atomic_write(path, state_body(green=str(w.green), test=w.dominant.other.value, peers_blue="",
+                                      peers_green="").decode())
+
     async def _start(self) -> None:
         binary = shutil.which(self.options.binary)
         if binary is None:
@@ -137,6 +157,7 @@ class NginxRouter(OwnedRouter[NginxOptions]):
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (self.folder / "tmp" / sub).mkdir(parents=True, exist_ok=True)
         secret_file(self.folder / "admin.token")
+        self._check_state()
         atomic_write(self.folder / "turnout.lua", LUA)
         conf = self.folder / "nginx.conf"
         atomic_write(conf, render_config(
