@@ -102,7 +102,7 @@ def test_a_router_killed_during_the_watch_is_revived_and_the_release_is_not_blam
 # the files each owned router restarts from: damaged ones are set aside and written again from the split the
 # driver last saw; the rest of its config is generated anew
 STATE_FILES = {"builtin": ["proxy-state.json"], "haproxy": ["turnout-weights.map", "turnout-test.map"],
-               "nginx": ["state.txt"]}
+               "nginx": ["state.txt"], "envoy": ["rds-production.json", "rds-test.json"]}
 
 
 @pytest.mark.parametrize("router", list(STATE_FILES))

@@ -7,10 +7,12 @@ rejected: then the previous files are put back, so disk and Envoy agree on what 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,6 +59,7 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
     kind = "envoy"
     can_split = True
     Options = EnvoyOptions
+    _seen: Weights | None = None  # the split Envoy last served or was given: a restart's start
 
     async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
@@ -82,6 +85,7 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
         files = {"rds-production.json": conf.routes(version, "production", conf.route_action(weights, timeout)),
                  "rds-test.json": conf.routes(version, "test", conf.route_action(idle, timeout, "test"))}
         await self._apply(files, version, {f"http.{n}.rds.{n}" for n in conf.LISTENERS})
+        self._seen = weights
 
     async def observe(self) -> RouteState:
         served: dict[str, Weights | None] = {}
@@ -91,6 +95,7 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
         production, test = served.get("production"), served.get("test")
         if production is None or test is None:
             raise RouterError(f"Envoy serves no turnout routes (got {sorted(served)})")
+        self._seen = production
         clusters = json.loads(await self._admin("GET", "/clusters?format=json"))
         hosts: dict[str, tuple[Endpoint, ...]] = {}
         for cluster in clusters.get("cluster_statuses", []):
@@ -219,12 +224,18 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
             if color in wanted or not (folder / f"eds-{color}.json").exists():
                 atomic_write(folder / f"eds-{color}.json", conf.endpoints("1", color, wanted.get(color, ())))
         timeout = self.options.timeout_server
-        # Routes survive a crash: a restarted Envoy serves the split turnout last applied.
-        if not (folder / "rds-production.json").exists() or not (folder / "rds-test.json").exists():
-            atomic_write(folder / "rds-production.json",
-                         conf.routes("1", "production", conf.route_action(Weights(100, 0), timeout)))
-            atomic_write(folder / "rds-test.json",
-                         conf.routes("1", "test", conf.route_action(Weights(0, 100), timeout)))
+        # Routes survive a crash: a restarted Envoy serves the split turnout last applied. Damaged ones are set
+        # aside (kept) and written again with the split this driver last saw, never a default color.
+        rds = (folder / "rds-production.json", folder / "rds-test.json")
+        if not all(_readable_routes(path) for path in rds):
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            for path in rds:
+                with contextlib.suppress(FileNotFoundError):
+                    path.rename(path.with_name(f"{path.name}.damaged-{stamp}"))
+            w = self._seen or Weights.all_to(Color.BLUE)
+            atomic_write(rds[0], conf.routes("1", "production", conf.route_action(w, timeout)))
+            atomic_write(rds[1], conf.routes("1", "test", conf.route_action(Weights.all_to(w.dominant.other),
+                                                                             timeout)))
         argv = [binary, "-c", str(folder / "bootstrap.json"), "--disable-hot-restart", "-l", "warn"]
         if self.options.concurrency:
             argv += ["--concurrency", str(self.options.concurrency)]
@@ -237,3 +248,12 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
             await self.process.stop(0)
             raise RouterError(f"Envoy started without its {', '.join(sorted(missing))} listener while starting "
                               f"({self.production}, {self.test}):\n{tail(self.process.logfile, 5)}")
+
+
+def _readable_routes(path: Path) -> bool:
+    """Whether an RDS file holds a route turnout wrote (a damaged one leaves Envoy without routes)."""
+    try:
+        rc = json.loads(path.read_text())["resources"][0]
+        return conf.read_action(rc["virtual_hosts"][0]["routes"][0]["route"]) is not None
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return False
