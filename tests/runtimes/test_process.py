@@ -18,6 +18,7 @@ import pytest
 
 from turnout.config import AppConfig, Config, HealthConfig, RuntimeConfig
 from turnout.errors import ConfigError, RuntimeFailure
+from turnout.infra import procs
 from turnout.model import Color, EnvStatus, Release
 from turnout.runtimes.base import Runtime
 from turnout.runtimes.process.runtime import ProcessRuntime
@@ -212,6 +213,25 @@ async def test_recover_adopts_live_instances_and_restarts_dead_ones(runtimes: Fa
     await until(restarted)
 
 
+async def test_a_damaged_record_is_rebuilt_from_the_running_instances(runtimes: Factory, tmp_path: Path) -> None:
+    first = runtimes()
+    endpoints = await first.start(Release("1.0.0"), BLUE)
+    pids = [i.pid for i in (await first.status(BLUE)).instances]
+    await first.close()  # the host goes away; its instances keep running
+    record_file = tmp_path / "state" / "runtime" / "blue.json"
+    record_file.write_bytes(b'{"instances": [{"pid": \xff')  # a disk fault
+    second = runtimes()
+    await second.recover()  # the instances say who they are: adopted, not restarted, nothing orphaned
+    status = await second.status(BLUE)
+    assert status.endpoints == tuple(endpoints) and status.healthy == 2 and status.version == "1.0.0"
+    assert [i.pid for i in status.instances] == pids and all(i.restarts == 0 for i in status.instances)
+    [aside] = record_file.parent.glob("blue.json.damaged-*")
+    assert aside.read_bytes() == b'{"instances": [{"pid": \xff'
+    assert json.loads(record_file.read_text())["version"] == "1.0.0"  # written again
+    await second.stop(BLUE)
+    assert not any(procs.pid_alive(p) for p in pids if p)
+
+
 async def test_recover_never_signals_a_process_that_reused_the_pid(runtimes: Factory, tmp_path: Path) -> None:
     first = runtimes(instances=1)
     [endpoint] = await first.start(Release("1.0.0"), BLUE)
@@ -259,7 +279,6 @@ async def test_instances_never_get_the_routers_or_the_apis_ports(tmp_path: Path,
     """The owned router binds its listeners after the instances start: a port picked for an instance in
     between (free then) made Envoy fail with 'Address already in use' (seen once in CI)."""
     from turnout import config
-    from turnout.infra import procs
 
     reserved = [procs.free_port() for _ in range(4)]
     cfg = config.parse(f"""

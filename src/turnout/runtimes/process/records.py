@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from turnout.errors import RuntimeFailure
+from turnout.infra import procs
 from turnout.infra.files import atomic_write
 from turnout.model import Color
 
@@ -59,3 +61,41 @@ def load(state_dir: Path, color: Color) -> ColorRecord | None:
 
 def remove(state_dir: Path, color: Color) -> None:
     path(state_dir, color).unlink(missing_ok=True)
+
+
+RUNTIME_ENV = "TURNOUT_RUNTIME"  # set in every instance's environment: the runtime folder that started it
+
+
+def found_running(state_dir: Path, color: Color) -> ColorRecord | None:
+    """Rebuild a color's record from the processes themselves (/proc), for when its file is damaged:
+    every instance carries the runtime folder, its color, version, index and port in its environment."""
+    folder = str((state_dir / "runtime").resolve())
+    instances = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = dict(item.split(b"=", 1) for item in (proc / "environ").read_bytes().split(b"\0") if b"=" in item)
+            if env.get(RUNTIME_ENV.encode()) != folder.encode() or env.get(b"TURNOUT_COLOR") != color.value.encode():
+                continue
+            pid = int(proc.name)
+            instances.append(InstanceRecord(
+                index=int(env[b"TURNOUT_INSTANCE"]), port=int(env[b"PORT"]), version=env[b"TURNOUT_VERSION"].decode(),
+                command=procs.cmdline(pid) or [], pid=pid, starttime=procs.starttime(pid)))
+        except (OSError, KeyError, ValueError):  # gone meanwhile, not ours to read, or not one of ours
+            continue
+    # the process turnout started, not its children (a gunicorn's workers inherit its environment)
+    pids = {i.pid for i in instances}
+    instances = [i for i in instances if i.pid is not None and procs.parent(i.pid) not in pids]
+    if not instances:
+        return None
+    versions = {i.version for i in instances}
+    return ColorRecord(color, versions.pop() if len(versions) == 1 else max(versions), sorted(
+        {i.index: i for i in instances}.values(), key=lambda i: i.index))
+
+
+def set_aside(state_dir: Path, color: Color) -> Path:
+    file = path(state_dir, color)
+    aside = file.with_name(f"{file.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+    file.rename(aside)
+    return aside

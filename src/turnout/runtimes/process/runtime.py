@@ -200,7 +200,8 @@ class ProcessRuntime:
 
         argv = [templates.fill(part, values) for part in self._rt.command]
         env = {**os.environ, **{k: templates.fill(v, values) for k, v in self._rt.env.items()}, "PORT": values["port"],
-               "TURNOUT_VERSION": rec.version, "TURNOUT_COLOR": color.value, "TURNOUT_INSTANCE": values["instance"]}
+               "TURNOUT_VERSION": rec.version, "TURNOUT_COLOR": color.value, "TURNOUT_INSTANCE": values["instance"],
+               _records.RUNTIME_ENV: str((self._state_dir / "runtime").resolve())}  # found again if its record is lost
         header = (f"--- turnout {time.strftime('%Y-%m-%dT%H:%M:%S%z')}: {color.value} instance {rec.index} "
                   f"version {rec.version} port {rec.port}: {shlex.join(argv)}\n")
         inst.popen = spawning.spawn(argv, self._cwd, env, self.log_path(color, rec.index), header)
@@ -313,7 +314,15 @@ class ProcessRuntime:
             self._save(color)
 
     async def _recover(self, color: Color) -> _Env | None:
-        record = _records.load(self._state_dir, color)
+        try:
+            record = _records.load(self._state_dir, color)
+        except RuntimeFailure as exc:  # damaged: the instances themselves say what runs
+            record = _records.found_running(self._state_dir, color)
+            if record is None:
+                raise
+            aside = _records.set_aside(self._state_dir, color)
+            log.warning("%s; set aside as %s, rebuilt from %d running instances", exc, aside.name,
+                        len(record.instances))
         if record is None:
             return None
         env = self._envs[color] = _Env(record.version, {r.index: _Instance(r) for r in record.instances})
