@@ -109,7 +109,8 @@ class RuntimeConfig(Model):
                      description="process runtime: working folder of the instances, relative to turnout.toml")
     env: dict[str, str] = Field(default_factory=dict,
                                 description="process runtime: extra environment of the instances (same "
-                                            "placeholders); PORT and TURNOUT_VERSION/COLOR/INSTANCE/RUNTIME are always set")
+                                            "placeholders); PORT and TURNOUT_VERSION/COLOR/INSTANCE/RUNTIME are "
+                                            "always set")
     instances: int = Field(default=2, ge=1, le=64, description="instances per color")
     idle_instances: int = Field(default=0, ge=0, le=64,
                                 description="scale the retired color down to this "
