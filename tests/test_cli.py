@@ -62,7 +62,8 @@ def test_misuse_and_missing_agent(tmp_path: Path) -> None:
     res = turnout(tmp_path, "up", "--detach")  # nothing deployed and no --version
     assert res.returncode == 2 and "--version" in res.stderr  # the agent's own usage error
     for misuse in (["deploy", "bad version!"], ["deploy", ""], ["up", "--version", "-x"], ["history", "--limit", "0"],
-                   ["history", "--limit", "-1"]):  # said before any agent is asked
+                   ["history", "--limit", "-1"],
+                   *(["deploy", "2.0", "--steps", s] for s in ("100,50", "0", "5,5", "150"))):  # before any agent
         res = turnout(tmp_path, *misuse)
         assert res.returncode == 2 and "Invalid value" in res.stderr and "not running" not in res.stderr, misuse
 

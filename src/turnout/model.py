@@ -356,3 +356,10 @@ class Operation:
     @property
     def done(self) -> bool:
         return self.state is not OpState.RUNNING
+
+
+def canary_steps(steps: list[int]) -> list[int]:
+    """Canary percentages rise strictly, each from 1 to 100 (100 is the switch itself)."""
+    if any(not 0 < p <= 100 for p in steps) or steps != sorted(set(steps)):
+        raise ValueError(f"canary steps must rise from 1 to 100 percent, got {steps}")
+    return steps

@@ -25,7 +25,7 @@ from turnout.errors import INTERRUPTED_EXIT, AgentUnavailable, ConfigError, Stat
 from turnout.events import Accepted, AuditEvent
 from turnout.infra.identity import actor
 from turnout.infra.procs import pid_alive
-from turnout.model import RELEASE_NAME_RULE, Color, is_release_name
+from turnout.model import RELEASE_NAME_RULE, Color, canary_steps, is_release_name
 
 if TYPE_CHECKING:
     from turnout.config import Config
@@ -421,7 +421,10 @@ def _parse_steps(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"expected percentages like 5,25,50,100, got {value!r}") from None
     if not steps:
         raise click.BadParameter("expected percentages like 5,25,50,100")
-    return tuple(steps)  # the rule (rising, 1..100) is checked once, by the engine: a usage error there
+    try:  # the engine checks the rule again (the API and [deploy] steps reach it too): this only answers sooner
+        return tuple(canary_steps(steps))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 STEPS = click.option("--steps", callback=_parse_steps, metavar="5,25,50,100",

@@ -41,12 +41,12 @@ from turnout.config.schema import (
     StabilizeConfig,
     StateConfig,
     TrafficSettings,
-    canary_steps,
     host_port,
     parse_duration,
 )
 from turnout.errors import ConfigError, Key, Problem
 from turnout.locations import DEFAULT_FILE, find_config
+from turnout.model import canary_steps
 
 __all__ = [
     "DEFAULT_FILE",

@@ -27,6 +27,7 @@ from pydantic import (
 from turnout.config import templates
 from turnout.errors import ConfigError, Key
 from turnout.locations import DEFAULT_FILE, DEFAULT_STATE, state_dir
+from turnout.model import canary_steps
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 LISTENING_ROUTERS = frozenset({"builtin", "haproxy", "nginx", "envoy"})  # production/test/admin are theirs
@@ -378,11 +379,6 @@ class StabilizeConfig(Model):
     traffic: TrafficSettings = Field(default=TrafficSettings(), description="user traffic: [stabilize.traffic]")
 
 
-def canary_steps(steps: list[int]) -> list[int]:
-    """Canary percentages rise strictly, each from 1 to 100 (100 is the switch itself)."""
-    if any(not 0 < p <= 100 for p in steps) or steps != sorted(set(steps)):
-        raise ValueError(f"canary steps must rise from 1 to 100 percent, got {steps}")
-    return steps
 
 
 class DeployConfig(Model):
