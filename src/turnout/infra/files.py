@@ -43,6 +43,16 @@ def tail(path: Path, lines: int = 15, since: str = "") -> str:
 
 
 
+def set_aside(path: Path, stamp: str | None = None) -> Path | None:
+    """Rename a damaged file to `<name>.damaged-TIME` (kept for a look); None if there was none."""
+    aside = path.with_name(f"{path.name}.damaged-{stamp or time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        return None
+    return aside
+
+
 def secret_file(path: Path) -> str:
     """The secret in `path`, created once (0600, never world-readable, not even for a moment)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +66,7 @@ def secret_file(path: Path) -> str:
         if secret and secret.isprintable() and " " not in secret:
             return secret
         # damaged (empty, binary, broken by hand): kept aside, and a new one made, as on a first start
-        path.rename(path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"))
+        set_aside(path)
         return secret_file(path)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(secrets.token_urlsafe(24))

@@ -58,7 +58,6 @@ class BuiltinRouter(OwnedRouter[BuiltinOptions]):
         self.token_file = folder / "proxy.token"
         self._token = section.token
         self._pooled: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
-        self._seen: Weights | None = None  # the split the proxy last served or was given: a restart's start
 
     @classmethod
     def default_folder(cls, env: DriverEnv) -> Path:

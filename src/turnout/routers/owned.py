@@ -23,7 +23,7 @@ from turnout.config import DriverEnv, RouterConfig
 from turnout.errors import RouterError
 from turnout.infra import procs
 from turnout.infra.files import tail
-from turnout.model import Color, Endpoint
+from turnout.model import Color, Endpoint, Weights
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
@@ -158,6 +158,12 @@ class OwnedRouter(Generic[OptionsT]):
         self.section, self.options, self.folder = section, options, folder
         self.process = OwnedProcess(folder, self.process_name or self.kind)
         self._preparing = asyncio.Lock()
+        self._seen: Weights | None = None  # the split the router last served or was given (route, observe)
+
+    def restart_split(self) -> Weights:
+        """What a router restarted without its own state must serve until the agent routes it: the split it
+        last had, never a default color (all to blue may be the old release)."""
+        return self._seen or Weights.all_to(Color.BLUE)
 
     async def prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         """One at a time: the reconcile loop and a command may both find the router gone, and two

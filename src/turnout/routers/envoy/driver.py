@@ -7,7 +7,6 @@ rejected: then the previous files are put back, so disk and Envoy agree on what 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import time
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.config import Duration
 from turnout.errors import RouterError
-from turnout.infra.files import atomic_write, tail
+from turnout.infra.files import atomic_write, set_aside, tail
 from turnout.measure.prometheus import parse as parse_text
 from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.endpoints import resolve_all
@@ -59,7 +58,6 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
     kind = "envoy"
     can_split = True
     Options = EnvoyOptions
-    _seen: Weights | None = None  # the split Envoy last served or was given: a restart's start
 
     async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
@@ -230,9 +228,8 @@ class EnvoyRouter(OwnedRouter[EnvoyOptions]):
         if not all(_readable_routes(path) for path in rds):
             stamp = time.strftime("%Y%m%dT%H%M%S")
             for path in rds:
-                with contextlib.suppress(FileNotFoundError):
-                    path.rename(path.with_name(f"{path.name}.damaged-{stamp}"))
-            w = self._seen or Weights.all_to(Color.BLUE)
+                set_aside(path, stamp)
+            w = self.restart_split()
             atomic_write(rds[0], conf.routes("1", "production", conf.route_action(w, timeout)))
             atomic_write(rds[1], conf.routes("1", "test", conf.route_action(Weights.all_to(w.dominant.other),
                                                                              timeout)))

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.config import Duration, RouterConfig
 from turnout.errors import ConfigError, RouterError
-from turnout.infra.files import atomic_write
+from turnout.infra.files import atomic_write, set_aside
 from turnout.locations import socket_path
 from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.endpoints import resolve_all
@@ -94,7 +94,6 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
         self.owned = options.socket is None  # else attached: someone else's HAProxy, driven over its socket
         self.socket = options.socket or str(socket_path(folder / "admin.sock"))
         self.master_socket = str(socket_path(folder / "master.sock"))
-        self._seen: Weights | None = None  # the split HAProxy last served or was given: a restart's start
 
     @property
     def pid(self) -> int | None:
@@ -260,9 +259,8 @@ class HAProxyRouter(OwnedRouter[HAProxyOptions]):
         if not valid:
             stamp = time.strftime("%Y%m%dT%H%M%S")
             for path in maps:
-                with contextlib.suppress(FileNotFoundError):
-                    path.rename(path.with_name(f"{path.name}.damaged-{stamp}"))
-            w = self._seen or Weights.all_to(Color.BLUE)
+                set_aside(path, stamp)
+            w = self.restart_split()
             text_w, text_t = api.render_maps(w.green, w.dominant.other)
             atomic_write(maps[0], text_w)
             atomic_write(maps[1], text_t)

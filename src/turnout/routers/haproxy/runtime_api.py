@@ -215,7 +215,10 @@ def render_maps(weights_green: int, test_color: Color) -> tuple[str, str]:
 
 def maps_valid(weights_text: str, test_text: str) -> bool:
     """Whether the map files hold what render_maps writes (a damaged one makes HAProxy refuse to start)."""
-    w = [ln.split() for ln in weights_text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    t = [ln.split() for ln in test_text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    return (len(w) == 1 and len(w[0]) == 2 and w[0][0] == "green" and w[0][1].isdigit() and int(w[0][1]) <= 100
-            and len(t) == 1 and len(t[0]) == 2 and t[0][0] == "test" and color_of_test_backend(t[0][1]) is not None)
+    def rows(text: str) -> list[list[str]]:
+        return [ln.split() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+    match rows(weights_text), rows(test_text):
+        case [["green", green]], [["test", backend_name]]:
+            return green.isdigit() and int(green) <= 100 and color_of_test_backend(backend_name) is not None
+    return False

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from turnout.config import Duration
 from turnout.errors import RouterError
-from turnout.infra.files import atomic_write, secret_file
+from turnout.infra.files import atomic_write, secret_file, set_aside
 from turnout.model import Color, ColorTraffic, Endpoint, RouteState, Traffic, Weights
 from turnout.routers.endpoints import resolve_all
 from turnout.routers.nginx.conf import LUA, render_config
@@ -65,7 +65,6 @@ class NginxRouter(OwnedRouter[NginxOptions]):
     kind = "nginx"
     can_split = True
     Options = NginxOptions
-    _seen: Weights | None = None  # the split nginx last served or was given: a restart's start
 
     async def _prepare(self, backends: Mapping[Color, Sequence[Endpoint]]) -> None:
         wanted = resolve_all(backends)
@@ -139,8 +138,8 @@ class NginxRouter(OwnedRouter[NginxOptions]):
             if self._seen is None:
                 return  # a first start: the agent routes explicitly
         except (OSError, ValueError, RouterError):
-            path.rename(path.with_name(f"state.txt.damaged-{time.strftime('%Y%m%dT%H%M%S')}"))
-        w = self._seen or Weights.all_to(Color.BLUE)
+            set_aside(path)
+        w = self.restart_split()
         atomic_write(path, state_body(green=str(w.green), test=w.dominant.other.value, peers_blue="",
                                       peers_green="").decode())
 

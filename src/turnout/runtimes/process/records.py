@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,11 @@ def path(state_dir: Path, color: Color) -> Path:
     return state_dir / "runtime" / f"{color.value}.json"
 
 
+def folder(state_dir: Path) -> Path:
+    """The runtime folder as instances carry it in RUNTIME_ENV."""
+    return (state_dir / "runtime").resolve()
+
+
 def save(state_dir: Path, record: ColorRecord) -> None:
     """Write atomically: a reader (or a host that dies mid-write) sees the old record or the new one."""
     target = path(state_dir, record.color)
@@ -69,14 +73,14 @@ RUNTIME_ENV = "TURNOUT_RUNTIME"  # set in every instance's environment: the runt
 def found_running(state_dir: Path, color: Color) -> ColorRecord | None:
     """Rebuild a color's record from the processes themselves (/proc), for when its file is damaged:
     every instance carries the runtime folder, its color, version, index and port in its environment."""
-    folder = str((state_dir / "runtime").resolve())
+    ours = str(folder(state_dir)).encode()
     instances = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             env = dict(item.split(b"=", 1) for item in (proc / "environ").read_bytes().split(b"\0") if b"=" in item)
-            if env.get(RUNTIME_ENV.encode()) != folder.encode() or env.get(b"TURNOUT_COLOR") != color.value.encode():
+            if env.get(RUNTIME_ENV.encode()) != ours or env.get(b"TURNOUT_COLOR") != color.value.encode():
                 continue
             pid = int(proc.name)
             instances.append(InstanceRecord(
@@ -92,10 +96,3 @@ def found_running(state_dir: Path, color: Color) -> ColorRecord | None:
     versions = {i.version for i in instances}
     return ColorRecord(color, versions.pop() if len(versions) == 1 else max(versions), sorted(
         {i.index: i for i in instances}.values(), key=lambda i: i.index))
-
-
-def set_aside(state_dir: Path, color: Color) -> Path:
-    file = path(state_dir, color)
-    aside = file.with_name(f"{file.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
-    file.rename(aside)
-    return aside

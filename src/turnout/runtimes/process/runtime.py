@@ -201,7 +201,7 @@ class ProcessRuntime:
         argv = [templates.fill(part, values) for part in self._rt.command]
         env = {**os.environ, **{k: templates.fill(v, values) for k, v in self._rt.env.items()}, "PORT": values["port"],
                "TURNOUT_VERSION": rec.version, "TURNOUT_COLOR": color.value, "TURNOUT_INSTANCE": values["instance"],
-               _records.RUNTIME_ENV: str((self._state_dir / "runtime").resolve())}  # found again if its record is lost
+               _records.RUNTIME_ENV: str(_records.folder(self._state_dir))}  # found again if its record is lost
         header = (f"--- turnout {time.strftime('%Y-%m-%dT%H:%M:%S%z')}: {color.value} instance {rec.index} "
                   f"version {rec.version} port {rec.port}: {shlex.join(argv)}\n")
         inst.popen = spawning.spawn(argv, self._cwd, env, self.log_path(color, rec.index), header)
@@ -320,8 +320,8 @@ class ProcessRuntime:
             record = _records.found_running(self._state_dir, color)
             if record is None:
                 raise
-            aside = _records.set_aside(self._state_dir, color)
-            log.warning("%s; set aside as %s, rebuilt from %d running instances", exc, aside.name,
+            aside = files.set_aside(_records.path(self._state_dir, color))
+            log.warning("%s; set aside as %s, rebuilt from %d running instances", exc, aside,
                         len(record.instances))
         if record is None:
             return None
